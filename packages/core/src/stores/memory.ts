@@ -1,0 +1,67 @@
+import { LRUCache } from 'lru-cache'
+import type { TokenStore } from '../types'
+import { optionalNumber } from '../validate'
+
+export interface MemoryStoreOptions {
+  /** Most entries kept (tokens, leases and cooldowns); the least recently used go first. Default 1000. */
+  max?: number
+  /** Clock, for tests. Default `Date.now`. */
+  now?: () => number
+}
+
+interface Slot {
+  value: string
+  expiresAt: number
+}
+
+/**
+ * A bounded in-process {@link TokenStore} (lru-cache). Use it to share one token between providers
+ * in one process, or as the store in tests. It is not shared between Lambda containers: use the
+ * DynamoDB or Redis store for that.
+ *
+ * @example
+ * ```ts
+ * const store = memoryStore({ max: 100 })
+ * const provider = createTokenProvider({ source, store, encryption: false })
+ * ```
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): TokenStore {
+  const max = optionalNumber('max', options.max, 1000, { min: 1, integer: true })
+  const now = options.now ?? Date.now
+  // Expiry is checked against the injected clock on every read, so fake time works and a
+  // value is never returned past its ttl even before lru-cache purges it.
+  const cache = new LRUCache<string, Slot>({ max })
+
+  const live = (key: string): Slot | undefined => {
+    const slot = cache.get(key)
+    if (slot && slot.expiresAt <= now()) {
+      cache.delete(key)
+      return undefined
+    }
+    return slot
+  }
+
+  return {
+    async get(key) {
+      return live(key)?.value
+    },
+    async set(key, value, ttlMs) {
+      if (!(ttlMs > 0)) {
+        cache.delete(key)
+        return
+      }
+      cache.set(key, { value, expiresAt: now() + ttlMs })
+    },
+    async delete(key, expected) {
+      if (expected === undefined || live(key)?.value === expected) cache.delete(key)
+    },
+    async acquireLease(key, owner, ttlMs) {
+      if (live(key)) return false
+      cache.set(key, { value: owner, expiresAt: now() + ttlMs })
+      return true
+    },
+    async releaseLease(key, owner) {
+      if (live(key)?.value === owner) cache.delete(key)
+    },
+  }
+}

@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto'
+import type { TokenStore } from '../types'
+
+export interface StoreContractOptions {
+  /** Called after the suite, e.g. to quit a client. */
+  teardown?: () => Promise<void> | void
+  /**
+   * Shortest ttl the store honours with millisecond precision. Default 300 ms. The expiry tests
+   * sleep for real (stores expire on their server's clock), so keep it small.
+   */
+  ttlMs?: number
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * The contract every {@link TokenStore} must keep, as a jest (or vitest with globals) suite.
+ * Each test uses its own random keys, so suites can share one server.
+ *
+ * @example
+ * ```ts
+ * import { runStoreContract } from '@tokenstash/core/testing'
+ * runStoreContract('redisStore', async () => redisStore({ client: new Redis(url) }))
+ * ```
+ */
+export function runStoreContract(
+  name: string,
+  makeStore: () => TokenStore | Promise<TokenStore>,
+  options: StoreContractOptions = {},
+): void {
+  const ttl = options.ttlMs ?? 300
+
+  describe(`${name} (store contract)`, () => {
+    let store: TokenStore
+    let key: string
+
+    beforeAll(async () => {
+      store = await makeStore()
+    })
+    afterAll(async () => {
+      await options.teardown?.()
+    })
+    beforeEach(() => {
+      // Keys look like a provider's: namespace, hash, and '#'-derived suffixes.
+      key = `contract:${randomUUID().replaceAll('-', '')}`
+    })
+
+    it('should return undefined for a key never set', async () => {
+      expect(await store.get(key)).toBeUndefined()
+    })
+
+    it('should return what was set, byte for byte', async () => {
+      const value = `eyJ.${'x'.repeat(4000)}.ü✓{}"\n`
+      await store.set(key, value, 60_000)
+      expect(await store.get(key)).toBe(value)
+    })
+
+    it('should overwrite on set', async () => {
+      await store.set(key, 'one', 60_000)
+      await store.set(key, 'two', 60_000)
+      expect(await store.get(key)).toBe('two')
+    })
+
+    it('should keep keys apart, derived ones included', async () => {
+      await store.set(key, 'token', 60_000)
+      await store.set(`${key}#cooldown`, 'cool', 60_000)
+      expect(await store.get(key)).toBe('token')
+      expect(await store.get(`${key}#cooldown`)).toBe('cool')
+      expect(await store.get(`${key}x`)).toBeUndefined()
+    })
+
+    it('should forget a value after its ttl', async () => {
+      await store.set(key, 'short', ttl)
+      expect(await store.get(key)).toBe('short')
+      await sleep(ttl * 2 + 100)
+      expect(await store.get(key)).toBeUndefined()
+    })
+
+    it('should delete unconditionally without expected', async () => {
+      await store.set(key, 'v', 60_000)
+      await store.delete(key)
+      expect(await store.get(key)).toBeUndefined()
+    })
+
+    it('should delete when the stored value equals expected', async () => {
+      await store.set(key, 'v1', 60_000)
+      await store.delete(key, 'v1')
+      expect(await store.get(key)).toBeUndefined()
+    })
+
+    it('should not delete when the stored value differs from expected', async () => {
+      await store.set(key, 'v2', 60_000)
+      await store.delete(key, 'v1')
+      expect(await store.get(key)).toBe('v2')
+    })
+
+    it('should not fail deleting a missing key', async () => {
+      await expect(store.delete(key)).resolves.toBeUndefined()
+      await expect(store.delete(key, 'x')).resolves.toBeUndefined()
+    })
+
+    it('should grant a lease to one owner only', async () => {
+      const lease = `${key}#lease`
+      expect(await store.acquireLease(lease, 'a', 60_000)).toBe(true)
+      expect(await store.acquireLease(lease, 'b', 60_000)).toBe(false)
+      expect(await store.acquireLease(lease, 'a', 60_000)).toBe(false)
+    })
+
+    it('should grant exactly one of many concurrent lease requests', async () => {
+      const lease = `${key}#lease`
+      const owners = Array.from({ length: 25 }, (_, i) => `owner-${i}`)
+      const won = await Promise.all(owners.map((o) => store.acquireLease(lease, o, 60_000)))
+      expect(won.filter(Boolean)).toHaveLength(1)
+    })
+
+    it('should let a lease expire so a crashed holder never blocks others', async () => {
+      const lease = `${key}#lease`
+      expect(await store.acquireLease(lease, 'crashed', ttl)).toBe(true)
+      await sleep(ttl * 2 + 100)
+      expect(await store.acquireLease(lease, 'next', 60_000)).toBe(true)
+    })
+
+    it('should release a lease for its owner only', async () => {
+      const lease = `${key}#lease`
+      expect(await store.acquireLease(lease, 'a', 60_000)).toBe(true)
+      await store.releaseLease(lease, 'b')
+      expect(await store.acquireLease(lease, 'b', 60_000)).toBe(false)
+      await store.releaseLease(lease, 'a')
+      expect(await store.acquireLease(lease, 'b', 60_000)).toBe(true)
+    })
+
+    it('should not fail releasing a lease nobody holds', async () => {
+      await expect(store.releaseLease(`${key}#lease`, 'a')).resolves.toBeUndefined()
+    })
+
+    it('should keep a lease apart from the value under the base key', async () => {
+      await store.set(key, 'token', 60_000)
+      expect(await store.acquireLease(`${key}#lease`, 'a', 60_000)).toBe(true)
+      expect(await store.get(key)).toBe('token')
+    })
+  })
+}

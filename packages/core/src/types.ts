@@ -1,0 +1,99 @@
+/** One access token as obtained from a token endpoint. Times are epoch milliseconds. */
+export interface TokenSet {
+  accessToken: string
+  /** As sent by the endpoint, normally `Bearer`. */
+  tokenType: string
+  /** When the request for this token was sent. */
+  issuedAt: number
+  /** `issuedAt + expires_in`, or the JWT's `exp`, whichever is earlier. */
+  expiresAt: number
+  /** Granted scope, when the endpoint says. */
+  scope?: string
+}
+
+/**
+ * How one token is obtained: one client, one audience/scope set. `id` identifies everything that
+ * changes which token comes back and holds no secret; the provider's cache key is a hash of it.
+ */
+export interface TokenSource {
+  readonly id: string
+  /** One request to the token endpoint (no retries: the provider owns retry and backoff). */
+  fetchToken(signal?: AbortSignal): Promise<TokenSet>
+}
+
+/**
+ * The shared second tier. Stores speak opaque strings; the provider serialises, encrypts and
+ * decides. Keys are the provider's `key` or keys derived from it as `${key}#${suffix}`; a store
+ * may only add a prefix or a hash tag around them.
+ */
+export interface TokenStore {
+  get(key: string): Promise<string | undefined>
+  set(key: string, value: string, ttlMs: number): Promise<void>
+  /** With `expected`: deletes only if the stored value still equals it. */
+  delete(key: string, expected?: string): Promise<void>
+  /** Takes the lease if nobody holds an unexpired one. Resolves true for the one winner. */
+  acquireLease(key: string, owner: string, ttlMs: number): Promise<boolean>
+  /** Releases only a lease held by `owner`. */
+  releaseLease(key: string, owner: string): Promise<void>
+}
+
+export type TokenEventType =
+  | 'hit-memory'
+  | 'hit-store'
+  | 'fetch'
+  | 'refresh'
+  | 'retry'
+  | 'error'
+  | 'lease-wait'
+  | 'cooldown'
+  | 'invalidate'
+  | 'store-error'
+  | 'store-recovered'
+
+/** What the provider reports through `onEvent`. Never holds a token or a secret. */
+export interface TokenEvent {
+  type: TokenEventType
+  /** The provider's cache key. */
+  key: string
+  /** Milliseconds the step took (fetch, refresh, lease-wait). */
+  durationMs?: number
+  /** Retry attempt number (retry). */
+  attempt?: number
+  /** HTTP status involved (retry, error). */
+  status?: number
+  /** Error code of a TokenstashError (error, retry, store-error). */
+  code?: string
+  /** Error message (error, retry, store-error), free of tokens and secrets. */
+  message?: string
+  /** Until when the token endpoint must not be called (cooldown), epoch ms. */
+  retryAt?: number
+  /** When the token served expires (fetch, hit-store, refresh), epoch ms. */
+  expiresAt?: number
+}
+
+export interface GetTokenOptions {
+  signal?: AbortSignal
+  /** Skip both tiers and ask the token endpoint (still single-flight and lease-guarded). */
+  forceRefresh?: boolean
+}
+
+export interface ProviderStats {
+  l1Hits: number
+  l2Hits: number
+  /** Requests sent to the token endpoint, retries included. */
+  fetches: number
+  fetchErrors: number
+  leaseWaits: number
+  storeErrors: number
+}
+
+/** What `createTokenProvider` returns; adapters (middy, axios) accept any object of this shape. */
+export interface TokenProvider {
+  /** Secret-free cache key: `${namespace}:${hash of the source identity}`. */
+  readonly key: string
+  getToken(opts?: GetTokenOptions): Promise<string>
+  getTokenSet(opts?: GetTokenOptions): Promise<TokenSet>
+  /** Drops the token; with `rejectedToken`, only if it is still the cached one (compare-and-delete). */
+  invalidate(rejectedToken?: string): Promise<void>
+  stats(): ProviderStats
+}
