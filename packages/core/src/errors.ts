@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'ERR_DISCOVERY'
   | 'ERR_STORE'
   | 'ERR_TOKEN_REJECTED'
+  | 'ERR_TOKEN_UNAVAILABLE'
 
 /**
  * Base class of all tokenstash errors. Foreign errors are kept as `cause`.
