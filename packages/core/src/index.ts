@@ -1,4 +1,5 @@
 export { DEFAULTS } from './defaults'
+export type { EncryptionKeyInput } from './encryption'
 export {
   ConfigError,
   DiscoveryError,
@@ -11,6 +12,8 @@ export {
   TokenResponseError,
   TokenstashError,
 } from './errors'
+export { createTokenProvider, type TokenProviderOptions } from './provider'
+export type { RetryOptions } from './retry'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory'
 export type {
   GetTokenOptions,
