@@ -25,11 +25,15 @@ function decodeKey(input: string | Uint8Array, index: number): Uint8Array {
   else if (typeof input === 'string') {
     const text = input.trim()
     if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
-      throw new ConfigError(`Expected ${where} to be base64 or base64url of 32 bytes (e.g. \`openssl rand -base64 32\`)`)
+      throw new ConfigError(
+        `Expected ${where} to be base64 or base64url of 32 bytes (e.g. \`openssl rand -base64 32\`)`,
+      )
     }
     bytes = Buffer.from(text.replaceAll('-', '+').replaceAll('_', '/'), 'base64')
   } else {
-    throw new ConfigError(`Expected ${where} to be a base64 string or a Uint8Array of 32 bytes, got ${typeof input}`)
+    throw new ConfigError(
+      `Expected ${where} to be a base64 string or a Uint8Array of 32 bytes, got ${typeof input}`,
+    )
   }
   // The key's value is never part of a message.
   if (bytes.length !== 32) {

@@ -51,8 +51,7 @@ export class EntryCodec {
   async decodeToken(raw: string | undefined): Promise<TokenSet | undefined> {
     const r = await this.#decode(raw)
     if (
-      !r ||
-      r.kind !== 'token' ||
+      r?.kind !== 'token' ||
       typeof r.t !== 'string' ||
       r.t === '' ||
       typeof r.tt !== 'string' ||

@@ -127,7 +127,10 @@ export class TokenResponseError extends TokenstashError {
   /** Short machine-readable reason, e.g. `not_json`, `missing_access_token`, `bad_expires_in`. */
   readonly reason: string
 
-  constructor(message: string, details: { endpoint: string; status?: number; reason: string; cause?: unknown }) {
+  constructor(
+    message: string,
+    details: { endpoint: string; status?: number; reason: string; cause?: unknown },
+  ) {
     super('ERR_TOKEN_RESPONSE', message, { cause: details.cause })
     this.endpoint = details.endpoint
     this.status = details.status

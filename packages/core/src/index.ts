@@ -14,6 +14,13 @@ export {
 } from './errors'
 export { createTokenProvider, type TokenProviderOptions } from './provider'
 export type { RetryOptions } from './retry'
+export { type Auth0Options, auth0 } from './sources/auth0'
+export {
+  type AuthMethod,
+  type ClientCredentialsOptions,
+  clientCredentials,
+} from './sources/client-credentials'
+export { type CognitoOptions, cognito } from './sources/cognito'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory'
 export type {
   GetTokenOptions,

@@ -89,7 +89,14 @@ class Provider implements TokenProvider {
   readonly #background: boolean
   readonly #owner = randomUUID()
   readonly #flight = new SingleFlight<Cached | undefined>()
-  readonly #stats: ProviderStats = { l1Hits: 0, l2Hits: 0, fetches: 0, fetchErrors: 0, leaseWaits: 0, storeErrors: 0 }
+  readonly #stats: ProviderStats = {
+    l1Hits: 0,
+    l2Hits: 0,
+    fetches: 0,
+    fetchErrors: 0,
+    leaseWaits: 0,
+    storeErrors: 0,
+  }
 
   #cur?: Cached
   #pendingReplacement = false
@@ -99,7 +106,8 @@ class Provider implements TokenProvider {
   #nextRefreshTry = 0
 
   constructor(options: TokenProviderOptions) {
-    if (!options || typeof options !== 'object') throw new ConfigError('Expected an options object with a `source`')
+    if (!options || typeof options !== 'object')
+      throw new ConfigError('Expected an options object with a `source`')
     const { source, store } = options
     if (!source || typeof source.fetchToken !== 'function' || typeof source.id !== 'string') {
       throw new ConfigError(
@@ -115,11 +123,15 @@ class Provider implements TokenProvider {
     }
     let keyring: Keyring | undefined
     if (options.encryption !== undefined && options.encryption !== false) {
-      throw new ConfigError(`Expected \`encryption\` to be false or left out, got ${String(options.encryption)}`)
+      throw new ConfigError(
+        `Expected \`encryption\` to be false or left out, got ${String(options.encryption)}`,
+      )
     }
     if (options.encryption === false) {
       if (options.encryptionKey !== undefined) {
-        throw new ConfigError('`encryption: false` and `encryptionKey` contradict each other: pass one of them')
+        throw new ConfigError(
+          '`encryption: false` and `encryptionKey` contradict each other: pass one of them',
+        )
       }
     } else if (options.encryptionKey !== undefined) {
       keyring = new Keyring(options.encryptionKey)
@@ -137,13 +149,23 @@ class Provider implements TokenProvider {
     })
     const jitter = optionalNumber('jitter', options.jitter, DEFAULTS.jitter, { min: 0, max: 0.5 })
     if (jitter >= refreshRatio) {
-      throw new ConfigError(`Expected \`jitter\` to be smaller than \`refreshRatio\` (${refreshRatio}), got ${jitter}`)
+      throw new ConfigError(
+        `Expected \`jitter\` to be smaller than \`refreshRatio\` (${refreshRatio}), got ${jitter}`,
+      )
     }
     const r = options.retry ?? {}
     this.#retry = {
-      retries: optionalNumber('retry.retries', r.retries, DEFAULTS.retry.retries, { min: 0, max: 20, integer: true }),
-      minTimeoutMs: optionalNumber('retry.minTimeoutMs', r.minTimeoutMs, DEFAULTS.retry.minTimeoutMs, { min: 0 }),
-      maxTimeoutMs: optionalNumber('retry.maxTimeoutMs', r.maxTimeoutMs, DEFAULTS.retry.maxTimeoutMs, { min: 0 }),
+      retries: optionalNumber('retry.retries', r.retries, DEFAULTS.retry.retries, {
+        min: 0,
+        max: 20,
+        integer: true,
+      }),
+      minTimeoutMs: optionalNumber('retry.minTimeoutMs', r.minTimeoutMs, DEFAULTS.retry.minTimeoutMs, {
+        min: 0,
+      }),
+      maxTimeoutMs: optionalNumber('retry.maxTimeoutMs', r.maxTimeoutMs, DEFAULTS.retry.maxTimeoutMs, {
+        min: 0,
+      }),
       factor: optionalNumber('retry.factor', r.factor, DEFAULTS.retry.factor, { min: 1 }),
       maxElapsedMs: optionalNumber('retry.maxElapsedMs', r.maxElapsedMs, DEFAULTS.retry.maxElapsedMs, {
         min: 0,
@@ -173,7 +195,9 @@ class Provider implements TokenProvider {
     this.#now = options.now === undefined ? Date.now : expectFunction('now', options.now)
     if (options.onEvent !== undefined) this.#onEvent = expectFunction('onEvent', options.onEvent)
     if (options.backgroundRefresh !== undefined && typeof options.backgroundRefresh !== 'boolean') {
-      throw new ConfigError(`Expected \`backgroundRefresh\` to be a boolean, got ${typeof options.backgroundRefresh}`)
+      throw new ConfigError(
+        `Expected \`backgroundRefresh\` to be a boolean, got ${typeof options.backgroundRefresh}`,
+      )
     }
     this.#background = options.backgroundRefresh ?? !process.env.AWS_LAMBDA_FUNCTION_NAME
 
@@ -291,11 +315,14 @@ class Provider implements TokenProvider {
 
   async #obtain(mode: 'obtain' | 'force', prev: Cached | undefined): Promise<Cached | undefined> {
     // Join whatever is in flight (a refresh counts) before starting our own.
-    const shared = await this.#flight.run(FLIGHT, () => this.#acquire(mode, prev)).catch((err) => {
-      this.#emitError(err)
-      throw err
-    })
-    if (shared && this.#now() < shared.timing.usableUntil && (mode !== 'force' || shared !== prev)) return shared
+    const shared = await this.#flight
+      .run(FLIGHT, () => this.#acquire(mode, prev))
+      .catch((err) => {
+        this.#emitError(err)
+        throw err
+      })
+    if (shared && this.#now() < shared.timing.usableUntil && (mode !== 'force' || shared !== prev))
+      return shared
     return this.#flight.run(FLIGHT, () => this.#acquire(mode, this.#cur ?? prev))
   }
 
@@ -320,7 +347,12 @@ class Provider implements TokenProvider {
     await this.#checkCooldown(mode)
 
     let won = true
-    if (store) won = await this.#storeCall('acquireLease', (s) => s.acquireLease(derivedKey.lease(this.key), this.#owner, this.#lease.ttlMs), true)
+    if (store)
+      won = await this.#storeCall(
+        'acquireLease',
+        (s) => s.acquireLease(derivedKey.lease(this.key), this.#owner, this.#lease.ttlMs),
+        true,
+      )
     if (!won) {
       // Another instance is fetching. During a refresh the current token is still good: keep it.
       if (mode === 'refresh') return undefined
@@ -333,12 +365,20 @@ class Provider implements TokenProvider {
       const started = this.#now()
       const set = await this.#fetch()
       const cached = this.#adopt(set)
-      this.#emit({ type: mode === 'refresh' ? 'refresh' : 'fetch', durationMs: this.#now() - started, expiresAt: set.expiresAt })
+      this.#emit({
+        type: mode === 'refresh' ? 'refresh' : 'fetch',
+        durationMs: this.#now() - started,
+        expiresAt: set.expiresAt,
+      })
       await this.#writeToken(set)
       return this.#cur ?? cached
     } finally {
       if (store && won) {
-        await this.#storeCall('releaseLease', (s) => s.releaseLease(derivedKey.lease(this.key), this.#owner), undefined)
+        await this.#storeCall(
+          'releaseLease',
+          (s) => s.releaseLease(derivedKey.lease(this.key), this.#owner),
+          undefined,
+        )
       }
     }
   }
@@ -354,7 +394,11 @@ class Provider implements TokenProvider {
       const [found, cooldown] = await Promise.all([this.#readToken(), this.#readCooldown()])
       if (found && found.issuedAt > newerThan && this.#now() < timing(found, this.#policy).usableUntil) {
         this.#stats.l2Hits++
-        this.#emit({ type: 'lease-wait', durationMs: Math.round(performance.now() - started), expiresAt: found.expiresAt })
+        this.#emit({
+          type: 'lease-wait',
+          durationMs: Math.round(performance.now() - started),
+          expiresAt: found.expiresAt,
+        })
         return this.#adopt(found)
       }
       if (cooldown !== undefined && cooldown > this.#now()) break
@@ -392,10 +436,15 @@ class Provider implements TokenProvider {
     }
     return fetchWithRetry(attempt, this.#retry, {
       now: this.#now,
-      onRetry: (error, n) => this.#emit({ type: 'retry', attempt: n, status: error.status, code: error.code, message: error.message }),
-      onRetryAfter: (retryAt) => {
-        void this.#shareCooldown(retryAt)
-      },
+      onRetry: (error, n) =>
+        this.#emit({
+          type: 'retry',
+          attempt: n,
+          status: error.status,
+          code: error.code,
+          message: error.message,
+        }),
+      onRetryAfter: (retryAt) => this.#shareCooldown(retryAt),
     })
   }
 
@@ -461,7 +510,10 @@ class Provider implements TokenProvider {
       const result = await withTimeout(
         Promise.resolve().then(() => fn(store)),
         this.#storeTimeoutMs,
-        () => new StoreError(`Store ${op} took longer than storeTimeoutMs (${this.#storeTimeoutMs} ms)`, { operation: op }),
+        () =>
+          new StoreError(`Store ${op} took longer than storeTimeoutMs (${this.#storeTimeoutMs} ms)`, {
+            operation: op,
+          }),
       )
       if (this.#storeDown) {
         this.#storeDown = false
@@ -475,7 +527,9 @@ class Provider implements TokenProvider {
         // Once per outage, not once per call.
         this.#storeDown = true
         const error =
-          err instanceof StoreError ? err : new StoreError(`Store ${op} failed: ${describe(err)}`, { operation: op, cause: err })
+          err instanceof StoreError
+            ? err
+            : new StoreError(`Store ${op} failed: ${describe(err)}`, { operation: op, cause: err })
         this.#emit({ type: 'store-error', code: error.code, message: error.message })
       }
       return fallback

@@ -16,7 +16,7 @@ export interface RetryHooks {
   /** A retryable failure; `attempt` is the number of the attempt that failed. */
   onRetry?: (error: TokenEndpointError, attempt: number) => void
   /** The endpoint asked everybody to wait (429/503 with Retry-After): share it. */
-  onRetryAfter?: (retryAt: number, error: TokenEndpointError) => void
+  onRetryAfter?: (retryAt: number, error: TokenEndpointError) => Promise<void> | void
   now: () => number
 }
 
@@ -42,7 +42,9 @@ export async function fetchWithRetry(
       } catch (err) {
         if (err instanceof TokenEndpointError && err.retryable) throw err
         // AbortError stops p-retry and rethrows the original error as it is.
-        throw new AbortError(err instanceof Error ? err : new TokenstashError('ERR_TOKEN_ENDPOINT', String(err)))
+        throw new AbortError(
+          err instanceof Error ? err : new TokenstashError('ERR_TOKEN_ENDPOINT', String(err)),
+        )
       }
     },
     {
@@ -59,7 +61,8 @@ export async function fetchWithRetry(
         const wait = error.retryAfterMs
         if (wait !== undefined && wait > 0) {
           const retryAt = hooks.now() + wait
-          if (error.status === 429 || error.status === 503) hooks.onRetryAfter?.(retryAt, error)
+          // Shared before anyone sees the error, so the rest of the fleet backs off at once.
+          if (error.status === 429 || error.status === 503) await hooks.onRetryAfter?.(retryAt, error)
           const left = options.maxElapsedMs - (hooks.now() - started)
           if (retriesLeft > 0 && wait > left) {
             throw new RateLimitedError(

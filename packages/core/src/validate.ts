@@ -14,7 +14,12 @@ function show(value: unknown): string {
 export function expectNumber(
   name: string,
   value: unknown,
-  { min, max, minExclusive = false, integer = false }: { min?: number; max?: number; minExclusive?: boolean; integer?: boolean },
+  {
+    min,
+    max,
+    minExclusive = false,
+    integer = false,
+  }: { min?: number; max?: number; minExclusive?: boolean; integer?: boolean },
 ): number {
   const ok =
     typeof value === 'number' &&
@@ -24,8 +29,17 @@ export function expectNumber(
     (!integer || Number.isInteger(value))
   if (!ok) {
     const lo = min === undefined ? '' : minExclusive ? `(${min}` : `[${min}`
-    const range = min !== undefined && max !== undefined ? ` in ${lo}, ${max}]` : min !== undefined ? (minExclusive ? ` > ${min}` : ` >= ${min}`) : ''
-    throw new ConfigError(`Expected \`${name}\` to be ${integer ? 'an integer' : 'a number'}${range}, got ${show(value)}`)
+    const range =
+      min !== undefined && max !== undefined
+        ? ` in ${lo}, ${max}]`
+        : min !== undefined
+          ? minExclusive
+            ? ` > ${min}`
+            : ` >= ${min}`
+          : ''
+    throw new ConfigError(
+      `Expected \`${name}\` to be ${integer ? 'an integer' : 'a number'}${range}, got ${show(value)}`,
+    )
   }
   return value as number
 }
@@ -40,7 +54,8 @@ export function optionalNumber(
 }
 
 export function expectString(name: string, value: unknown, what = 'a non-empty string'): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(`Expected \`${name}\` to be ${what}, got ${show(value)}`)
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new ConfigError(`Expected \`${name}\` to be ${what}, got ${show(value)}`)
   return value
 }
 
@@ -49,13 +64,16 @@ export function optionalString(name: string, value: unknown): string | undefined
 }
 
 export function expectFunction<T>(name: string, value: unknown): T {
-  if (typeof value !== 'function') throw new ConfigError(`Expected \`${name}\` to be a function, got ${show(value)}`)
+  if (typeof value !== 'function')
+    throw new ConfigError(`Expected \`${name}\` to be a function, got ${show(value)}`)
   return value as T
 }
 
 export function expectOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) {
-    throw new ConfigError(`Expected \`${name}\` to be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(value)}`)
+    throw new ConfigError(
+      `Expected \`${name}\` to be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${show(value)}`,
+    )
   }
   return value as T
 }
@@ -83,7 +101,9 @@ export function expectEndpointUrl(name: string, value: unknown): URL {
   }
   const loopback = LOOPBACK.has(url.hostname) || url.hostname.startsWith('127.')
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new ConfigError(`Expected \`${name}\` to be an https URL (http is allowed on loopback only), got ${show(text)}`)
+    throw new ConfigError(
+      `Expected \`${name}\` to be an https URL (http is allowed on loopback only), got ${show(text)}`,
+    )
   }
   if (url.username || url.password) {
     throw new ConfigError(`Expected \`${name}\` to hold no credentials; pass them as clientId/clientSecret`)
