@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import type { TokenStore } from '../types'
 
+// The suite runs under the user's jest (or vitest with globals); these are its globals, declared
+// here so neither the build nor the published types depend on @types/jest.
+type Hook = (fn: () => unknown) => void
+declare const describe: (name: string, fn: () => void) => void
+declare const it: (name: string, fn: () => Promise<void>) => void
+declare const beforeAll: Hook
+declare const afterAll: Hook
+declare const beforeEach: Hook
+// biome-ignore lint/suspicious/noExplicitAny: jest's and vitest's expect differ; only toBe/toBeUndefined/toHaveLength/resolves are used
+declare const expect: any
+
 export interface StoreContractOptions {
   /** Called after the suite, e.g. to quit a client. */
   teardown?: () => Promise<void> | void

@@ -1,0 +1,81 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+// Proves what users get from npm: every package's built entry points load with `require` and
+// with `import` through its `exports` map, export the same names, and ship declarations.
+// `npm test` builds first (scripts/setup.mjs --build).
+const root = join(__dirname, '..')
+const packages = readdirSync(join(root, 'packages')).filter((p) =>
+  existsSync(join(root, 'packages', p, 'package.json')),
+)
+
+function names(entry: string, mode: 'require' | 'import'): string[] {
+  const code =
+    mode === 'require'
+      ? `console.log(JSON.stringify(Object.keys(require(${JSON.stringify(entry)})).sort()))`
+      : `import(${JSON.stringify(entry)}).then((m) => console.log(JSON.stringify(Object.keys(m).filter((k) => k !== 'default').sort())))`
+  // Resolved from test/, whose package.json depends on every workspace package.
+  const out = execFileSync(process.execPath, ['-e', code], {
+    cwd: __dirname,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  })
+  return JSON.parse(out.trim().split('\n').pop()!)
+}
+
+describe('built packages', () => {
+  it.each(packages)(
+    'should load @tokenstash/%s with require and import, with the same exports and declarations',
+    (dir) => {
+      const pkg = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8'))
+      for (const [sub, target] of Object.entries<Record<string, Record<string, string>> | string>(
+        pkg.exports,
+      )) {
+        if (typeof target === 'string') continue
+        const entry = sub === '.' ? pkg.name : `${pkg.name}/${sub.slice(2)}`
+        for (const file of [
+          target.import!.default!,
+          target.import!.types!,
+          target.require!.default!,
+          target.require!.types!,
+        ]) {
+          expect([entry, existsSync(join(root, 'packages', dir, file))]).toEqual([entry, true])
+        }
+        const cjs = names(entry, 'require')
+        const esm = names(entry, 'import')
+        expect(cjs.length).toBeGreaterThan(0)
+        expect(esm).toEqual(cjs)
+      }
+    },
+  )
+
+  it('should expose only the public entry points', () => {
+    for (const dir of packages) {
+      const pkg = JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8'))
+      const expected = dir === 'core' ? ['.', './package.json', './testing'] : ['.', './package.json']
+      expect([dir, Object.keys(pkg.exports).sort()]).toEqual([dir, expected])
+    }
+  })
+
+  it('should export the DESIGN.md surface of core', () => {
+    const core = names('@tokenstash/core', 'require')
+    for (const name of [
+      'createTokenProvider',
+      'clientCredentials',
+      'auth0',
+      'cognito',
+      'memoryStore',
+      'DEFAULTS',
+      'TokenstashError',
+      'ConfigError',
+      'TokenEndpointError',
+      'TokenResponseError',
+      'StoreError',
+      'RateLimitedError',
+    ]) {
+      expect(core).toContain(name)
+    }
+    expect(names('@tokenstash/core/testing', 'import')).toEqual(['runStoreContract'])
+  })
+})
