@@ -73,7 +73,8 @@ interface Cached {
 type Mode = 'obtain' | 'refresh' | 'force'
 
 const FLIGHT = 'token'
-const POLL_MS = [25, 50, 100, 200, 400]
+// Lease losers poll often at first (the winner's fetch usually takes 50-300 ms), then back off.
+const POLL_MS = [20, 30, 50, 75, 100, 150, 200, 250]
 
 class Provider implements TokenProvider {
   readonly key: string
