@@ -1,0 +1,139 @@
+import { ConfigError, StoreError, type TokenStore } from '@tokenstash/core'
+import { commandsFor, type IoRedisLike, type NodeRedisLike } from './client'
+import { redisKey } from './keys'
+import { compareAndDelete } from './scripts'
+
+export interface RedisStoreOptions {
+  /**
+   * A connected client you own: ioredis `Redis` or `Cluster`, or a node-redis v4+ client or
+   * cluster. TLS, AUTH and IAM authentication are configured on it; the store never creates or
+   * quits a client.
+   */
+  client: IoRedisLike | NodeRedisLike | object
+  /** Put before every key. Default `'tokenstash:'`. Must not hold `{` or `}` (the store owns the hash tag). */
+  prefix?: string
+}
+
+/**
+ * The defaults of {@link redisStore}.
+ *
+ * @example
+ * ```ts
+ * redisStore({ client, prefix: `${REDIS_STORE_DEFAULTS.prefix}orders:` })
+ * ```
+ */
+export const REDIS_STORE_DEFAULTS = Object.freeze({ prefix: 'tokenstash:' })
+
+// Only a short, value-free reason goes into messages: a reply error's first word (WRONGTYPE,
+// NOAUTH, READONLY, CLUSTERDOWN...), a socket error code, or the error's class name.
+function reason(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const code = (err as { code?: unknown }).code
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,40}$/.test(code)) return code
+    const message = (err as { message?: unknown }).message
+    const head = typeof message === 'string' ? /^([A-Z][A-Z0-9_]{1,40})\b/.exec(message)?.[1] : undefined
+    if (head) return head
+    const name = (err as { name?: unknown }).name
+    if (typeof name === 'string' && /^[A-Za-z][A-Za-z0-9_]{0,60}$/.test(name)) return name
+  }
+  return 'unknown error'
+}
+
+// ioredis hangs the command with its arguments (values included) on reply errors; the error is
+// kept as `cause` for debugging, so the arguments after the key are blanked before anyone logs it.
+function redact(err: unknown): unknown {
+  const command = (err as { command?: { args?: unknown } } | null)?.command
+  if (command && Array.isArray(command.args)) {
+    command.args = command.args.map((arg, i) => (i === 0 ? arg : '[redacted]'))
+  }
+  return err
+}
+
+function checkKey(operation: string, key: unknown): string {
+  if (typeof key !== 'string' || key === '' || key.startsWith('#')) {
+    throw new StoreError(
+      `Redis ${operation} was called with a key that is not a non-empty string with a base before '#'`,
+      {
+        operation,
+      },
+    )
+  }
+  return key
+}
+
+// PX takes whole milliseconds > 0; a fraction is rounded up so an entry never lives shorter than asked.
+const px = (ttlMs: number) => Math.max(1, Math.ceil(ttlMs))
+
+/**
+ * A {@link TokenStore} on Redis, Valkey or ElastiCache, single node or cluster mode, through an
+ * ioredis or node-redis client you pass in. Writes use `SET PX`, leases `SET NX PX`, and
+ * owner-only release and compare-and-delete one Lua script (EVALSHA); it never runs KEYS or SCAN.
+ * Keys are `${prefix}{${base}}${suffix}` so a provider's token, lease and cooldown share a slot.
+ * Failures reject with a {@link StoreError} holding the client's error as `cause`.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis'
+ * import { createTokenProvider, clientCredentials } from '@tokenstash/core'
+ * import { redisStore } from '@tokenstash/store-redis'
+ *
+ * const store = redisStore({ client: new Redis(process.env.REDIS_URL!) })
+ * const provider = createTokenProvider({ source: clientCredentials({ tokenEndpoint, clientId, clientSecret }), store, encryptionKey })
+ * ```
+ */
+export function redisStore(options: RedisStoreOptions): TokenStore {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError(
+      `Expected redisStore options to be an object with a \`client\`, got ${options === null ? 'null' : typeof options}`,
+    )
+  }
+  const redis = commandsFor(options.client)
+  const prefix = options.prefix ?? REDIS_STORE_DEFAULTS.prefix
+  if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
+    throw new ConfigError(
+      `Expected \`prefix\` to be a string without '{' or '}' (the store adds the hash tag itself), got ${typeof prefix === 'string' ? JSON.stringify(prefix) : typeof prefix}`,
+    )
+  }
+
+  async function call<T>(operation: string, key: unknown, fn: (redisKey: string) => Promise<T>): Promise<T> {
+    const full = redisKey(prefix, checkKey(operation, key))
+    try {
+      return await fn(full)
+    } catch (err) {
+      throw new StoreError(
+        `Redis ${operation} failed (${reason(err)}); check that Redis is reachable and the client is connected`,
+        {
+          operation,
+          cause: redact(err),
+        },
+      )
+    }
+  }
+
+  return {
+    get(key) {
+      return call('get', key, async (k) => (await redis.get(k)) ?? undefined)
+    },
+    set(key, value, ttlMs) {
+      return call('set', key, async (k) => {
+        // A ttl that is already over means "gone", as in memoryStore; Redis would reject PX 0.
+        if (!(ttlMs > 0)) await redis.del(k)
+        else await redis.set(k, value, px(ttlMs))
+      })
+    },
+    delete(key, expected) {
+      return call('delete', key, async (k) => {
+        if (expected === undefined) await redis.del(k)
+        else await redis.run(compareAndDelete, k, expected)
+      })
+    },
+    acquireLease(key, owner, ttlMs) {
+      return call('acquireLease', key, (k) => redis.setIfAbsent(k, owner, px(ttlMs)))
+    },
+    releaseLease(key, owner) {
+      return call('releaseLease', key, async (k) => {
+        await redis.run(compareAndDelete, k, owner)
+      })
+    },
+  }
+}

@@ -1,0 +1,245 @@
+import { ConfigError, StoreError } from '@tokenstash/core'
+import { redisStore } from '@tokenstash/store-redis'
+import nock from 'nock'
+import { redisKey } from '../src/keys'
+import { compareAndDelete } from '../src/scripts'
+
+beforeAll(() => nock.disableNetConnect())
+afterAll(() => nock.enableNetConnect())
+
+type Call = [string, ...unknown[]]
+
+/** Records calls like ioredis' API; replies come from `replies` by method name. */
+function fakeIoRedis(replies: Record<string, (...args: unknown[]) => unknown> = {}) {
+  const calls: Call[] = []
+  const method =
+    (name: string) =>
+    async (...args: unknown[]) => {
+      calls.push([name, ...args])
+      return replies[name] ? replies[name](...args) : name === 'set' ? 'OK' : null
+    }
+  const client = {
+    get: method('get'),
+    set: method('set'),
+    del: method('del'),
+    eval: method('eval'),
+    evalsha: method('evalsha'),
+  }
+  return { client, calls }
+}
+
+function fakeNodeRedis(replies: Record<string, (...args: unknown[]) => unknown> = {}) {
+  const calls: Call[] = []
+  const method =
+    (name: string) =>
+    async (...args: unknown[]) => {
+      calls.push([name, ...args])
+      return replies[name] ? replies[name](...args) : name === 'set' ? 'OK' : null
+    }
+  const client = {
+    get: method('get'),
+    set: method('set'),
+    del: method('del'),
+    eval: method('eval'),
+    evalSha: method('evalSha'),
+  }
+  return { client, calls }
+}
+
+describe('redisKey', () => {
+  it('should wrap the base key in a hash tag and keep the derived suffix outside it', () => {
+    expect(redisKey('tokenstash:', 'default:ab12')).toBe('tokenstash:{default:ab12}')
+    expect(redisKey('tokenstash:', 'default:ab12#lease')).toBe('tokenstash:{default:ab12}#lease')
+    expect(redisKey('p:', 'ns:k#cooldown#x')).toBe('p:{ns:k}#cooldown#x')
+    expect(redisKey('', 'k')).toBe('{k}')
+  })
+})
+
+describe('redisStore', () => {
+  describe('options', () => {
+    it('should reject a missing options object', () => {
+      expect(() => redisStore(undefined as never)).toThrow(ConfigError)
+    })
+
+    it.each([
+      [undefined, 'undefined'],
+      [null, 'null'],
+      [{}, 'object'],
+      [{ get() {}, set() {} }, 'object'],
+      ['redis://localhost', 'string'],
+    ])('should reject a client that is neither ioredis nor node-redis (%p)', (client, kind) => {
+      expect(() => redisStore({ client: client as never })).toThrow(
+        `Expected \`client\` to be an ioredis Redis or Cluster, or a node-redis (v4 or later) client or cluster, got ${kind}`,
+      )
+    })
+
+    it.each(['a{b', 'a}b', 42])('should reject a prefix that would break the hash tag (%p)', (prefix) => {
+      expect(() => redisStore({ client: fakeIoRedis().client, prefix: prefix as never })).toThrow(
+        /Expected `prefix` to be a string without/,
+      )
+    })
+
+    it('should accept an empty prefix', async () => {
+      const { client, calls } = fakeIoRedis()
+      await redisStore({ client, prefix: '' }).get('k')
+      expect(calls).toEqual([['get', '{k}']])
+    })
+  })
+
+  describe('with an ioredis client', () => {
+    it('should use SET PX, SET PX NX and GET on hash-tagged keys', async () => {
+      const { client, calls } = fakeIoRedis({ get: () => 'stored' })
+      const store = redisStore({ client })
+      expect(await store.get('ns:k')).toBe('stored')
+      await store.set('ns:k', 'v', 1500.2)
+      expect(await store.acquireLease('ns:k#lease', 'me', 100)).toBe(true)
+      expect(calls).toEqual([
+        ['get', 'tokenstash:{ns:k}'],
+        ['set', 'tokenstash:{ns:k}', 'v', 'PX', 1501],
+        ['set', 'tokenstash:{ns:k}#lease', 'me', 'PX', 100, 'NX'],
+      ])
+    })
+
+    it('should report a lost lease race when SET NX answers null', async () => {
+      const { client } = fakeIoRedis({ set: () => null })
+      expect(await redisStore({ client }).acquireLease('k#lease', 'me', 100)).toBe(false)
+    })
+
+    it('should map a null reply to undefined', async () => {
+      expect(await redisStore({ client: fakeIoRedis().client }).get('k')).toBeUndefined()
+    })
+
+    it('should delete instead of writing a ttl that is already over', async () => {
+      const { client, calls } = fakeIoRedis()
+      await redisStore({ client }).set('k', 'v', 0)
+      expect(calls).toEqual([['del', 'tokenstash:{k}']])
+    })
+
+    it('should delete unconditionally with DEL and conditionally with the Lua script by SHA1', async () => {
+      const { client, calls } = fakeIoRedis()
+      const store = redisStore({ client })
+      await store.delete('k')
+      await store.delete('k', 'old')
+      await store.releaseLease('k#lease', 'me')
+      expect(calls).toEqual([
+        ['del', 'tokenstash:{k}'],
+        ['evalsha', compareAndDelete.sha1, 1, 'tokenstash:{k}', 'old'],
+        ['evalsha', compareAndDelete.sha1, 1, 'tokenstash:{k}#lease', 'me'],
+      ])
+    })
+
+    it('should send the script body once when the server answers NOSCRIPT', async () => {
+      const { client, calls } = fakeIoRedis({
+        evalsha: () => {
+          throw new Error('NOSCRIPT No matching script. Please use EVAL.')
+        },
+      })
+      await redisStore({ client }).releaseLease('k#lease', 'me')
+      expect(calls.map((c) => c[0])).toEqual(['evalsha', 'eval'])
+      expect(calls[1]).toEqual(['eval', compareAndDelete.body, 1, 'tokenstash:{k}#lease', 'me'])
+    })
+  })
+
+  describe('with a node-redis client', () => {
+    it('should use the option objects of node-redis', async () => {
+      const { client, calls } = fakeNodeRedis({ get: () => 'stored' })
+      const store = redisStore({ client })
+      expect(await store.get('ns:k')).toBe('stored')
+      await store.set('ns:k', 'v', 1000)
+      expect(await store.acquireLease('ns:k#lease', 'me', 100)).toBe(true)
+      await store.delete('ns:k', 'v')
+      expect(calls).toEqual([
+        ['get', 'tokenstash:{ns:k}'],
+        ['set', 'tokenstash:{ns:k}', 'v', { PX: 1000 }],
+        ['set', 'tokenstash:{ns:k}#lease', 'me', { PX: 100, NX: true }],
+        ['evalSha', compareAndDelete.sha1, { keys: ['tokenstash:{ns:k}'], arguments: ['v'] }],
+      ])
+    })
+
+    it('should treat a reply that is not a string as a miss', async () => {
+      const { client } = fakeNodeRedis({ get: () => Buffer.from('x') })
+      expect(await redisStore({ client }).get('k')).toBeUndefined()
+    })
+
+    it('should fall back to EVAL on NOSCRIPT', async () => {
+      const { client, calls } = fakeNodeRedis({
+        evalSha: () => {
+          throw new Error('NOSCRIPT No matching script')
+        },
+      })
+      await redisStore({ client }).delete('k', 'v')
+      expect(calls[1]).toEqual([
+        'eval',
+        compareAndDelete.body,
+        { keys: ['tokenstash:{k}'], arguments: ['v'] },
+      ])
+    })
+  })
+
+  describe('errors', () => {
+    it('should wrap a client error as a StoreError with the cause and no value in the message', async () => {
+      const boom = Object.assign(new Error('ERR something about secret-value-123'), {
+        command: { name: 'set', args: ['tokenstash:{k}', 'secret-value-123', 'PX', '1000'] },
+      })
+      const { client } = fakeIoRedis({
+        set: () => {
+          throw boom
+        },
+      })
+      const err = await redisStore({ client })
+        .set('k', 'secret-value-123', 1000)
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(StoreError)
+      expect(err).toMatchObject({ code: 'ERR_STORE', operation: 'set', name: 'StoreError' })
+      expect((err as StoreError).message).toBe(
+        'Redis set failed (ERR); check that Redis is reachable and the client is connected',
+      )
+      expect((err as StoreError).cause).toBe(boom)
+      expect(JSON.stringify(boom.command)).not.toContain('secret-value-123')
+    })
+
+    it('should name a socket error by its code', async () => {
+      const { client } = fakeNodeRedis({
+        get: () => {
+          throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' })
+        },
+      })
+      await expect(redisStore({ client }).get('k')).rejects.toThrow('Redis get failed (ECONNREFUSED)')
+    })
+
+    it('should fall back to the error class name when nothing else is safe to show', async () => {
+      const { client } = fakeIoRedis({
+        get: () => {
+          throw new TypeError('weird: token=abc')
+        },
+      })
+      const err = (await redisStore({ client })
+        .get('k')
+        .catch((e: unknown) => e)) as StoreError
+      expect(err.message).toBe(
+        'Redis get failed (TypeError); check that Redis is reachable and the client is connected',
+      )
+    })
+
+    it('should not retry EVAL for errors other than NOSCRIPT', async () => {
+      const { client, calls } = fakeIoRedis({
+        evalsha: () => {
+          throw new Error('READONLY You cannot write against a read only replica.')
+        },
+      })
+      await expect(redisStore({ client }).releaseLease('k#lease', 'me')).rejects.toThrow(
+        'Redis releaseLease failed (READONLY)',
+      )
+      expect(calls.map((c) => c[0])).toEqual(['evalsha'])
+    })
+
+    it.each(['', '#lease', 7])(
+      'should reject a key without a base (%p) before calling Redis',
+      async (key) => {
+        const { client, calls } = fakeIoRedis()
+        await expect(redisStore({ client }).get(key as never)).rejects.toBeInstanceOf(StoreError)
+        expect(calls).toEqual([])
+      },
+    )
+  })
+})

@@ -1,0 +1,109 @@
+import { StoreError } from '@tokenstash/core'
+import { runStoreContract } from '@tokenstash/core/testing'
+import { redisStore } from '@tokenstash/store-redis'
+import Redis from 'ioredis'
+import { createClient } from 'redis'
+import { type RedisServer, startRedis } from './support/redis'
+
+let server: RedisServer
+
+beforeAll(async () => {
+  server = await startRedis()
+})
+afterAll(async () => {
+  await server?.stop()
+})
+
+describe('redisStore on a single node', () => {
+  let ioredis: Redis
+  runStoreContract(
+    'redisStore (ioredis)',
+    () => {
+      ioredis = new Redis(server.url)
+      return redisStore({ client: ioredis })
+    },
+    { teardown: () => void ioredis.disconnect() },
+  )
+
+  let nodeRedis: ReturnType<typeof createClient>
+  runStoreContract(
+    'redisStore (node-redis)',
+    async () => {
+      nodeRedis = createClient({ url: server.url })
+      await nodeRedis.connect()
+      return redisStore({ client: nodeRedis, prefix: 'nr:' })
+    },
+    { teardown: () => nodeRedis.destroy() },
+  )
+
+  describe('redisStore', () => {
+    let client: Redis
+    beforeAll(() => {
+      client = new Redis(server.url)
+    })
+    afterAll(() => client.disconnect())
+
+    it('should write under the prefix with the base key as hash tag', async () => {
+      const store = redisStore({ client, prefix: 'app:' })
+      await store.set('ns:abc', 'v', 60_000)
+      await store.set('ns:abc#cooldown', 'c', 60_000)
+      expect(await store.acquireLease('ns:abc#lease', 'me', 60_000)).toBe(true)
+      expect(await client.get('app:{ns:abc}')).toBe('v')
+      expect(await client.get('app:{ns:abc}#cooldown')).toBe('c')
+      expect(await client.get('app:{ns:abc}#lease')).toBe('me')
+      const pttl = await client.pttl('app:{ns:abc}')
+      expect(pttl).toBeGreaterThan(50_000)
+      expect(pttl).toBeLessThanOrEqual(60_000)
+    })
+
+    it('should fall back to EVAL after the server lost its scripts', async () => {
+      const store = redisStore({ client })
+      await store.set('flush:me', 'v', 60_000)
+      await client.script('FLUSH')
+      await store.delete('flush:me', 'v')
+      expect(await store.get('flush:me')).toBeUndefined()
+    })
+
+    it('should treat a value of another Redis type as a store error, not a token', async () => {
+      const store = redisStore({ client })
+      await client.rpush('tokenstash:{wrong:type}', 'secret-looking-value')
+      const err = await store.get('wrong:type').catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(StoreError)
+      expect((err as StoreError).message).toContain('WRONGTYPE')
+      expect((err as StoreError).message).not.toContain('secret-looking-value')
+    })
+
+    it('should never run KEYS or SCAN', async () => {
+      const stats = await client.info('commandstats')
+      expect(stats).toContain('cmdstat_set:')
+      expect(stats).toContain('cmdstat_evalsha:')
+      expect(stats).not.toMatch(/cmdstat_(keys|scan):/)
+    })
+  })
+})
+
+describe('redisStore against a stopped server', () => {
+  it('should reject with a StoreError naming the operation and holding no value', async () => {
+    const down = await startRedis()
+    const client = new Redis(down.url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    })
+    try {
+      await client.connect()
+      const store = redisStore({ client })
+      expect(await store.get('warm:up')).toBeUndefined()
+      await down.kill()
+      while (client.status === 'ready') await new Promise((r) => setTimeout(r, 10))
+      const err = await store.set('k:1', 'value-that-must-not-leak', 1000).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(StoreError)
+      expect(err).toMatchObject({ code: 'ERR_STORE', operation: 'set' })
+      expect((err as StoreError).cause).toBeInstanceOf(Error)
+      expect((err as StoreError).message).not.toContain('value-that-must-not-leak')
+    } finally {
+      client.disconnect()
+      await down.stop()
+    }
+  })
+})
