@@ -1,0 +1,1 @@
+export { DYNAMODB_STORE_DEFAULTS, type DynamoDbStoreOptions, dynamoDbStore } from './dynamodb-store'

@@ -1,0 +1,246 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { ConfigError, StoreError } from '@tokenstash/core'
+import { dynamoDbStore } from '@tokenstash/store-dynamodb'
+import nock from 'nock'
+
+const ENDPOINT = 'http://dynamodb.test:8000'
+
+beforeAll(() => nock.disableNetConnect())
+afterEach(() => nock.cleanAll())
+afterAll(() => nock.enableNetConnect())
+
+function makeClient() {
+  return new DynamoDBClient({
+    endpoint: ENDPOINT,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  })
+}
+
+interface Seen {
+  target: string
+  body: Record<string, unknown>
+}
+
+/** Answers DynamoDB JSON-protocol requests in order; records operation and body. */
+function dynamo(...replies: [number, unknown][]) {
+  const seen: Seen[] = []
+  const scope = nock(ENDPOINT)
+  for (const [status, body] of replies) {
+    scope.post('/').reply(function (_uri, requestBody) {
+      seen.push({
+        target: String(this.req.headers['x-amz-target']).replace('DynamoDB_20120810.', ''),
+        body: JSON.parse(String(requestBody)) as Record<string, unknown>,
+      })
+      return [status, JSON.stringify(body), { 'content-type': 'application/x-amz-json-1.0' }]
+    })
+  }
+  return seen
+}
+
+const conditionFailed: [number, unknown] = [
+  400,
+  {
+    __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException',
+    message: 'The conditional request failed',
+  },
+]
+
+describe('dynamoDbStore', () => {
+  describe('options', () => {
+    const client = makeClient()
+
+    it('should reject a missing options object', () => {
+      expect(() => dynamoDbStore(null as never)).toThrow(ConfigError)
+    })
+
+    it.each([
+      [undefined, 'undefined'],
+      [{}, 'object'],
+      ['dynamodb', '"dynamodb"'],
+      [[], 'an array'],
+    ])('should reject a client without send (%p)', (bad, shown) => {
+      expect(() => dynamoDbStore({ client: bad as never, tableName: 'tokens' })).toThrow(
+        `Expected \`client\` to be a DynamoDBDocumentClient or a DynamoDBClient from the AWS SDK v3, got ${shown}`,
+      )
+    })
+
+    it.each([undefined, '', 'ab', 'has space', 'x'.repeat(256), 42])(
+      'should reject table name %p',
+      (tableName) => {
+        expect(() => dynamoDbStore({ client, tableName: tableName as never })).toThrow(
+          /^Expected `tableName` to be a DynamoDB table name/,
+        )
+      },
+    )
+
+    it.each([
+      ['partitionKey', ''],
+      ['partitionKey', 'has space'],
+      ['ttlAttribute', 5],
+    ])('should reject %s %p', (name, value) => {
+      expect(() => dynamoDbStore({ client, tableName: 'tokens', [name]: value })).toThrow(
+        new RegExp(`^Expected \`${name}\` to be a DynamoDB attribute name`),
+      )
+    })
+
+    it('should reject attribute names that collide', () => {
+      expect(() => dynamoDbStore({ client, tableName: 'tokens', ttlAttribute: 'pk' })).toThrow(/to differ/)
+      expect(() => dynamoDbStore({ client, tableName: 'tokens', partitionKey: 'v' })).toThrow(/to differ/)
+    })
+
+    it('should reject a now that is not a function', () => {
+      expect(() => dynamoDbStore({ client, tableName: 'tokens', now: 5 as never })).toThrow(
+        'Expected `now` to be a function, got number',
+      )
+    })
+  })
+
+  describe('requests', () => {
+    const now = () => 1_700_000_000_500
+
+    it.each([
+      ['a DynamoDBClient', () => makeClient()],
+      ['a DynamoDBDocumentClient', () => DynamoDBDocumentClient.from(makeClient())],
+    ])('should read with a consistent GetItem by key through %s', async (_, client) => {
+      const seen = dynamo([
+        200,
+        { Item: { pk: { S: 'ns:k' }, v: { S: 'stored' }, expiresAtMs: { N: '1700000001000' } } },
+      ])
+      expect(await dynamoDbStore({ client: client(), tableName: 'tokens', now }).get('ns:k')).toBe('stored')
+      expect(seen).toEqual([
+        {
+          target: 'GetItem',
+          body: { TableName: 'tokens', Key: { pk: { S: 'ns:k' } }, ConsistentRead: true },
+        },
+      ])
+    })
+
+    it.each([
+      ['no item', {}],
+      ['an expired item', { Item: { pk: { S: 'k' }, v: { S: 'old' }, expiresAtMs: { N: '1700000000500' } } }],
+      ['an item without expiry', { Item: { pk: { S: 'k' }, v: { S: 'x' } } }],
+      [
+        'a value that is not a string',
+        { Item: { pk: { S: 'k' }, v: { N: '1' }, expiresAtMs: { N: '1800000000000' } } },
+      ],
+    ])('should miss on %s', async (_, reply) => {
+      dynamo([200, reply])
+      expect(await dynamoDbStore({ client: makeClient(), tableName: 'tokens', now }).get('k')).toBeUndefined()
+    })
+
+    it('should put the value with its exact expiry and a TTL in epoch seconds, under custom names', async () => {
+      const seen = dynamo([200, {}])
+      await dynamoDbStore({
+        client: makeClient(),
+        tableName: 'tokens',
+        partitionKey: 'id',
+        ttlAttribute: 'expireAt',
+        now,
+      }).set('ns:k', 'val', 1_000)
+      expect(seen[0]).toEqual({
+        target: 'PutItem',
+        body: {
+          TableName: 'tokens',
+          Item: {
+            id: { S: 'ns:k' },
+            v: { S: 'val' },
+            expiresAtMs: { N: '1700000001500' },
+            expireAt: { N: '1700000002' },
+          },
+        },
+      })
+    })
+
+    it('should take a lease with a conditional put and answer false on ConditionalCheckFailed', async () => {
+      const seen = dynamo([200, {}], conditionFailed)
+      const store = dynamoDbStore({ client: makeClient(), tableName: 'tokens', now })
+      expect(await store.acquireLease('k#lease', 'a', 5_000)).toBe(true)
+      expect(await store.acquireLease('k#lease', 'b', 5_000)).toBe(false)
+      expect(seen[0]?.body).toMatchObject({
+        ConditionExpression: 'attribute_not_exists(#pk) OR #exp <= :now',
+        ExpressionAttributeNames: { '#pk': 'pk', '#exp': 'expiresAtMs' },
+        ExpressionAttributeValues: { ':now': { N: '1700000000500' } },
+      })
+    })
+
+    it('should release and compare-and-delete with a condition, treating a failed condition as a no', async () => {
+      const seen = dynamo(conditionFailed, conditionFailed, [200, {}])
+      const store = dynamoDbStore({ client: makeClient(), tableName: 'tokens', now })
+      await expect(store.releaseLease('k#lease', 'me')).resolves.toBeUndefined()
+      await expect(store.delete('k', 'old')).resolves.toBeUndefined()
+      await store.delete('k')
+      expect(seen.map((s) => s.target)).toEqual(['DeleteItem', 'DeleteItem', 'DeleteItem'])
+      expect(seen[0]?.body).toMatchObject({
+        Key: { pk: { S: 'k#lease' } },
+        ConditionExpression: '#v = :expected',
+        ExpressionAttributeValues: { ':expected': { S: 'me' } },
+      })
+      expect(seen[2]?.body).toEqual({ TableName: 'tokens', Key: { pk: { S: 'k' } } })
+    })
+
+    it('should delete instead of writing a ttl that is already over', async () => {
+      const seen = dynamo([200, {}])
+      await dynamoDbStore({ client: makeClient(), tableName: 'tokens', now }).set('k', 'v', -5)
+      expect(seen.map((s) => s.target)).toEqual(['DeleteItem'])
+    })
+  })
+
+  describe('errors', () => {
+    it('should wrap a service error as a StoreError naming only the error type', async () => {
+      dynamo([
+        400,
+        {
+          __type: 'com.amazon.coral.validate#ValidationException',
+          message: 'Item value secret-value-123 is invalid',
+        },
+      ])
+      const err = (await dynamoDbStore({ client: makeClient(), tableName: 'tokens' })
+        .set('k', 'secret-value-123', 1_000)
+        .catch((e: unknown) => e)) as StoreError
+      expect(err).toBeInstanceOf(StoreError)
+      expect(err).toMatchObject({ code: 'ERR_STORE', operation: 'set' })
+      expect(err.message).toBe(
+        'DynamoDB set on table tokens failed (ValidationException); check the table, its key schema and the IAM policy',
+      )
+      expect((err.cause as Error).name).toBe('ValidationException')
+    })
+
+    it('should wrap a failed condition on anything but lease and compare-and-delete as an error', async () => {
+      dynamo([500, { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'boom' }])
+      await expect(
+        dynamoDbStore({ client: makeClient(), tableName: 'tokens' }).acquireLease('k#lease', 'a', 1),
+      ).rejects.toThrow('DynamoDB acquireLease on table tokens failed (InternalServerError)')
+    })
+
+    it('should use a document client from another copy of the SDK as is and wrap its network errors', async () => {
+      // Same class name, different class: what a second copy of @aws-sdk/lib-dynamodb looks like.
+      class DynamoDBDocumentClient {
+        sent: unknown[] = []
+        async send(command: unknown) {
+          this.sent.push(command)
+          throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' })
+        }
+      }
+      const client = new DynamoDBDocumentClient()
+      const err = (await dynamoDbStore({ client: client as never, tableName: 'tokens' })
+        .get('k')
+        .catch((e: unknown) => e)) as StoreError
+      expect(client.sent).toHaveLength(1)
+      expect(err).toBeInstanceOf(StoreError)
+      expect(err.message).toBe(
+        'DynamoDB get on table tokens failed (ECONNREFUSED); check the table, its key schema and the IAM policy',
+      )
+      expect((err.cause as { code: string }).code).toBe('ECONNREFUSED')
+    })
+
+    it('should reject an empty key before calling DynamoDB', async () => {
+      await expect(
+        dynamoDbStore({ client: makeClient(), tableName: 'tokens' }).get(''),
+      ).rejects.toBeInstanceOf(StoreError)
+      expect(nock.pendingMocks()).toEqual([])
+    })
+  })
+})
