@@ -1,0 +1,56 @@
+import type { TokenSource } from '../types'
+import { expectString } from '../validate'
+import { clientCredentials } from './client-credentials'
+import { hostedOrigin } from './domain'
+
+/** Options of {@link auth0}. */
+export interface Auth0Options {
+  /** Tenant domain (`tenant.eu.auth0.com`), custom domain (`login.example.com`) or its https URL. */
+  domain: string
+  clientId: string
+  clientSecret: string
+  /** The API identifier the token is for. */
+  audience: string
+  /** Space-separated scopes, or an array; default: all scopes granted to the client for the API. */
+  scope?: string | string[]
+  /** Per-request timeout. */
+  timeoutMs?: number
+  fetch?: typeof fetch
+  now?: () => number
+}
+
+/**
+ * A token source for an Auth0 machine-to-machine application: `POST https://{domain}/oauth/token`
+ * with the JSON body Auth0 documents (`grant_type`, `client_id`, `client_secret`, `audience`,
+ * `scope`). Every token saved counts: Auth0 caps the monthly M2M tokens of a tenant.
+ *
+ * @example
+ * ```ts
+ * import { auth0, createTokenProvider } from '@tokenstash/core'
+ *
+ * const orders = createTokenProvider({
+ *   source: auth0({
+ *     domain: 'acme.eu.auth0.com',
+ *     clientId: process.env.AUTH0_CLIENT_ID!,
+ *     clientSecret: process.env.AUTH0_CLIENT_SECRET!,
+ *     audience: 'https://orders.acme.com',
+ *   }),
+ * })
+ * ```
+ */
+export function auth0(options: Auth0Options): TokenSource {
+  const o = (options ?? {}) as Auth0Options
+  const origin = hostedOrigin('domain', o.domain)
+  return clientCredentials({
+    tokenEndpoint: `${origin}/oauth/token`,
+    clientId: expectString('clientId', o.clientId),
+    clientSecret: expectString('clientSecret', o.clientSecret),
+    authMethod: 'client_secret_post',
+    bodyFormat: 'json',
+    audience: expectString('audience', o.audience, 'a non-empty string (the API identifier)'),
+    scope: o.scope,
+    timeoutMs: o.timeoutMs,
+    fetch: o.fetch,
+    now: o.now,
+  })
+}

@@ -1,0 +1,387 @@
+import { DEFAULTS } from '../defaults'
+import { ConfigError, DiscoveryError, TokenEndpointError } from '../errors'
+import type { TokenSet, TokenSource } from '../types'
+import {
+  expectEndpointUrl,
+  expectFunction,
+  expectOneOf,
+  expectString,
+  optionalNumber,
+  optionalString,
+  stringList,
+} from '../validate'
+import {
+  JWT_BEARER_ASSERTION_TYPE,
+  type PrivateKeyInput,
+  type SigningKey,
+  signClientAssertion,
+  signingKey,
+} from './client-assertion'
+import { discover, type IssuerMetadata } from './discovery'
+import { endpointError } from './endpoint-error'
+import { parseTokenResponse } from './token-response'
+
+/** How the client authenticates at the token endpoint (RFC 6749 §2.3.1, RFC 7523). */
+export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
+
+const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt']
+
+/** Parameters the source sets itself; letting `extraParams` override them would break the request or leak. */
+const RESERVED_PARAMS = new Set([
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'scope',
+  'audience',
+  'resource',
+])
+
+/**
+ * Options of {@link clientCredentials}. Give either `tokenEndpoint` or `issuer`, and a
+ * `clientSecret` or a `privateKey`.
+ */
+export interface ClientCredentialsOptions {
+  /** The token endpoint URL (https, or http on loopback). */
+  tokenEndpoint?: string
+  /** The issuer; the token endpoint is discovered from its metadata on the first fetch. */
+  issuer?: string
+  clientId: string
+  clientSecret?: string
+  /** Private key for `private_key_jwt`: a CryptoKey, a KeyObject or a private JWK. */
+  privateKey?: PrivateKeyInput
+  /** `kid` of the client assertion header; defaults to the JWK's `kid`. */
+  keyId?: string
+  /** Default: `private_key_jwt` with a `privateKey`, else `client_secret_basic`. */
+  authMethod?: AuthMethod
+  /** Scopes, as one space-separated string or an array. */
+  scope?: string | string[]
+  /** `audience` parameter (Auth0 and others). */
+  audience?: string
+  /** RFC 8707 resource indicators (absolute URIs), sent as repeated `resource` parameters. */
+  resource?: string | string[]
+  /** Further body parameters the identity provider needs. */
+  extraParams?: Record<string, string>
+  /** Default `form` (`application/x-www-form-urlencoded`); `json` for endpoints that want JSON. */
+  bodyFormat?: 'form' | 'json'
+  /** Accepted `token_type` values, case-insensitive. Default `Bearer`. */
+  tokenType?: string | string[]
+  /** Per-request timeout (token and discovery requests). Default {@link DEFAULTS.timeoutMs}. */
+  timeoutMs?: number
+  /** Default `globalThis.fetch`, looked up on every call. */
+  fetch?: typeof fetch
+  /** Clock for `issuedAt`, epoch ms. Default `Date.now`. */
+  now?: () => number
+}
+
+/** `application/x-www-form-urlencoded` encoding of one value, as RFC 6749 §2.3.1 asks for Basic credentials. */
+export function formUrlEncode(value: string): string {
+  return new URLSearchParams([['', value]]).toString().slice(1)
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function resourceList(value: unknown): string[] {
+  if (value === undefined) return []
+  const items = typeof value === 'string' ? [value] : Array.isArray(value) ? value : null
+  if (!items || items.length === 0) {
+    throw new ConfigError('Expected `resource` to be an absolute URI or a non-empty array of them')
+  }
+  for (const item of items) {
+    if (typeof item !== 'string' || !URL.canParse(item) || item.includes('#')) {
+      throw new ConfigError(
+        `Expected \`resource\` to hold absolute URIs without a fragment (RFC 8707), got ${typeof item === 'string' ? JSON.stringify(item.slice(0, 60)) : typeof item}`,
+      )
+    }
+  }
+  return [...new Set(items as string[])].sort()
+}
+
+function extraParamList(value: unknown): [string, string][] {
+  if (value === undefined) return []
+  if (!isPlainObject(value)) throw new ConfigError('Expected `extraParams` to be an object of string values')
+  const entries = Object.entries(value)
+  for (const [key, v] of entries) {
+    if (typeof v !== 'string') {
+      throw new ConfigError(
+        `Expected \`extraParams.${key}\` to be a string, got ${v === null ? 'null' : typeof v}`,
+      )
+    }
+    if (key === '' || RESERVED_PARAMS.has(key)) {
+      throw new ConfigError(
+        `Expected \`extraParams\` not to set ${JSON.stringify(key)}; use the dedicated option (clientId, clientSecret, privateKey, scope, audience, resource)`,
+      )
+    }
+  }
+  return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) as [string, string][]
+}
+
+function tokenTypeList(value: unknown): string[] {
+  if (value === undefined) return ['Bearer']
+  const items = typeof value === 'string' ? [value] : Array.isArray(value) ? value : null
+  if (!items || items.length === 0 || items.some((t) => typeof t !== 'string' || t.trim() === '')) {
+    throw new ConfigError('Expected `tokenType` to be a non-empty string or a non-empty array of them')
+  }
+  return items as string[]
+}
+
+function choose(
+  explicit: AuthMethod | undefined,
+  hasSecret: boolean,
+  hasKey: boolean,
+  supported: string[] | undefined,
+  issuer: string,
+): AuthMethod {
+  if (explicit) return explicit
+  const fallback: AuthMethod = hasKey ? 'private_key_jwt' : 'client_secret_basic'
+  if (!supported || supported.length === 0 || supported.includes(fallback)) return fallback
+  const possible: AuthMethod[] = [
+    ...(hasKey ? (['private_key_jwt'] as const) : []),
+    ...(hasSecret ? (['client_secret_basic', 'client_secret_post'] as const) : []),
+  ]
+  const pick = possible.find((m) => supported.includes(m))
+  if (pick) return pick
+  throw new DiscoveryError(
+    `Discovery for issuer ${issuer}: the server accepts client authentication by ${supported.slice(0, 6).join(', ')}, and the options allow only ${possible.join(', ')}. Pass a matching \`clientSecret\` or \`privateKey\`.`,
+    { issuer },
+  )
+}
+
+/** Rejects with the caller's abort reason as soon as it aborts, without cancelling the shared work. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
+/**
+ * A token source for the OAuth2 client-credentials grant (RFC 6749 §4.4) against any token
+ * endpoint. Every option is checked here; each `fetchToken` call is exactly one request (the
+ * provider retries). `id` names everything that decides which token comes back (endpoint or
+ * issuer, client, auth method, scopes, audience, resources, extra parameters, body format) and
+ * never a secret or key.
+ *
+ * @example
+ * ```ts
+ * import { clientCredentials, createTokenProvider } from '@tokenstash/core'
+ *
+ * const source = clientCredentials({
+ *   tokenEndpoint: 'https://idp.example.com/oauth2/token',
+ *   clientId: process.env.CLIENT_ID!,
+ *   clientSecret: process.env.CLIENT_SECRET!,
+ *   scope: ['orders:read', 'orders:write'],
+ * })
+ * const orders = createTokenProvider({ source })
+ * ```
+ */
+export function clientCredentials(options: ClientCredentialsOptions): TokenSource {
+  if (!isPlainObject(options))
+    throw new ConfigError('Expected the options of `clientCredentials` to be an object')
+  const o = options as ClientCredentialsOptions
+
+  if ((o.tokenEndpoint === undefined) === (o.issuer === undefined)) {
+    throw new ConfigError('Expected exactly one of `tokenEndpoint` and `issuer`')
+  }
+  const configuredEndpoint =
+    o.tokenEndpoint === undefined ? undefined : expectEndpointUrl('tokenEndpoint', o.tokenEndpoint).href
+  const issuerUrl = o.issuer === undefined ? undefined : expectEndpointUrl('issuer', o.issuer)
+  const issuer = issuerUrl?.href.replace(/\/+$/, '')
+  const clientId = expectString('clientId', o.clientId)
+  const clientSecret = o.clientSecret === undefined ? undefined : expectString('clientSecret', o.clientSecret)
+  const key: SigningKey | undefined =
+    o.privateKey === undefined ? undefined : signingKey(o.privateKey, optionalString('keyId', o.keyId))
+  if (o.privateKey === undefined && o.keyId !== undefined)
+    throw new ConfigError('Expected `keyId` only together with `privateKey`')
+  const explicitMethod =
+    o.authMethod === undefined ? undefined : expectOneOf('authMethod', o.authMethod, AUTH_METHODS)
+  if (!clientSecret && !key) {
+    throw new ConfigError(
+      'Expected `clientSecret` (client_secret_basic/post) or `privateKey` (private_key_jwt), got neither',
+    )
+  }
+  if (explicitMethod === 'private_key_jwt' && !key) {
+    throw new ConfigError("Expected `privateKey` with `authMethod: 'private_key_jwt'`")
+  }
+  if (explicitMethod && explicitMethod !== 'private_key_jwt' && !clientSecret) {
+    throw new ConfigError(`Expected \`clientSecret\` with \`authMethod: '${explicitMethod}'\``)
+  }
+  const scopes = stringList('scope', o.scope)
+  const audience = optionalString('audience', o.audience)
+  const resources = resourceList(o.resource)
+  const extraParams = extraParamList(o.extraParams)
+  const bodyFormat =
+    o.bodyFormat === undefined ? 'form' : expectOneOf('bodyFormat', o.bodyFormat, ['form', 'json'] as const)
+  const tokenTypes = tokenTypeList(o.tokenType)
+  const timeoutMs = optionalNumber('timeoutMs', o.timeoutMs, DEFAULTS.timeoutMs, {
+    min: 1,
+    max: 2_147_483_647,
+    integer: true,
+  })
+  const customFetch = o.fetch === undefined ? undefined : expectFunction<typeof fetch>('fetch', o.fetch)
+  const now = o.now === undefined ? Date.now : expectFunction<() => number>('now', o.now)
+  // Resolved per call, so a fetch patched after construction (tracing, test interceptors) is used.
+  const doFetch: typeof fetch = (input, init) => (customFetch ?? globalThis.fetch)(input, init)
+
+  // With an issuer and no explicit method, the method is the issuer's to choose; the id says so.
+  const staticMethod: AuthMethod | undefined =
+    explicitMethod ?? (issuer === undefined ? (key ? 'private_key_jwt' : 'client_secret_basic') : undefined)
+  const id = `client_credentials:${JSON.stringify({
+    ...(configuredEndpoint === undefined ? { issuer } : { tokenEndpoint: configuredEndpoint }),
+    clientId,
+    authMethod:
+      staticMethod ??
+      `auto:${key ? 'key' : ''}${key && clientSecret ? '+' : ''}${clientSecret ? 'secret' : ''}`,
+    scope: scopes,
+    audience: audience ?? null,
+    resource: resources,
+    extraParams,
+    bodyFormat,
+  })}`
+
+  const staticSecrets = clientSecret
+    ? [
+        clientSecret,
+        formUrlEncode(clientSecret),
+        encodeURIComponent(clientSecret),
+        Buffer.from(`${formUrlEncode(clientId)}:${formUrlEncode(clientSecret)}`).toString('base64'),
+      ]
+    : []
+
+  interface Target {
+    endpoint: string
+    authMethod: AuthMethod
+  }
+  let target: Target | undefined = configuredEndpoint
+    ? { endpoint: configuredEndpoint, authMethod: staticMethod! }
+    : undefined
+  let discovering: Promise<Target> | undefined
+
+  function resolveTarget(signal: AbortSignal | undefined): Target | Promise<Target> {
+    if (target) return target
+    if (!discovering) {
+      // One discovery for all concurrent callers, bounded by its own timeout only: one caller
+      // giving up must not fail the others. A failure is never kept; the next call tries again.
+      const run = discover(issuerUrl!, { fetch: doFetch, timeoutMs }).then((meta: IssuerMetadata) => {
+        target = {
+          endpoint: meta.tokenEndpoint,
+          authMethod: choose(explicitMethod, Boolean(clientSecret), Boolean(key), meta.authMethods, issuer!),
+        }
+        return target
+      })
+      discovering = run
+      run
+        .then(
+          () => undefined,
+          () => undefined,
+        )
+        .finally(() => {
+          if (discovering === run) discovering = undefined
+        })
+    }
+    return untilAborted(discovering, signal)
+  }
+
+  async function buildRequest(
+    t: Target,
+  ): Promise<{ headers: Record<string, string>; body: string; secrets: string[] }> {
+    const params: [string, string | string[]][] = [['grant_type', 'client_credentials']]
+    const headers: Record<string, string> = { accept: 'application/json' }
+    const secrets = [...staticSecrets]
+    if (t.authMethod === 'client_secret_basic') {
+      headers.authorization = `Basic ${Buffer.from(`${formUrlEncode(clientId)}:${formUrlEncode(clientSecret!)}`).toString('base64')}`
+    } else if (t.authMethod === 'client_secret_post') {
+      params.push(['client_id', clientId], ['client_secret', clientSecret!])
+    } else {
+      const assertion = await signClientAssertion(key!, { clientId, audience: t.endpoint, now: now() })
+      secrets.push(assertion)
+      params.push(['client_assertion_type', JWT_BEARER_ASSERTION_TYPE], ['client_assertion', assertion])
+    }
+    if (scopes.length > 0) params.push(['scope', scopes.join(' ')])
+    if (audience !== undefined) params.push(['audience', audience])
+    if (resources.length > 0) params.push(['resource', resources.length === 1 ? resources[0]! : resources])
+    params.push(...extraParams)
+
+    if (bodyFormat === 'json') {
+      headers['content-type'] = 'application/json'
+      return { headers, body: JSON.stringify(Object.fromEntries(params)), secrets }
+    }
+    headers['content-type'] = 'application/x-www-form-urlencoded'
+    const form = new URLSearchParams()
+    for (const [name, value] of params)
+      for (const v of Array.isArray(value) ? value : [value]) form.append(name, v)
+    return { headers, body: form.toString(), secrets }
+  }
+
+  async function fetchToken(signal?: AbortSignal): Promise<TokenSet> {
+    signal?.throwIfAborted()
+    const t = await resolveTarget(signal)
+    const { headers, body, secrets } = await buildRequest(t)
+    signal?.throwIfAborted()
+    const timeout = AbortSignal.timeout(timeoutMs)
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout
+    const issuedAt = now()
+
+    let response: Response
+    let text: string
+    try {
+      // Redirects are not followed: a redirected POST would carry the credentials elsewhere.
+      response = await doFetch(t.endpoint, {
+        method: 'POST',
+        headers,
+        body,
+        signal: combined,
+        redirect: 'manual',
+      })
+      text = await response.text()
+    } catch (cause) {
+      if (signal?.aborted) throw signal.reason
+      if (timeout.aborted) {
+        throw new TokenEndpointError(
+          `Token endpoint ${t.endpoint} timed out after ${timeoutMs} ms. Trying again later can succeed.`,
+          {
+            endpoint: t.endpoint,
+            retryable: true,
+            cause,
+          },
+        )
+      }
+      const err = cause as { message?: string; cause?: { code?: string; message?: string } }
+      const why = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(cause)
+      let reason = String(why).slice(0, 200)
+      for (const s of secrets) if (s) reason = reason.split(s).join('[redacted]')
+      throw new TokenEndpointError(
+        `Token endpoint ${t.endpoint} could not be reached (${reason}). Trying again later can succeed; check the URL and the network if it persists.`,
+        { endpoint: t.endpoint, retryable: true, cause },
+      )
+    }
+
+    if (response.status < 200 || response.status > 299) {
+      throw endpointError({
+        endpoint: t.endpoint,
+        status: response.status,
+        headers: response.headers,
+        body: text,
+        now: now(),
+        secrets,
+        authMethod: t.authMethod,
+      })
+    }
+    return parseTokenResponse(text, {
+      endpoint: t.endpoint,
+      status: response.status,
+      contentType: response.headers.get('content-type'),
+      issuedAt,
+      now: now(),
+      tokenTypes,
+    })
+  }
+
+  return { id, fetchToken }
+}

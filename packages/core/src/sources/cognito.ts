@@ -1,0 +1,53 @@
+import type { TokenSource } from '../types'
+import { expectString, stringList } from '../validate'
+import { clientCredentials } from './client-credentials'
+import { hostedOrigin } from './domain'
+
+/** Options of {@link cognito}. */
+export interface CognitoOptions {
+  /** User pool domain (`my-pool.auth.eu-west-1.amazoncognito.com`), custom domain or its https URL. */
+  domain: string
+  clientId: string
+  clientSecret: string
+  /** Custom scopes (`resource-server-id/scope`), space-separated or an array; default: all the client may use. */
+  scopes?: string | string[]
+  /** Per-request timeout. */
+  timeoutMs?: number
+  fetch?: typeof fetch
+  now?: () => number
+}
+
+/**
+ * A token source for an Amazon Cognito app client with a secret: `POST https://{domain}/oauth2/token`,
+ * form body `grant_type=client_credentials` (and `scope`), credentials in `Authorization: Basic`,
+ * as Cognito documents. Cognito bills M2M token requests and rate-limits the endpoint.
+ *
+ * @example
+ * ```ts
+ * import { cognito, createTokenProvider } from '@tokenstash/core'
+ *
+ * const orders = createTokenProvider({
+ *   source: cognito({
+ *     domain: 'acme.auth.eu-west-1.amazoncognito.com',
+ *     clientId: process.env.COGNITO_CLIENT_ID!,
+ *     clientSecret: process.env.COGNITO_CLIENT_SECRET!,
+ *     scopes: ['orders/read'],
+ *   }),
+ * })
+ * ```
+ */
+export function cognito(options: CognitoOptions): TokenSource {
+  const o = (options ?? {}) as CognitoOptions
+  const origin = hostedOrigin('domain', o.domain)
+  return clientCredentials({
+    tokenEndpoint: `${origin}/oauth2/token`,
+    clientId: expectString('clientId', o.clientId),
+    clientSecret: expectString('clientSecret', o.clientSecret),
+    authMethod: 'client_secret_basic',
+    bodyFormat: 'form',
+    scope: stringList('scopes', o.scopes),
+    timeoutMs: o.timeoutMs,
+    fetch: o.fetch,
+    now: o.now,
+  })
+}
