@@ -14,6 +14,8 @@ const moduleNameMapper = {
 const shared = {
   rootDir: __dirname,
   testEnvironment: 'node',
+  // nock's interceptors live on globals between files; jest 30's soft-delete warning about them is noise.
+  testEnvironmentOptions: { globalsCleanup: 'off' },
   transform: {
     '^.+\\.(t|j|mj|cj)sx?$': [
       '@swc/jest',
