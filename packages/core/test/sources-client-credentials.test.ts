@@ -554,6 +554,23 @@ describe('clientCredentials', () => {
       return { fake, sent }
     }
 
+    it('should scrub the secret from a transport error that echoes it, cause included', async () => {
+      const leaky: typeof fetch = async () => {
+        throw Object.assign(new TypeError(`proxy refused body client_secret=${SECRET}`), {
+          code: 'EPROXY',
+          cause: new Error(`inner ${SECRET}`),
+        })
+      }
+      const err = (await failure(
+        clientCredentials(base({ fetch: leaky })).fetchToken(),
+      )) as TokenEndpointError
+      expect(err.retryable).toBe(true)
+      expect(err.message).toContain('[redacted]')
+      expect((err.cause as { code?: string }).code).toBe('EPROXY')
+      expect((err.cause as Error).name).toBe('TypeError')
+      expectNoSecret(err)
+    })
+
     it('should turn a timeout into a retryable error that says so', async () => {
       const { fake } = hangingFetch()
       const err = (await failure(

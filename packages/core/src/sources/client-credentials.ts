@@ -18,7 +18,7 @@ import {
   signingKey,
 } from './client-assertion'
 import { discover, type IssuerMetadata } from './discovery'
-import { endpointError } from './endpoint-error'
+import { endpointError, scrub } from './endpoint-error'
 import { parseTokenResponse } from './token-response'
 
 /** How the client authenticates at the token endpoint (RFC 6749 §2.3.1, RFC 7523). */
@@ -148,6 +148,26 @@ function choose(
     `Discovery for issuer ${issuer}: the server accepts client authentication by ${supported.slice(0, 6).join(', ')}, and the options allow only ${possible.join(', ')}. Pass a matching \`clientSecret\` or \`privateKey\`.`,
     { issuer },
   )
+}
+
+/**
+ * The foreign error to keep as `cause`. Transport errors do not echo credentials, but a custom
+ * `fetch` might; such an error is replaced by a scrubbed copy so no log of the cause leaks them.
+ */
+function safeCause(cause: unknown, secrets: readonly string[]): unknown {
+  const text = cause instanceof Error ? inspectable(cause) : String(cause)
+  if (!secrets.some((s) => s && text.includes(s))) return cause
+  const copy = new Error(scrub(cause instanceof Error ? cause.message : String(cause), secrets))
+  copy.name = cause instanceof Error ? cause.name : 'Error'
+  const code = (cause as { code?: unknown })?.code
+  if (typeof code === 'string') Object.assign(copy, { code })
+  return copy
+}
+
+function inspectable(err: Error, depth = 0): string {
+  const inner =
+    err.cause instanceof Error && depth < 5 ? inspectable(err.cause, depth + 1) : String(err.cause ?? '')
+  return `${err.message}\n${err.stack ?? ''}\n${JSON.stringify(err) ?? ''}\n${inner}`
 }
 
 /** Rejects with the caller's abort reason as soon as it aborts, without cancelling the shared work. */
@@ -354,11 +374,9 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
       }
       const err = cause as { message?: string; cause?: { code?: string; message?: string } }
       const why = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(cause)
-      let reason = String(why).slice(0, 200)
-      for (const s of secrets) if (s) reason = reason.split(s).join('[redacted]')
       throw new TokenEndpointError(
-        `Token endpoint ${t.endpoint} could not be reached (${reason}). Trying again later can succeed; check the URL and the network if it persists.`,
-        { endpoint: t.endpoint, retryable: true, cause },
+        `Token endpoint ${t.endpoint} could not be reached (${scrub(String(why).slice(0, 200), secrets)}). Trying again later can succeed; check the URL and the network if it persists.`,
+        { endpoint: t.endpoint, retryable: true, cause: safeCause(cause, secrets) },
       )
     }
 

@@ -46,7 +46,8 @@ export function retryAfterMs(status: number, headers: Headers, now: number): num
   return undefined
 }
 
-function scrub(text: string, secrets: readonly string[]): string {
+/** Replaces every occurrence of each secret with `[redacted]`. */
+export function scrub(text: string, secrets: readonly string[]): string {
   let out = text
   for (const secret of secrets) if (secret) out = out.split(secret).join('[redacted]')
   return out
