@@ -15,6 +15,7 @@ export {
 export { createTokenProvider, type TokenProviderOptions } from './provider'
 export type { RetryOptions } from './retry'
 export { type Auth0Options, auth0 } from './sources/auth0'
+export type { PrivateKeyInput } from './sources/client-assertion'
 export {
   type AuthMethod,
   type ClientCredentialsOptions,

@@ -3,7 +3,14 @@ import { expectString } from '../validate'
 import { clientCredentials } from './client-credentials'
 import { hostedOrigin } from './domain'
 
-/** Options of {@link auth0}. */
+/**
+ * Options of {@link auth0}.
+ *
+ * @example
+ * ```ts
+ * const options: Auth0Options = { domain: 'acme.eu.auth0.com', clientId, clientSecret, audience: 'https://orders.acme.com' }
+ * ```
+ */
 export interface Auth0Options {
   /** Tenant domain (`tenant.eu.auth0.com`), custom domain (`login.example.com`) or its https URL. */
   domain: string

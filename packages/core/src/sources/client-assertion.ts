@@ -37,7 +37,16 @@ const CURVE_ALG: Record<string, string> = {
 
 type CryptoKey = webcrypto.CryptoKey
 
-/** What `privateKey` accepts. */
+/**
+ * What `privateKey` accepts: a private CryptoKey, a private KeyObject or a private JWK (with `d`).
+ * The JWS `alg` comes from the JWK's `alg` or the key type (RSA → RS256, P-256 → ES256,
+ * P-384 → ES384, P-521 → ES512, Ed25519 → EdDSA).
+ *
+ * @example
+ * ```ts
+ * const privateKey: PrivateKeyInput = createPrivateKey(process.env.CLIENT_KEY_PEM!)
+ * ```
+ */
 export type PrivateKeyInput = CryptoKey | KeyObject | JWK
 
 export interface SigningKey {

@@ -21,7 +21,16 @@ import { discover, type IssuerMetadata } from './discovery'
 import { endpointError, scrub } from './endpoint-error'
 import { parseTokenResponse } from './token-response'
 
-/** How the client authenticates at the token endpoint (RFC 6749 §2.3.1, RFC 7523). */
+/**
+ * How the client authenticates at the token endpoint: HTTP Basic or body parameters with the
+ * client secret (RFC 6749 §2.3.1), or a JWT signed with the client's private key (RFC 7523).
+ *
+ * @example
+ * ```ts
+ * const authMethod: AuthMethod = 'client_secret_post'
+ * clientCredentials({ tokenEndpoint, clientId, clientSecret, authMethod })
+ * ```
+ */
 export type AuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt'
 
 const AUTH_METHODS: readonly AuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt']
@@ -40,7 +49,17 @@ const RESERVED_PARAMS = new Set([
 
 /**
  * Options of {@link clientCredentials}. Give either `tokenEndpoint` or `issuer`, and a
- * `clientSecret` or a `privateKey`.
+ * `clientSecret` or a `privateKey`. Everything is checked at construction.
+ *
+ * @example
+ * ```ts
+ * const options: ClientCredentialsOptions = {
+ *   issuer: 'https://idp.example.com',
+ *   clientId: 'orders-service',
+ *   privateKey: JSON.parse(process.env.CLIENT_JWK!), // private_key_jwt
+ *   resource: 'https://orders.example.com',
+ * }
+ * ```
  */
 export interface ClientCredentialsOptions {
   /** The token endpoint URL (https, or http on loopback). */
@@ -75,7 +94,14 @@ export interface ClientCredentialsOptions {
   now?: () => number
 }
 
-/** `application/x-www-form-urlencoded` encoding of one value, as RFC 6749 §2.3.1 asks for Basic credentials. */
+/**
+ * `application/x-www-form-urlencoded` encoding of one value, as RFC 6749 §2.3.1 asks for Basic credentials.
+ *
+ * @example
+ * ```ts
+ * formUrlEncode('a b+c') // 'a+b%2Bc'
+ * ```
+ */
 export function formUrlEncode(value: string): string {
   return new URLSearchParams([['', value]]).toString().slice(1)
 }

@@ -3,7 +3,14 @@ import { expectString, stringList } from '../validate'
 import { clientCredentials } from './client-credentials'
 import { hostedOrigin } from './domain'
 
-/** Options of {@link cognito}. */
+/**
+ * Options of {@link cognito}.
+ *
+ * @example
+ * ```ts
+ * const options: CognitoOptions = { domain: 'acme.auth.eu-west-1.amazoncognito.com', clientId, clientSecret, scopes: 'orders/read' }
+ * ```
+ */
 export interface CognitoOptions {
   /** User pool domain (`my-pool.auth.eu-west-1.amazoncognito.com`), custom domain or its https URL. */
   domain: string
