@@ -1,0 +1,62 @@
+// One simulated Lambda container in a worker thread: its own module instances, its own memory.
+// Importing the handler module is the init phase (secrets, provider, prefetch); each message is
+// one invocation with a fresh Lambda context, as the runtime gives it.
+import { randomUUID } from 'node:crypto'
+import { parentPort, workerData } from 'node:worker_threads'
+import type { Context } from 'aws-lambda'
+
+export type ContainerRequest = { id: number; event: unknown; timeoutMs: number }
+export type ContainerReply =
+  | { type: 'ready'; initMs: number }
+  | { type: 'init-error'; message: string }
+  | { id: number; ok: true; response: unknown }
+  | { id: number; ok: false; error: { name: string; code?: string; message: string } }
+
+const port = parentPort!
+const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local'
+
+function lambdaContext(timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: `local/[$LATEST]${workerData.name}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  }
+}
+
+const started = performance.now()
+try {
+  const { handler } = await import('../handler')
+  port.postMessage({
+    type: 'ready',
+    initMs: Math.round(performance.now() - started),
+  } satisfies ContainerReply)
+  // One invocation at a time, as Lambda runs a container.
+  let queue = Promise.resolve()
+  port.on('message', (req: ContainerRequest) => {
+    queue = queue.then(async () => {
+      try {
+        const response = await handler(req.event as never, lambdaContext(req.timeoutMs) as never)
+        port.postMessage({ id: req.id, ok: true, response } satisfies ContainerReply)
+      } catch (err) {
+        const e = err as Error & { code?: string }
+        port.postMessage({
+          id: req.id,
+          ok: false,
+          error: { name: e.name, code: e.code, message: e.message },
+        } satisfies ContainerReply)
+      }
+    })
+  })
+} catch (err) {
+  port.postMessage({ type: 'init-error', message: (err as Error).message } satisfies ContainerReply)
+}
