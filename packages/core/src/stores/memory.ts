@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache'
+import type { LRUCache } from 'lru-cache'
 import type { TokenStore } from '../types'
 import { optionalNumber } from '../validate'
 
@@ -29,8 +29,17 @@ export function memoryStore(options: MemoryStoreOptions = {}): TokenStore {
   const max = optionalNumber('max', options.max, 1000, { min: 1, integer: true })
   const now = options.now ?? Date.now
   // Expiry is checked against the injected clock on every read, so fake time works and a
-  // value is never returned past its ttl even before lru-cache purges it.
-  const cache = new LRUCache<string, Slot>({ max })
+  // value is never returned past its ttl even before lru-cache purges it. lru-cache is loaded on
+  // the first call, not at import: it is most of this package's load time, and cold starts count.
+  let loading: Promise<LRUCache<string, Slot>> | undefined
+  let cache!: LRUCache<string, Slot>
+  const ready = () => {
+    loading ??= import('lru-cache').then(({ LRUCache }) => {
+      cache = new LRUCache<string, Slot>({ max })
+      return cache
+    })
+    return loading
+  }
 
   const live = (key: string): Slot | undefined => {
     const slot = cache.get(key)
@@ -43,9 +52,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): TokenStore {
 
   return {
     async get(key) {
+      await ready()
       return live(key)?.value
     },
     async set(key, value, ttlMs) {
+      await ready()
       if (!(ttlMs > 0)) {
         cache.delete(key)
         return
@@ -53,14 +64,17 @@ export function memoryStore(options: MemoryStoreOptions = {}): TokenStore {
       cache.set(key, { value, expiresAt: now() + ttlMs })
     },
     async delete(key, expected) {
+      await ready()
       if (expected === undefined || live(key)?.value === expected) cache.delete(key)
     },
     async acquireLease(key, owner, ttlMs) {
+      await ready()
       if (live(key)) return false
       cache.set(key, { value: owner, expiresAt: now() + ttlMs })
       return true
     },
     async releaseLease(key, owner) {
+      await ready()
       if (live(key)?.value === owner) cache.delete(key)
     },
   }

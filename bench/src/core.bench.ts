@@ -1,0 +1,172 @@
+// @tokenstash/core, measured side by side in one run:
+//  1. warm path: provider.getToken() from memory vs a hand-written "if fresh return cached" cache;
+//  2. cold start: what importing the package costs a fresh process (Lambda init), vs bare node;
+//  3. savings: a simulated day of an autoscaling Lambda fleet, token requests per strategy.
+import { execFileSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { cpus } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createTokenProvider, memoryStore, type TokenSource } from '@tokenstash/core'
+import { Bench } from 'tinybench'
+
+const out = (line = '') => process.stdout.write(`${line}\n`)
+const here = dirname(fileURLToPath(import.meta.url))
+const coreDir = join(here, '..', '..', 'packages', 'core')
+
+out(`machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, node ${process.version}`)
+
+// ---- 1. warm path ---------------------------------------------------------------------------
+{
+  const source: TokenSource = {
+    id: 'bench',
+    fetchToken: async () => ({
+      accessToken: 'tok',
+      tokenType: 'Bearer',
+      issuedAt: Date.now(),
+      expiresAt: Date.now() + 3_600_000,
+    }),
+  }
+  const provider = createTokenProvider({ source })
+  await provider.getToken()
+  let cached = { token: 'tok', refreshAt: Date.now() + 2_700_000 }
+  const handWritten = async () => {
+    if (Date.now() < cached.refreshAt) return cached.token
+    cached = { token: 'tok', refreshAt: Date.now() + 2_700_000 }
+    return cached.token
+  }
+  const bench = new Bench({ time: 1500, warmupTime: 300 })
+  bench.add('hand-written memo (await)', async () => {
+    await handWritten()
+  })
+  bench.add('tokenstash getToken() warm (await)', async () => {
+    await provider.getToken()
+  })
+  await bench.run()
+  out('\n1. warm getToken(), one process')
+  for (const t of bench.tasks) {
+    const r = t.result!
+    out(
+      `  ${t.name.padEnd(38)} ${Math.round(r.throughput.mean).toLocaleString('en-US').padStart(12)} ops/s   p99 ${(r.latency.p99 * 1000).toFixed(2)} µs`,
+    )
+  }
+  const [base, ours] = bench.tasks.map((t) => t.result!.throughput.mean)
+  out(`  ratio tokenstash / hand-written: ${(ours! / base!).toFixed(2)} (1.00 = no overhead)`)
+}
+
+// ---- 2. cold start --------------------------------------------------------------------------
+{
+  const runs = 15
+  const measure = (code: string): number[] => {
+    const times: number[] = []
+    for (let i = 0; i < runs; i++) {
+      const t = execFileSync(
+        process.execPath,
+        [
+          '-e',
+          `const s=process.hrtime.bigint();${code};process.stdout.write(String(Number(process.hrtime.bigint()-s)/1e6))`,
+        ],
+        {
+          cwd: coreDir,
+          encoding: 'utf8',
+          env: { ...process.env, NODE_NO_WARNINGS: '1' },
+        },
+      )
+      times.push(Number(t))
+    }
+    return times.sort((a, b) => a - b)
+  }
+  const median = (xs: number[]) => xs[Math.floor(xs.length / 2)]!
+  const req = createRequire(join(coreDir, 'package.json'))
+  const coreCjs = join(coreDir, 'dist', 'index.cjs')
+  const jose = req.resolve('jose')
+  const cases: Array<[string, string]> = [
+    ['require @tokenstash/core (CJS)', `require(${JSON.stringify(coreCjs)})`],
+    [
+      'require @tokenstash/core + provider',
+      `const c=require(${JSON.stringify(coreCjs)});c.createTokenProvider({source:{id:'x',fetchToken:async()=>({})}})`,
+    ],
+    ['require jose (what lazy loading saves)', `require(${JSON.stringify(jose)})`],
+  ]
+  out(`\n2. cold start: module load time in a fresh node process (median of ${runs})`)
+  for (const [name, code] of cases)
+    out(`  ${name.padEnd(42)} ${median(measure(code)).toFixed(1).padStart(6)} ms`)
+}
+
+// ---- 3. a simulated day of an autoscaling fleet -----------------------------------------------
+{
+  const HOUR = 3_600_000
+  const lifetime = HOUR // Auth0's and Cognito's default M2M token lifetime
+  const stepMs = 10_000 // each live container handles one invocation every 10 s (simulated)
+  const day = 24 * HOUR
+  let t = 0
+  const now = () => t
+  const requests = { perContainer: 0, tokenstash: 0 }
+  const sourceFor = (kind: keyof typeof requests): TokenSource => ({
+    id: 'fleet',
+    fetchToken: async () => {
+      requests[kind]++
+      return {
+        accessToken: `tok-${kind}-${requests[kind]}`,
+        tokenType: 'Bearer',
+        issuedAt: now(),
+        expiresAt: now() + lifetime,
+      }
+    },
+  })
+  const shared = memoryStore({ now })
+  const encryptionKey = Buffer.alloc(32, 9).toString('base64')
+  interface Container {
+    diesAt: number
+    memoryOnly: ReturnType<typeof createTokenProvider>
+    stashed: ReturnType<typeof createTokenProvider>
+  }
+  let seed = 42
+  const rand = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31
+    return seed / 2 ** 31
+  }
+  const spawn = (): Container => ({
+    diesAt: now() + (5 + rand() * 40) * 60_000, // Lambda recycles idle containers after minutes
+    memoryOnly: createTokenProvider({ source: sourceFor('perContainer'), now, backgroundRefresh: false }),
+    stashed: createTokenProvider({
+      source: sourceFor('tokenstash'),
+      store: shared,
+      encryptionKey,
+      now,
+      backgroundRefresh: false,
+    }),
+  })
+  let fleet: Container[] = []
+  let invocations = 0
+  let coldStarts = 0
+  for (t = 0; t < day; t += stepMs) {
+    // Daily load curve: 20 containers at night, 200 at the afternoon peak.
+    const target = Math.round(110 - 90 * Math.cos((2 * Math.PI * t) / day))
+    fleet = fleet.filter((c) => c.diesAt > t)
+    while (fleet.length < target) {
+      fleet.push(spawn())
+      coldStarts++
+    }
+    for (const c of fleet) {
+      await Promise.all([c.memoryOnly.getToken(), c.stashed.getToken()])
+      invocations++
+    }
+  }
+  out(
+    '\n3. one simulated day: 20-200 Lambda containers (5-45 min each), 1 invocation / 10 s each, 1-hour tokens',
+  )
+  out(
+    `  invocations ${invocations.toLocaleString('en-US')}, cold starts ${coldStarts.toLocaleString('en-US')}`,
+  )
+  const rows: Array<[string, number]> = [
+    ['fetch per invocation', invocations],
+    ['cache per container (memory only)', requests.perContainer],
+    ['tokenstash (shared store + lease)', requests.tokenstash],
+  ]
+  for (const [name, n] of rows)
+    out(`  ${name.padEnd(36)} ${n.toLocaleString('en-US').padStart(10)} token requests`)
+  out(
+    `  tokenstash vs per container: ${(requests.perContainer / requests.tokenstash).toFixed(0)}× fewer; ideal is 24 h / (0.75 × 1 h) = 32 + 1`,
+  )
+}
