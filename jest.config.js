@@ -2,7 +2,16 @@
 // (top-level test/, real servers on loopback). ESM-only dependencies (jose, p-retry,
 // @middy/core, axios) are transformed to CommonJS by swc, like our own TypeScript.
 
-const esmOnly = ['jose', 'p-retry', 'is-network-error', '@middy', 'axios', 'lru-cache', 'fast-check', 'pure-rand']
+const esmOnly = [
+  'jose',
+  'p-retry',
+  'is-network-error',
+  '@middy',
+  'axios',
+  'lru-cache',
+  'fast-check',
+  'pure-rand',
+]
 const transformIgnorePatterns = [`node_modules/(?!(?:.*/)?(?:\\.pnpm/)?(?:${esmOnly.join('|')})(?:[@/+]))`]
 
 const packages = ['core', 'store-dynamodb', 'store-redis', 'middy', 'axios']

@@ -11,8 +11,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(join(root, 'package.json'))
 const tsxCli = require.resolve('tsx/cli')
 const [entry, ...rest] = process.argv.slice(2)
-const r = spawnSync(process.execPath, [tsxCli, '--tsconfig', join(root, 'tsconfig.json'), resolve(entry), ...rest], {
-  stdio: 'inherit',
-  env: { ...process.env, NODE_NO_WARNINGS: '1' },
-})
+const r = spawnSync(
+  process.execPath,
+  [tsxCli, '--tsconfig', join(root, 'tsconfig.json'), resolve(entry), ...rest],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  },
+)
 process.exit(r.status ?? 1)

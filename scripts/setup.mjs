@@ -33,7 +33,11 @@ function has(cmd) {
 function pnpm(argv) {
   let onPath = false
   try {
-    onPath = execFileSync('pnpm', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() === pnpmVersion
+    onPath =
+      execFileSync('pnpm', ['--version'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() === pnpmVersion
   } catch {}
   if (onPath) run('pnpm', argv)
   else run('npx', ['--yes', `pnpm@${pnpmVersion}`, ...argv])
@@ -54,7 +58,11 @@ if (all || args.has('--deps')) {
   const stale = !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs)
   if (stale) {
     log(`installing dependencies with pnpm@${pnpmVersion}`)
-    pnpm(['install', ...(process.env.CI && existsSync(lock) ? ['--frozen-lockfile'] : []), '--reporter=append-only'])
+    pnpm([
+      'install',
+      ...(process.env.CI && existsSync(lock) ? ['--frozen-lockfile'] : []),
+      '--reporter=append-only',
+    ])
   }
 }
 
@@ -83,6 +91,12 @@ if (all || args.has('--build')) {
   if (stale.length) {
     log(`building ${stale.join(', ')}`)
     // Dependencies first: core before the adapters that import its declarations.
-    pnpm(['-r', '--workspace-concurrency=2', ...stale.flatMap((p) => ['--filter', `./packages/${p}`]), 'run', 'build'])
+    pnpm([
+      '-r',
+      '--workspace-concurrency=2',
+      ...stale.flatMap((p) => ['--filter', `./packages/${p}`]),
+      'run',
+      'build',
+    ])
   }
 }

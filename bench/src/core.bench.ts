@@ -47,7 +47,7 @@ out(`machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, node ${process.ver
   for (const t of bench.tasks) {
     const r = t.result!
     out(
-      `  ${t.name.padEnd(38)} ${Math.round(r.throughput.mean).toLocaleString('en-US').padStart(12)} ops/s   p99 ${(r.latency.p99 * 1000).toFixed(2)} µs`,
+      `  ${t.name.padEnd(38)} ${Math.round(r.throughput.mean).toLocaleString('en-US').padStart(12)} ops/s   p99 ${((r.latency.p99 ?? 0) * 1000).toFixed(2)} µs`,
     )
   }
   const [base, ours] = bench.tasks.map((t) => t.result!.throughput.mean)
