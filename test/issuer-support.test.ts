@@ -11,10 +11,12 @@ async function tokenViaBasic(
   issuer: Issuer,
   extra: Record<string, string> = {},
   secret = issuer.clients.basic.clientSecret,
+  signal?: AbortSignal,
 ) {
   const { clientId } = issuer.clients.basic
   return fetch(issuer.tokenEndpoint, {
     method: 'POST',
+    signal,
     headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` },
     body: new URLSearchParams({ grant_type: 'client_credentials', ...extra }),
   })
@@ -182,6 +184,17 @@ describe('startIssuer', () => {
     expect(await issuer.tokenRequests(issuer.clients.privateKeyJwt.clientId)).toBe(1)
   })
 
+  it('should hold an injected failure for delayMs, long enough for a client timeout to fire', async () => {
+    await issuer.failNext(1, { status: 503, delayMs: 1_000 })
+    await expect(tokenViaBasic(issuer, {}, undefined, AbortSignal.timeout(100))).rejects.toMatchObject({
+      name: 'TimeoutError',
+    })
+    const log = await issuer.tokenRequestLog()
+    expect(log).toEqual([
+      expect.objectContaining({ injected: true, clientId: issuer.clients.basic.clientId }),
+    ])
+  })
+
   it('should drop armed failures on clearFailures', async () => {
     await issuer.failNext(3, { status: 500 })
     await issuer.clearFailures()
@@ -240,6 +253,10 @@ describe('startIssuer options and lifecycle', () => {
     await expect(startIssuer({ audience: 'not a url' })).rejects.toThrow(/Expected `audience`/)
     await expect(startIssuer({ privateKeyAlg: 'HS256' as 'RS256' })).rejects.toThrow(
       /Expected `privateKeyAlg`/,
+    )
+    await expect(startIssuer(null as unknown as undefined)).rejects.toThrow(TypeError)
+    await expect(startIssuer({ accessTokenTTL: 5 } as never)).rejects.toThrow(
+      /Unknown option `accessTokenTTL` of `startIssuer`; known: accessTokenTtlSeconds/,
     )
   })
 

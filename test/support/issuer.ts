@@ -8,6 +8,7 @@ import type { JWK } from 'jose'
 // import.meta.url works under tsx (ESM) and under jest, where swc rewrites it for CommonJS.
 const SERVER_PATH = fileURLToPath(new URL('./issuer-server.mjs', import.meta.url))
 const STDIO_TAIL_BYTES = 8_192
+const OPTION_NAMES = ['accessTokenTtlSeconds', 'scopes', 'audience', 'privateKeyAlg', 'startTimeoutMs']
 
 /** Options of {@link startIssuer}. */
 export interface IssuerOptions {
@@ -79,7 +80,7 @@ export interface Issuer {
   readonly tokenEndpoint: string
   readonly jwksUri: string
   readonly audience: string
-  readonly scopes: readonly string[]
+  readonly scopes: string[]
   /** A scope the server knows but grants to no client: asking for it yields `invalid_scope`. */
   readonly forbiddenScope: string
   readonly accessTokenTtlSeconds: number
@@ -145,6 +146,15 @@ let exitHookInstalled = false
  * ```
  */
 export async function startIssuer(options: IssuerOptions = {}): Promise<Issuer> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`Expected the options of \`startIssuer\` to be an object, got ${show(options)}`)
+  }
+  const unknown = Object.keys(options).filter((k) => !OPTION_NAMES.includes(k))
+  if (unknown.length > 0) {
+    throw new TypeError(
+      `Unknown option ${unknown.map((k) => `\`${k}\``).join(', ')} of \`startIssuer\`; known: ${OPTION_NAMES.join(', ')}`,
+    )
+  }
   const accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 60
   const scopes = options.scopes ?? ['read', 'write']
   const audience = options.audience ?? 'https://api.tokenstash.test'
@@ -208,7 +218,7 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<Issuer> 
       tokenEndpoint: `${issuer}/token`,
       jwksUri: `${issuer}/jwks`,
       audience,
-      scopes: Object.freeze([...scopes]),
+      scopes: [...scopes],
       forbiddenScope,
       accessTokenTtlSeconds,
       clients,
