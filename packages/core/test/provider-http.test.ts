@@ -114,3 +114,32 @@ describe('createTokenProvider over HTTP (nock)', () => {
     expect(await p.getToken()).toBe('after-html')
   })
 })
+
+describe('clientCredentials response size', () => {
+  beforeAll(() => nock.disableNetConnect())
+  afterEach(() => nock.cleanAll())
+
+  it('should refuse a 2xx body over 256 KiB without reading it all, and not cache it', async () => {
+    const huge = JSON.stringify({
+      access_token: 'x'.repeat(2 * 1024 * 1024),
+      token_type: 'Bearer',
+      expires_in: 60,
+    })
+    nock(ENDPOINT)
+      .post('/oauth/token')
+      .reply(200, huge, { 'content-type': 'application/json' })
+      .post('/oauth/token')
+      .reply(200, { access_token: 'normal', token_type: 'Bearer', expires_in: 60 })
+    const p = createTokenProvider({ source: source() })
+    await expect(p.getToken()).rejects.toMatchObject({ code: 'ERR_TOKEN_RESPONSE', reason: 'too_large' })
+    expect(await p.getToken()).toBe('normal')
+  })
+
+  it('should still report the status of a huge error page', async () => {
+    nock(ENDPOINT)
+      .post('/oauth/token')
+      .reply(403, `<html>${'x'.repeat(1024 * 1024)}</html>`, { 'content-type': 'text/html' })
+    const p = createTokenProvider({ source: source() })
+    await expect(p.getToken()).rejects.toMatchObject({ code: 'ERR_TOKEN_ENDPOINT', status: 403 })
+  })
+})

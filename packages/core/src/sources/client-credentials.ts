@@ -1,5 +1,5 @@
 import { DEFAULTS } from '../defaults'
-import { ConfigError, DiscoveryError, TokenEndpointError } from '../errors'
+import { ConfigError, DiscoveryError, TokenEndpointError, TokenResponseError } from '../errors'
 import type { TokenSet, TokenSource } from '../types'
 import {
   expectEndpointUrl,
@@ -19,6 +19,7 @@ import {
 } from './client-assertion'
 import { discover, type IssuerMetadata } from './discovery'
 import { endpointError, scrub } from './endpoint-error'
+import { MAX_BODY_BYTES, readBody } from './read-body'
 import { parseTokenResponse } from './token-response'
 
 /**
@@ -376,6 +377,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
 
     let response: Response
     let text: string
+    let truncated: boolean
     try {
       // Redirects are not followed: a redirected POST would carry the credentials elsewhere.
       response = await doFetch(t.endpoint, {
@@ -385,7 +387,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
         signal: combined,
         redirect: 'manual',
       })
-      text = await response.text()
+      ;({ text, truncated } = await readBody(response))
     } catch (cause) {
       if (signal?.aborted) throw signal.reason
       if (timeout.aborted) {
@@ -406,6 +408,12 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
       )
     }
 
+    if (truncated && response.status >= 200 && response.status <= 299) {
+      throw new TokenResponseError(
+        `Token endpoint ${t.endpoint} answered ${response.status} with a body over ${MAX_BODY_BYTES} bytes; a token response is a few KiB. Check \`tokenEndpoint\`.`,
+        { endpoint: t.endpoint, status: response.status, reason: 'too_large' },
+      )
+    }
     if (response.status < 200 || response.status > 299) {
       throw endpointError({
         endpoint: t.endpoint,

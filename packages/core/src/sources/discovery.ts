@@ -1,5 +1,6 @@
 import { type ConfigError, DiscoveryError } from '../errors'
 import { expectEndpointUrl } from '../validate'
+import { readBody } from './read-body'
 
 // Finding the token endpoint from an issuer: OpenID Connect Discovery first, RFC 8414 second
 // (servers that are plain OAuth2 only answer the latter). The metadata must name the very issuer
@@ -40,7 +41,8 @@ async function get(
       headers: { accept: 'application/json' },
       signal: timeout,
     })
-    return { status: res.status, body: await res.text() }
+    // A truncated document fails to parse as JSON and is reported as such.
+    return { status: res.status, body: (await readBody(res)).text }
   } catch (cause) {
     const what = timeout.aborted ? `timed out after ${opts.timeoutMs} ms` : 'failed'
     throw new DiscoveryError(
