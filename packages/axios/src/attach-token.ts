@@ -1,0 +1,215 @@
+import { ConfigError, type TokenProvider } from '@tokenstash/core'
+import type { AxiosError, AxiosInstance, AxiosResponse, AxiosStatic, InternalAxiosRequestConfig } from 'axios'
+import axiosRetry from 'axios-retry'
+import { isTokenRejection } from './challenge'
+import { DEFAULTS } from './defaults'
+import { allowedOrigins, requestOrigin } from './origins'
+import { redactError } from './redact'
+import { retryConfig } from './retry'
+import type { AttachTokenOptions, TokenstashRequestState } from './types'
+
+type Headers = InternalAxiosRequestConfig['headers']
+
+/**
+ * The part of a provider the interceptor uses; any `TokenProvider` fits.
+ *
+ * @example
+ * ```ts
+ * const fixed: BearerTokenProvider = { getToken: async () => process.env.API_TOKEN!, invalidate: async () => {} }
+ * ```
+ */
+export type BearerTokenProvider = Pick<TokenProvider, 'getToken' | 'invalidate'>
+
+function kind(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : typeof value === 'function' ? 'a function' : String(value)
+}
+
+function replayMethods(option: unknown): ReadonlySet<string> {
+  if (option === undefined || option === true) return new Set(DEFAULTS.idempotentMethods)
+  if (option === false) return new Set()
+  const methods = (option as { methods?: unknown } | null)?.methods
+  if (
+    typeof option !== 'object' ||
+    !Array.isArray(methods) ||
+    methods.some((m) => typeof m !== 'string' || m === '')
+  ) {
+    throw new ConfigError(
+      `Expected \`retryOn401\` to be a boolean or { methods: string[] }, got ${kind(option)}`,
+    )
+  }
+  return new Set(methods.map((m: string) => m.toLowerCase()))
+}
+
+function bearerOf(headers: Headers | undefined): string | undefined {
+  const value = headers?.get?.('Authorization')
+  return typeof value === 'string' && value.startsWith('Bearer ') ? value.slice(7) : undefined
+}
+
+function stateOf(config: InternalAxiosRequestConfig): TokenstashRequestState | undefined {
+  const value = config.tokenstash
+  if (value === false) return undefined
+  const state: TokenstashRequestState = value && typeof value === 'object' ? value : {}
+  config.tokenstash = state
+  return state
+}
+
+function isAxiosErrorWithConfig(
+  error: unknown,
+): error is AxiosError & { config: InternalAxiosRequestConfig } {
+  return (
+    (error as AxiosError | null)?.isAxiosError === true && typeof (error as AxiosError).config === 'object'
+  )
+}
+
+/**
+ * Installs interceptors on an axios instance that send `Authorization: Bearer <token>` from a
+ * tokenstash provider, and returns a function that removes them again.
+ *
+ * - The token goes only to allowed origins (default: the origin of the instance's `baseURL`), never
+ *   to another host named by an absolute URL, and never over an `Authorization` header the caller set.
+ * - A 401 that blames the token (not `insufficient_scope`) invalidates it (compare-and-delete, once
+ *   for a burst) and replays the request once with the next token: idempotent methods by default.
+ * - Network errors, 429 and 5xx are retried through axios-retry with exponential backoff, jitter and
+ *   `Retry-After`; every attempt gets a current token.
+ * - Errors axios rejects with have `Authorization` redacted from their config, request and response.
+ *
+ * Call it before adding logging interceptors: response interceptors added earlier see errors
+ * before they are redacted.
+ *
+ * @example
+ * ```ts
+ * import axios from 'axios'
+ * import { createTokenProvider, cognito } from '@tokenstash/core'
+ * import { attachToken } from '@tokenstash/axios'
+ *
+ * const orders = createTokenProvider({ source: cognito({ domain, clientId, clientSecret, scopes: ['orders/read'] }) })
+ * const api = axios.create({ baseURL: 'https://orders.example.com' })
+ * const eject = attachToken(api, orders)
+ * const { data } = await api.get('/orders/42')                  // Authorization: Bearer …
+ * await api.get('https://other.example.com/')                   // no token: another origin
+ * await api.get('/health', { tokenstash: false })               // no token on this request
+ * eject()
+ * ```
+ */
+export function attachToken(
+  instance: AxiosInstance | AxiosStatic,
+  provider: BearerTokenProvider,
+  options: AttachTokenOptions = {},
+): () => void {
+  if (
+    !instance ||
+    typeof instance.request !== 'function' ||
+    typeof instance.interceptors?.request?.use !== 'function'
+  ) {
+    throw new ConfigError(
+      `Expected \`instance\` to be an axios instance (axios or axios.create()), got ${kind(instance)}`,
+    )
+  }
+  if (!provider || typeof provider.getToken !== 'function' || typeof provider.invalidate !== 'function') {
+    throw new ConfigError(
+      `Expected \`provider\` to be a TokenProvider (from createTokenProvider), got ${kind(provider)}`,
+    )
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError(`Expected \`options\` to be an object, got ${kind(options)}`)
+  }
+  const origins = allowedOrigins(options.origins, instance.defaults?.baseURL)
+  const methods = replayMethods(options.retryOn401)
+  if (
+    options.retry !== undefined &&
+    options.retry !== false &&
+    (options.retry === null || typeof options.retry !== 'object')
+  ) {
+    throw new ConfigError(`Expected \`retry\` to be axios-retry options or false, got ${kind(options.retry)}`)
+  }
+
+  // One renewal per rejected token: a burst of 401s for it shares one invalidate and one getToken.
+  const renewals = new Map<string, Promise<string>>()
+  // The last token replaced: a 401 for it that arrives late must not invalidate its successor.
+  let replaced: string | undefined
+  const renew = (rejected: string): Promise<string> => {
+    let flight = renewals.get(rejected)
+    if (!flight) {
+      const invalidated = rejected === replaced ? Promise.resolve() : provider.invalidate(rejected)
+      flight = invalidated
+        .then(() => {
+          replaced = rejected
+          return provider.getToken()
+        })
+        .finally(() => renewals.delete(rejected))
+      renewals.set(rejected, flight)
+    }
+    return flight
+  }
+
+  const onRequest = async (config: InternalAxiosRequestConfig): Promise<InternalAxiosRequestConfig> => {
+    const state = stateOf(config)
+    if (!state) return config
+    const headers = config.headers
+    const present = headers.get('Authorization')
+    if (present !== undefined && present !== null && present !== false && !state.attached) return config
+    if (!origins.has(requestOrigin(config) ?? '')) {
+      // A config reused for another origin must not carry a token set for the first one.
+      if (state.attached) headers.delete('Authorization')
+      state.attached = false
+      return config
+    }
+    const signal = config.signal instanceof AbortSignal ? config.signal : undefined
+    const token = await provider.getToken(signal ? { signal } : undefined)
+    headers.set('Authorization', `Bearer ${token}`)
+    state.attached = true
+    return config
+  }
+
+  const onUnauthorized = async (error: unknown): Promise<AxiosResponse> => {
+    if (!isAxiosErrorWithConfig(error) || !isTokenRejection(error.response)) throw error
+    const config = error.config
+    const state =
+      config.tokenstash === false ? undefined : (config.tokenstash as TokenstashRequestState | undefined)
+    const sent = state?.attached ? bearerOf(config.headers) : undefined
+    // A second 401 after the replay ends here: refetching again would loop.
+    if (!state || !sent || state.replayed) throw error
+    let next: string
+    try {
+      next = await renew(sent)
+    } catch (cause) {
+      // The 401 is what happened to the request; why it could not be recovered rides along.
+      if ((error as { cause?: unknown }).cause === undefined) (error as { cause?: unknown }).cause = cause
+      throw error
+    }
+    const method = (config.method ?? 'get').toLowerCase()
+    const replay = state.retryOn401 ?? methods.has(method)
+    if (!replay || next === sent || config.signal?.aborted) throw error
+    state.replayed = true
+    // The body was serialised for the first attempt; serialising it again would corrupt it.
+    config.transformRequest = [(data: unknown) => data]
+    return instance.request(config)
+  }
+
+  const onError = (error: unknown): never => {
+    if (isAxiosErrorWithConfig(error)) {
+      const sent = bearerOf(error.config.headers) ?? bearerOf(error.response?.config?.headers)
+      redactError(error, sent ? [sent] : [])
+    }
+    throw error
+  }
+
+  const requestId = instance.interceptors.request.use(onRequest)
+  const unauthorizedId = instance.interceptors.response.use(undefined, onUnauthorized)
+  // axios-retry sits between the 401 replay and redaction: it needs the unredacted config to retry,
+  // and its retry passes through onRequest again, so every attempt carries a current token.
+  const retryIds = options.retry === false ? undefined : axiosRetry(instance, retryConfig(options.retry))
+  const redactId = instance.interceptors.response.use(undefined, onError)
+
+  return function eject(): void {
+    instance.interceptors.request.eject(requestId)
+    instance.interceptors.response.eject(unauthorizedId)
+    instance.interceptors.response.eject(redactId)
+    if (retryIds) {
+      instance.interceptors.request.eject(retryIds.requestInterceptorId)
+      instance.interceptors.response.eject(retryIds.responseInterceptorId)
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * What replaces a credential in an error.
+ *
+ * @example
+ * ```ts
+ * expect(err.config.headers.Authorization).toBe(REDACTED)
+ * ```
+ */
+export const REDACTED = '[REDACTED]'
+
+const AUTH_KEY = /^(?:proxy-)?authorization$/i
+// A raw header block, as node:http keeps it in ClientRequest#_header.
+const AUTH_LINE = /^((?:proxy-)?authorization[ \t]*:[ \t]*)[^\r\n]*/gim
+// Agents and parsers lead to other requests still in flight: rewriting their headers would break
+// them, and they are not part of what this error describes. Bodies are the server's, and can be large.
+const SKIP_KEYS = new Set([
+  'agent',
+  'agents',
+  'httpAgent',
+  'httpsAgent',
+  'parser',
+  '_httpMessage',
+  'server',
+  '_server',
+  'data',
+])
+const SOCKET_KEYS = new Set(['socket', 'connection', 'client'])
+const MAX_DEPTH = 8
+
+interface Walk {
+  secrets: readonly string[]
+  seen: WeakSet<object>
+}
+
+function cleanString(text: string, key: PropertyKey | undefined, walk: Walk): string {
+  if (typeof key === 'string' && AUTH_KEY.test(key)) return REDACTED
+  let out = text
+  for (const secret of walk.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED)
+  return out.replace(AUTH_LINE, `$1${REDACTED}`)
+}
+
+function visit(value: object, depth: number, walk: Walk): void {
+  if (depth > MAX_DEPTH || walk.seen.has(value) || ArrayBuffer.isView(value)) return
+  walk.seen.add(value)
+  // node:http keeps outgoing headers as { authorization: ['Authorization', 'Bearer …'] }.
+  if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && AUTH_KEY.test(value[0])) {
+    if (typeof value[1] === 'string') value[1] = REDACTED
+  }
+  // Fetch API Headers (the fetch adapter, mock sockets) keep their entries out of reach of reflection.
+  if (Object.prototype.toString.call(value) === '[object Headers]') {
+    const headers = value as Headers
+    try {
+      for (const name of ['authorization', 'proxy-authorization'])
+        if (headers.has(name)) headers.set(name, REDACTED)
+    } catch {
+      // Immutable headers (a Response's) hold no request credential.
+    }
+  }
+  for (const key of Reflect.ownKeys(value)) {
+    if (typeof key === 'string' && SKIP_KEYS.has(key)) continue
+    const descriptor = Object.getOwnPropertyDescriptor(value, key)
+    // Getters are never called: reading one could have effects, and it holds no stored secret.
+    if (!descriptor || !('value' in descriptor)) continue
+    const v: unknown = descriptor.value
+    // A keep-alive socket may already carry the next request; only a socket still bound to this
+    // one (or to none) is ours to clean. Mock sockets (nock) keep the written header block there.
+    if (typeof key === 'string' && SOCKET_KEYS.has(key) && v !== null && typeof v === 'object') {
+      const bound = (v as { _httpMessage?: unknown })._httpMessage
+      if (bound !== undefined && bound !== null && bound !== value) continue
+    }
+    if (typeof v === 'string') {
+      const clean = cleanString(v, key, walk)
+      if (clean !== v && descriptor.writable) (value as Record<PropertyKey, unknown>)[key] = clean
+    } else if (v !== null && typeof v === 'object') {
+      visit(v, depth + 1, walk)
+    }
+  }
+}
+
+/**
+ * Removes credentials from an axios error in place: every `Authorization` header in its config,
+ * its request (node's ClientRequest and follow-redirects' wrapper keep copies, including the raw
+ * header block) and its response, and every occurrence of the given secrets. After this,
+ * `JSON.stringify(error)` and `util.inspect(error, { depth: Infinity })` show no token. `attachToken`
+ * does this to every error its instance rejects with; call it yourself for errors of other clients.
+ *
+ * @example
+ * ```ts
+ * try { await plainAxios.get(url, { headers: { Authorization: `Bearer ${token}` } }) } catch (err) {
+ *   redactError(err, [token])
+ *   logger.error({ err })
+ * }
+ * ```
+ */
+export function redactError(error: unknown, secrets: readonly string[] = []): void {
+  if (error === null || typeof error !== 'object') return
+  const usable = secrets.filter((s) => typeof s === 'string' && s.length >= 8)
+  visit(error, 0, { secrets: usable, seen: new WeakSet() })
+}

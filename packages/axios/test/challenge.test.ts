@@ -1,0 +1,55 @@
+import { bearerChallenge, isTokenRejection } from '@tokenstash/axios'
+import fc from 'fast-check'
+
+const res = (headers: Record<string, unknown>, status = 401) => ({ status, headers })
+
+describe('bearerChallenge', () => {
+  it.each([
+    ['Bearer', {}],
+    ['Bearer realm="api"', {}],
+    ['bearer error="invalid_token"', { error: 'invalid_token' }],
+    ['Bearer realm="api", error="insufficient_scope", scope="a b"', { error: 'insufficient_scope' }],
+    ['Bearer error=invalid_token, error_description="expired, renew it"', { error: 'invalid_token' }],
+    ['Basic realm="x", Bearer realm="y", error="invalid_token"', { error: 'invalid_token' }],
+    ['DPoP algs="ES256", Bearer error="insufficient_scope"', { error: 'insufficient_scope' }],
+    ['Bearer error_description="no error=here", realm="r"', {}],
+    ['Basic realm="legacy"', undefined],
+    ['', undefined],
+  ])('should read %j', (header, expected) => {
+    expect(bearerChallenge(header)).toEqual(expected)
+  })
+
+  it('should read a header given as several lines', () => {
+    expect(bearerChallenge(['Basic realm="x"', 'Bearer error="invalid_token"'])).toEqual({
+      error: 'invalid_token',
+    })
+  })
+
+  it('should find the error of any well-formed Bearer challenge among other parameters', () => {
+    const token = fc.stringMatching(/^[a-z_]{1,20}$/)
+    const quoted = fc.string({ maxLength: 30 }).map((s) => s.replace(/["\\]/g, ''))
+    fc.assert(
+      fc.property(token, quoted, quoted, fc.boolean(), (error, realm, description, quote) => {
+        const value = quote ? `"${error}"` : error
+        const header = `Basic realm="${realm}", Bearer realm="${realm}", error=${value}, error_description="${description}"`
+        expect(bearerChallenge(header)).toEqual({ error })
+      }),
+    )
+  })
+})
+
+describe('isTokenRejection', () => {
+  it('should blame the token on a 401 without a challenge, or with invalid_token or a bare Bearer one', () => {
+    expect(isTokenRejection(res({}))).toBe(true)
+    expect(isTokenRejection(res({ 'www-authenticate': 'Bearer error="invalid_token"' }))).toBe(true)
+    expect(isTokenRejection(res({ 'WWW-Authenticate': 'Bearer realm="api"' }))).toBe(true)
+  })
+
+  it('should not blame the token for other causes or statuses', () => {
+    expect(isTokenRejection(res({ 'www-authenticate': 'Bearer error="insufficient_scope"' }))).toBe(false)
+    expect(isTokenRejection(res({ 'www-authenticate': 'Bearer error="invalid_request"' }))).toBe(false)
+    expect(isTokenRejection(res({ 'www-authenticate': 'Basic realm="x"' }))).toBe(false)
+    expect(isTokenRejection(res({}, 403))).toBe(false)
+    expect(isTokenRejection(undefined)).toBe(false)
+  })
+})

@@ -1,0 +1,67 @@
+import { inspect } from 'node:util'
+import { REDACTED, redactError } from '@tokenstash/axios'
+
+const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.secret-payload.sig'
+
+describe('redactError', () => {
+  it('should redact every Authorization copy node:http and follow-redirects keep', () => {
+    const kOutHeaders = Symbol('kOutHeaders')
+    const request: Record<PropertyKey, unknown> = {
+      _header: `GET /x HTTP/1.1\r\nAccept: */*\r\nAuthorization: Bearer ${TOKEN}\r\nHost: api\r\n\r\n`,
+      [kOutHeaders]: { authorization: ['Authorization', `Bearer ${TOKEN}`], host: ['Host', 'api'] },
+      _redirectable: { _options: { headers: { authorization: `Bearer ${TOKEN}` }, path: '/x' } },
+    }
+    request.res = { req: request }
+    const error = {
+      isAxiosError: true,
+      config: { headers: { Authorization: `Bearer ${TOKEN}` } },
+      request,
+      response: { request },
+    }
+    redactError(error, [TOKEN])
+    expect(inspect(error, { depth: Number.POSITIVE_INFINITY, showHidden: true })).not.toContain(TOKEN)
+    expect(request._header).toBe(
+      `GET /x HTTP/1.1\r\nAccept: */*\r\nAuthorization: ${REDACTED}\r\nHost: api\r\n\r\n`,
+    )
+    expect((request[kOutHeaders] as Record<string, unknown>).host).toEqual(['Host', 'api'])
+  })
+
+  it('should redact a caller-set Authorization even without knowing the secret', () => {
+    const error = {
+      config: { headers: { authorization: 'Basic dXNlcjpwYXNz', 'Proxy-Authorization': 'Basic eA==' } },
+    }
+    redactError(error)
+    expect(error.config.headers).toEqual({ authorization: REDACTED, 'Proxy-Authorization': REDACTED })
+  })
+
+  it('should redact Fetch API Headers', () => {
+    const headers = new Headers({ authorization: `Bearer ${TOKEN}`, accept: '*/*' })
+    redactError({ request: { headers } })
+    expect(headers.get('authorization')).toBe(REDACTED)
+    expect(headers.get('accept')).toBe('*/*')
+  })
+
+  it('should leave a socket that already carries another request alone', () => {
+    const other = { _header: `Authorization: Bearer ${TOKEN}\r\n` }
+    const request = { socket: { _httpMessage: other } }
+    redactError({ request }, [TOKEN])
+    expect(other._header).toContain(TOKEN)
+  })
+
+  it('should survive cycles, frozen objects and getters without calling them', () => {
+    const frozen = Object.freeze({ note: `Bearer ${TOKEN}` })
+    const cyclic: Record<string, unknown> = { frozen }
+    cyclic.self = cyclic
+    let called = false
+    Object.defineProperty(cyclic, 'lazy', {
+      enumerable: true,
+      get: () => {
+        called = true
+        return TOKEN
+      },
+    })
+    expect(() => redactError({ cyclic }, [TOKEN])).not.toThrow()
+    expect(called).toBe(false)
+    expect(() => redactError(null)).not.toThrow()
+  })
+})
