@@ -308,6 +308,15 @@ describe('startIssuer options and lifecycle', () => {
     await expect(issuer.tokenRequests()).rejects.toBeInstanceOf(IssuerError)
   })
 
+  it('should give up with an IssuerError when the server is not ready within startTimeoutMs', async () => {
+    await expect(startIssuer({ startTimeoutMs: 1 })).rejects.toThrow(
+      expect.objectContaining({
+        name: 'IssuerError',
+        message: expect.stringMatching(/did not start within 1 ms/),
+      }),
+    )
+  })
+
   it('should turn a crash of the server into an IssuerError on the next call', async () => {
     const issuer = await startIssuer()
     const exited = new Promise<void>((resolve) => {

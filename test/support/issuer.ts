@@ -289,18 +289,23 @@ class ServerLink {
     this.holdLoop(false)
     child.on('message', (message: ReadyMessage | ReplyMessage) => this.receive(message))
     this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
+      const finish = (reason: string) => {
+        if (this.exitReason !== undefined) return
         live.delete(child)
-        this.exitReason = signal ? `was killed by ${signal}` : `exited with code ${code}`
-        const error = this.failure(`the issuer process ${this.exitReason}`)
+        this.exitReason = reason
+        const error = this.failure(`the issuer process ${reason}`)
         for (const { reject } of this.pending.values()) reject(error)
         this.pending.clear()
         this.holdLoop(false)
         resolve()
+      }
+      child.once('exit', (code, signal) =>
+        finish(signal ? `was killed by ${signal}` : `exited with code ${code}`),
+      )
+      // A process that never spawned emits no 'exit'; without this, stop() would wait forever.
+      child.once('error', (err) => {
+        if (child.pid === undefined) finish(`could not be started (${err.message})`)
       })
-    })
-    child.once('error', (err) => {
-      this.exitReason = `could not run: ${err.message}`
     })
   }
 
