@@ -17,6 +17,8 @@ export interface Config {
   encryptionKeyParameter: string
   /** Separates stages sharing one table. */
   namespace: string
+  /** Bound on each DynamoDB call before the provider treats the table as down and fetches itself. */
+  storeTimeoutMs?: number
 }
 
 const REQUIRED = {
@@ -52,6 +54,7 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
     clientSecretParameter: pick('clientSecretParameter'),
     encryptionKeyParameter: pick('encryptionKeyParameter'),
     namespace: env.TOKEN_NAMESPACE?.trim() || 'default',
+    storeTimeoutMs: env.TOKEN_STORE_TIMEOUT_MS ? Number(env.TOKEN_STORE_TIMEOUT_MS) : undefined,
   }
 }
 

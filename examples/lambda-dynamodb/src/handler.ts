@@ -26,6 +26,7 @@ export const ordersApiToken = createTokenProvider({
   store: dynamoDbStore({ client: new DynamoDBClient({}), tableName: config.tokenTable }),
   encryptionKey,
   namespace: config.namespace,
+  storeTimeoutMs: config.storeTimeoutMs,
 })
 
 const ORDERS_API_TIMEOUT_MS = 5_000

@@ -38,6 +38,8 @@ export function startContainer(name: string, env: Record<string, string>): Conta
       entry: pathToFileURL(join(here, 'container.ts')).href,
     },
     env: { ...process.env, ...env },
+    // The AWS SDK's notice about Node 20 is for operators; Lambda's runtime is not Node 20 anyway.
+    execArgv: ['--no-warnings'],
   })
   const waiting = new Map<number, (result: InvokeResult) => void>()
   let nextId = 0

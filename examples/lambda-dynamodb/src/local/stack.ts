@@ -74,6 +74,9 @@ export async function startLocalStack({
       CLIENT_SECRET_PARAMETER,
       ENCRYPTION_KEY_PARAMETER,
       TOKEN_NAMESPACE: 'local',
+      // Several containers loading the AWS SDK at once on a laptop are slower than Lambda's cold
+      // start; the 1 s default would count the table as down and let each container fetch.
+      TOKEN_STORE_TIMEOUT_MS: '5000',
     }
     return { issuer, dynamo, ordersApi, env, stop }
   } catch (err) {

@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto'
+import type { TokenStore } from '@tokenstash/core'
+import type { Context } from 'aws-lambda'
+import Redis from 'ioredis'
+import { createRemoteJWKSet, jwtVerify } from 'jose'
+import nock from 'nock'
+import { events, invoke, lambdaContext } from '../packages/middy/test/lambda'
+import { type DynamoServer, startDynamo } from './support/dynamodb'
+import { type Issuer, startIssuer } from './support/issuer'
+import { type RedisServer, startRedis } from './support/redis'
+
+// A fleet of cold Lambda containers, each with its own module registry (so its own @tokenstash/*
+// and @middy/core instances, memory tier and single flight), all built at once as a cold start
+// does, sharing only a store. Counts are what the OAuth2 server saw.
+
+const CONTAINERS = 6
+const TABLE = 'middy-fleet-tokens'
+const ENCRYPTION_KEY = randomBytes(32).toString('base64')
+
+interface Modules {
+  middy: typeof import('@middy/core').default
+  core: typeof import('@tokenstash/core')
+  m2m: typeof import('@tokenstash/middy')
+  dynamo: typeof import('@tokenstash/store-dynamodb')
+  redis: typeof import('@tokenstash/store-redis')
+}
+
+function freshModules(): Modules {
+  let modules: Modules | undefined
+  jest.isolateModules(() => {
+    modules = {
+      middy: require('@middy/core').default,
+      core: require('@tokenstash/core'),
+      m2m: require('@tokenstash/middy'),
+      dynamo: require('@tokenstash/store-dynamodb'),
+      redis: require('@tokenstash/store-redis'),
+    }
+  })
+  return modules!
+}
+
+type Handler = (event: unknown, context: Context) => Promise<string>
+
+describe('m2mToken in a fleet of separate module instances', () => {
+  let issuer: Issuer
+  let dynamo: DynamoServer
+  let redis: RedisServer
+  const redisClients: Redis[] = []
+
+  beforeAll(async () => {
+    nock.disableNetConnect()
+    nock.enableNetConnect('127.0.0.1')
+    ;[issuer, dynamo, redis] = await Promise.all([
+      startIssuer({ accessTokenTtlSeconds: 300 }),
+      startDynamo(),
+      startRedis(),
+    ])
+    await dynamo.createTable(TABLE)
+  })
+
+  afterAll(async () => {
+    for (const client of redisClients) client.disconnect()
+    await Promise.all([issuer?.stop(), dynamo?.stop(), redis?.stop()])
+    nock.enableNetConnect()
+  })
+
+  beforeEach(async () => {
+    await issuer.resetCounts()
+  })
+
+  /** One cold container: fresh modules, its own store client, the handler built at module load. */
+  function coldContainer(namespace: string, makeStore?: (modules: Modules) => TokenStore): Handler {
+    const modules = freshModules()
+    const { clientId, clientSecret } = issuer.clients.basic
+    const ordersApiToken = modules.core.createTokenProvider({
+      source: modules.core.clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret }),
+      store: makeStore?.(modules),
+      encryptionKey: makeStore ? ENCRYPTION_KEY : undefined,
+      namespace,
+      // Six cold AWS SDK clients making their first call at once in one jest worker on a small
+      // shared machine can pass the 1 s default; a store deemed down makes the provider fail open
+      // (fetch itself), which is the behaviour for outages, not what this test is about.
+      storeTimeoutMs: 10_000,
+    })
+    const handler = modules
+      .middy(async (_event: unknown, context: Context & { ordersApiToken: string }) => context.ordersApiToken)
+      .use(modules.m2m.m2mToken({ fetchData: { ordersApiToken } }))
+    return (event, context) => invoke(handler, event, context)
+  }
+
+  async function runFleet(namespace: string, makeStore?: (modules: Modules) => TokenStore) {
+    const fleet = Array.from({ length: CONTAINERS }, () => coldContainer(namespace, makeStore))
+    const cold = await Promise.all(fleet.map((handler) => handler(events.apiGatewayV2(), lambdaContext())))
+    const afterCold = await issuer.tokenRequests()
+    const warm = await Promise.all(fleet.map((handler) => handler(events.sqs(), lambdaContext())))
+    return { cold, warm, afterCold, total: await issuer.tokenRequests() }
+  }
+
+  it('should load separate module instances per container', () => {
+    const a = freshModules()
+    const b = freshModules()
+    expect(a.core.createTokenProvider).not.toBe(b.core.createTokenProvider)
+    expect(a.m2m.m2mToken).not.toBe(b.m2m.m2mToken)
+    expect(a.middy).not.toBe(b.middy)
+  })
+
+  it('should cost one token request per container without a shared store', async () => {
+    const { cold, total } = await runFleet('memory-only')
+    expect(total).toBe(CONTAINERS)
+    expect(new Set(cold).size).toBe(CONTAINERS)
+  })
+
+  it('should cost one token request for the whole fleet sharing dynalite', async () => {
+    const { cold, warm, afterCold, total } = await runFleet('dynamodb', (m) =>
+      m.dynamo.dynamoDbStore({ client: dynamo.makeClient(), tableName: TABLE }),
+    )
+    expect(afterCold).toBe(1)
+    expect(total).toBe(1)
+    expect(new Set([...cold, ...warm]).size).toBe(1)
+    const jwks = createRemoteJWKSet(new URL(issuer.jwksUri))
+    await jwtVerify(cold[0]!, jwks, { issuer: issuer.issuer, audience: issuer.audience })
+  })
+
+  it('should cost one token request for the whole fleet sharing Redis', async () => {
+    const { cold, warm, total } = await runFleet('redis', (m) => {
+      const client = new Redis(redis.url)
+      redisClients.push(client)
+      return m.redis.redisStore({ client })
+    })
+    expect(total).toBe(1)
+    expect(new Set([...cold, ...warm]).size).toBe(1)
+  })
+})
