@@ -60,10 +60,8 @@ const CONTEXT_NAMES: ReadonlySet<string> = new Set([
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 
-// A promise that is already settled: raced against a provider's promise it tells, without a timer,
-// whether the memory tier answered at once (the warm path) or the token is still on its way.
+// Marks a token not yet received when the warm-path check runs.
 const PENDING: unique symbol = Symbol('pending')
-const SETTLED_NOW: Promise<typeof PENDING> = Promise.resolve(PENDING)
 
 const noop = () => {}
 
@@ -237,30 +235,21 @@ export function m2mToken<TName extends string>(
   }
 
   // The slow path: some token is still on its way, so the wait gets a deadline from the context.
-  const waitForRest = async (
+  const waitForAll = async (
     request: AnyRequest,
     pending: Promise<string>[],
-    from: number,
+    settled: unknown[],
   ): Promise<void> => {
-    const settled: boolean[] = []
-    const rest: Promise<string>[] = []
-    for (let i = from; i < count; i++) {
-      const k = i - from
-      settled.push(false)
-      rest.push(
-        pending[i]!.then(
-          (token) => {
-            settled[k] = true
-            return checkToken(token, names[i]!)
-          },
-          (err) => {
-            settled[k] = true
-            throw typedError(err, names[i]!)
-          },
-        ),
+    const checked = new Array<Promise<string>>(count)
+    for (let i = 0; i < count; i++) {
+      checked[i] = pending[i]!.then(
+        (token) => checkToken(token, names[i]!),
+        (err) => {
+          throw typedError(err, names[i]!)
+        },
       )
     }
-    const all = Promise.all(rest)
+    const all = Promise.all(checked)
     const getRemaining = request.context?.getRemainingTimeInMillis
     let tokens: string[]
     if (marginMs === false || typeof getRemaining !== 'function') {
@@ -270,7 +259,7 @@ export function m2mToken<TName extends string>(
       let timer: ReturnType<typeof setTimeout> | undefined
       const timeout = new Promise<never>((_, reject) => {
         const giveUp = () => {
-          const late = names.slice(from).filter((_, k) => !settled[k])
+          const late = names.filter((_, i) => settled[i] === PENDING)
           reject(
             new TokenUnavailableError(
               `Stopped waiting for the ${late.map((n) => `\`${n}\``).join(', ')} token after ${budgetMs} ms, ${marginMs} ms before the Lambda times out, so the invocation can still answer; the request goes on and the next invocation uses its result`,
@@ -290,25 +279,29 @@ export function m2mToken<TName extends string>(
         clearTimeout(timer)
       }
     }
-    for (let k = 0; k < tokens.length; k++) put(request, from + k, tokens[k]!)
+    for (let i = 0; i < count; i++) put(request, i, tokens[i]!)
   }
 
   const before = async (request: AnyRequest): Promise<void> => {
     // Every request starts before the first await, so several tokens are fetched in parallel.
     const pending = new Array<Promise<string>>(count)
-    for (let i = 0; i < count; i++) pending[i] = start(i)
-    let i = 0
-    try {
-      for (; i < count; i++) {
-        const token = await Promise.race([pending[i]!, SETTLED_NOW])
-        if (token === PENDING) break
-        put(request, i, checkToken(token, names[i]!))
-      }
-    } catch (err) {
-      for (let j = i + 1; j < count; j++) pending[j]!.catch(noop)
-      throw typedError(err, names[i]!)
+    const settled = new Array<unknown>(count)
+    for (let i = 0; i < count; i++) {
+      const p = start(i)
+      pending[i] = p
+      settled[i] = PENDING
+      // Also the rejection handler each promise needs; failures surface through the slow path.
+      p.then((token) => {
+        settled[i] = token
+      }, noop)
     }
-    if (i < count) await waitForRest(request, pending, i)
+    // One turn of the microtask queue: a token from the provider's memory tier (an already
+    // resolved promise) has landed in `settled` by then, with no timer, race or extra promise.
+    await undefined
+    for (let i = 0; i < count; i++) {
+      if (settled[i] === PENDING) return waitForAll(request, pending, settled)
+    }
+    for (let i = 0; i < count; i++) put(request, i, checkToken(settled[i], names[i]!))
   }
 
   return { before }
