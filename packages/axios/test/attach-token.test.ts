@@ -1,15 +1,29 @@
 import { inspect } from 'node:util'
 import { attachToken, retryDelay } from '@tokenstash/axios'
 import { ConfigError, TokenEndpointError, TokenRejectedError } from '@tokenstash/core'
-import axios, { type AxiosError, type AxiosInstance } from 'axios'
+import axios, { type AxiosAdapter, AxiosError, type AxiosInstance } from 'axios'
 import nock from 'nock'
 import { type FakeProvider, fakeProvider } from './fake-provider'
 
 const API = 'https://api.example.test'
 const OTHER = 'https://other.example.test'
 const NO_DELAY = { retryDelay: () => 0 }
-// nock 14 hangs on replyWithError with a plain object; an Error instance settles.
-const reset = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })
+
+/**
+ * An adapter whose first `failures` calls fail like a reset connection. nock's replyWithError races
+ * with axios over the mock socket's error event, so network errors are made here instead (the
+ * integration tests drop real connections).
+ */
+function flakyAdapter(failures: number): { adapter: AxiosAdapter; auth: Array<string | undefined> } {
+  const auth: Array<string | undefined> = []
+  let calls = 0
+  const adapter: AxiosAdapter = async (config) => {
+    auth.push(config.headers.get('Authorization') as string | undefined)
+    if (calls++ < failures) throw new AxiosError('socket hang up', 'ECONNRESET', config, { fake: 'request' })
+    return { data: '', status: 204, statusText: 'No Content', headers: {}, config }
+  }
+  return { adapter, auth }
+}
 const INVALID = {
   'WWW-Authenticate': 'Bearer realm="api", error="invalid_token", error_description="expired"',
 }
@@ -474,17 +488,18 @@ describe('attachToken', () => {
 
     it('should retry network errors of idempotent methods', async () => {
       attachToken(api, provider, { retry: NO_DELAY })
-      const s = seen()
-      nock(API).put('/x').replyWithError(reset()).put('/x').reply(s.reply(204))
-      expect((await api.put('/x', { a: 1 })).status).toBe(204)
-      expect(s.auth).toEqual([`Bearer ${provider.issued[0]}`])
+      const { adapter, auth } = flakyAdapter(2)
+      expect((await api.put('/x', { a: 1 }, { adapter })).status).toBe(204)
+      expect(auth).toEqual(Array(3).fill(`Bearer ${provider.issued[0]}`))
     })
 
     it('should not retry a POST by default, and redact the error', async () => {
       attachToken(api, provider, { retry: NO_DELAY })
-      nock(API).post('/x').reply(503).post('/x').replyWithError(reset())
+      nock(API).post('/x').reply(503)
+      const { adapter, auth } = flakyAdapter(1)
       const first = await failure(api.post('/x', {}))
-      const second = await failure(api.post('/x', {}))
+      const second = await failure(api.post('/x', {}, { adapter }))
+      expect(auth).toHaveLength(1)
       expect(first.response?.status).toBe(503)
       expect(second.code).toBe('ECONNRESET')
       expectNoToken(first, provider)
