@@ -333,16 +333,8 @@ class Provider implements TokenProvider {
     const newerThan = prev?.set.issuedAt ?? Number.NEGATIVE_INFINITY
 
     if (store && mode !== 'force') {
-      const found = await this.#readToken()
-      if (found && found.issuedAt > newerThan) {
-        const t = timing(found, this.#policy)
-        const now = this.#now()
-        if (now < (mode === 'refresh' ? t.refreshAt : t.usableUntil)) {
-          this.#stats.l2Hits++
-          this.#emit({ type: 'hit-store', expiresAt: found.expiresAt })
-          return this.#adopt(found)
-        }
-      }
+      const found = await this.#freshFromStore(mode, newerThan)
+      if (found) return found
     }
 
     await this.#checkCooldown(mode)
@@ -363,6 +355,12 @@ class Provider implements TokenProvider {
       await this.#checkCooldown(mode)
     }
     try {
+      // Double-check after winning: the previous holder may have written its token and released
+      // the lease between our read above and our acquireLease; fetching then would be a second request.
+      if (store && won && mode !== 'force') {
+        const found = await this.#freshFromStore(mode, newerThan)
+        if (found) return found
+      }
       const started = this.#now()
       const set = await this.#fetch()
       const cached = this.#adopt(set)
@@ -382,6 +380,17 @@ class Provider implements TokenProvider {
         )
       }
     }
+  }
+
+  /** A token in the store newer than `newerThan` and still good for `mode`, adopted; else undefined. */
+  async #freshFromStore(mode: Mode, newerThan: number): Promise<Cached | undefined> {
+    const found = await this.#readToken()
+    if (!found || found.issuedAt <= newerThan) return undefined
+    const t = timing(found, this.#policy)
+    if (this.#now() >= (mode === 'refresh' ? t.refreshAt : t.usableUntil)) return undefined
+    this.#stats.l2Hits++
+    this.#emit({ type: 'hit-store', expiresAt: found.expiresAt })
+    return this.#adopt(found)
   }
 
   /** Lease lost: poll the store with short, growing intervals for the winner's token. */
