@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto'
+import { clientCredentials, createTokenProvider, type TokenProvider, type TokenStore } from '@tokenstash/core'
+import { dynamoDbStore } from '@tokenstash/store-dynamodb'
+import { redisStore } from '@tokenstash/store-redis'
+import Redis, { Cluster } from 'ioredis'
+import nock from 'nock'
+import { type DynamoServer, startDynamo } from './support/dynamodb'
+import { type Issuer, startIssuer } from './support/issuer'
+import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from './support/redis'
+
+// A fleet of provider instances (each its own memory tier, its own store client, its own source),
+// as many Lambda containers would be, sharing one real store and one real OAuth2 server. What is
+// counted is what the server saw.
+
+const INSTANCES = 50
+const TTL_SECONDS = 4
+const RUN_MS = 10_000
+const REFRESH_RATIO = 0.75
+
+interface Backend {
+  name: string
+  /** A store on a client of its own, and how to close that client. */
+  connect(): { store: TokenStore; close(): void }
+}
+
+/** Long-lived tokens: a cold burst must not outlive its token, however slow the shared machine is. */
+let issuer: Issuer
+/** Short-lived tokens, so one test spans several lifetimes. */
+let shortIssuer: Issuer
+let redis: RedisServer
+let cluster: RedisCluster
+let dynamo: DynamoServer
+const encryptionKey = randomBytes(32).toString('base64')
+
+beforeAll(async () => {
+  nock.disableNetConnect()
+  nock.enableNetConnect('127.0.0.1')
+  ;[issuer, shortIssuer, redis, cluster, dynamo] = await Promise.all([
+    startIssuer({ accessTokenTtlSeconds: 300 }),
+    startIssuer({ accessTokenTtlSeconds: TTL_SECONDS }),
+    startRedis(),
+    startRedisCluster(),
+    startDynamo(),
+  ])
+  await dynamo.createTable('fleet-tokens')
+}, 60_000)
+
+afterAll(async () => {
+  await Promise.all([issuer?.stop(), shortIssuer?.stop(), redis?.stop(), cluster?.stop(), dynamo?.stop()])
+  nock.enableNetConnect()
+})
+
+const backends: Backend[] = [
+  {
+    name: 'Redis (single node)',
+    connect() {
+      const client = new Redis(redis.url)
+      return { store: redisStore({ client }), close: () => client.disconnect() }
+    },
+  },
+  {
+    name: 'Redis (3-node cluster)',
+    connect() {
+      const client = new Cluster(cluster.nodes)
+      return { store: redisStore({ client }), close: () => client.disconnect() }
+    },
+  },
+  {
+    name: 'DynamoDB (dynalite)',
+    connect() {
+      const client = dynamo.makeClient()
+      return { store: dynamoDbStore({ client, tableName: 'fleet-tokens' }), close: () => client.destroy() }
+    },
+  },
+]
+
+describe.each(backends)('a fleet sharing $name', (backend) => {
+  const closers: (() => void)[] = []
+  afterEach(() => {
+    for (const close of closers.splice(0)) close()
+  })
+
+  async function fleet(server: Issuer, namespace: string, jitter?: number): Promise<TokenProvider[]> {
+    const { clientId, clientSecret } = server.clients.basic
+    const stores = Array.from({ length: INSTANCES }, () => {
+      const { store, close } = backend.connect()
+      closers.push(close)
+      return store
+    })
+    // Each container connects its client at init, on a CPU of its own. Here 50 clients share two
+    // cores with the servers, so they connect (and the SDK resolves its endpoint) before the burst;
+    // otherwise the first store calls would time out and the test would measure CPU, not the lease.
+    await Promise.all(stores.map((store) => store.get('warm-up:nothing')))
+    return stores.map((store) =>
+      createTokenProvider({
+        source: clientCredentials({ tokenEndpoint: server.tokenEndpoint, clientId, clientSecret }),
+        store,
+        encryptionKey,
+        namespace,
+        refreshRatio: REFRESH_RATIO,
+        // 50 instances, their clients and three servers share two cores here (dynalite alone answers
+        // only a few hundred requests/s), while each container has a CPU of its own and DynamoDB or
+        // Redis answer in single-digit ms. Store calls therefore queue for a while; the bounds are
+        // raised so that queueing is not taken for an outage, which fails open by design (one fetch
+        // per instance) and is tested in faults-*.test.ts.
+        storeTimeoutMs: 10_000,
+        lease: { waitMs: 20_000 },
+        jitter,
+      }),
+    )
+  }
+
+  // Each test gets its own namespace, so nothing cached by an earlier test (or backend) is found.
+  const namespace = () => `fleet-${randomBytes(4).toString('hex')}`
+
+  it(`should cause exactly one token request when ${INSTANCES} cold instances start at once`, async () => {
+    const providers = await fleet(issuer, namespace())
+    await issuer.resetCounts()
+    const tokens = await Promise.all(providers.map((p) => p.getToken()))
+    expect(await issuer.tokenRequests()).toBe(1)
+    expect(new Set(tokens).size).toBe(1)
+    const stats = providers.map((p) => p.stats())
+    expect(stats.reduce((n, s) => n + s.fetches, 0)).toBe(1)
+    expect(stats.reduce((n, s) => n + s.storeErrors, 0)).toBe(0)
+  })
+
+  it('should ask for about one token per 0.75 lifetime while the fleet calls getToken in a loop', async () => {
+    // No jitter: all 50 instances reach refreshAt together, the hardest case for the lease, and no
+    // instance refreshes before 0.75 of the lifetime, so the count can be held to the formula.
+    const providers = await fleet(shortIssuer, namespace(), 0)
+    await shortIssuer.resetCounts()
+    const lifetimes = new Map<string, number>()
+    let calls = 0
+    let failures = 0
+    let servedUnusable = 0
+    // The first token (one request, as above) starts the run; the loop then spans RUN_MS.
+    await Promise.all(providers.map((p) => p.getToken()))
+    const end = Date.now() + RUN_MS
+    await Promise.all(
+      providers.map(async (p) => {
+        while (Date.now() < end) {
+          try {
+            const set = await p.getTokenSet()
+            calls++
+            lifetimes.set(set.accessToken, set.expiresAt - set.issuedAt)
+            if (set.expiresAt <= Date.now()) servedUnusable++
+          } catch {
+            failures++
+          }
+          await new Promise((r) => setTimeout(r, 5 + Math.random() * 20))
+        }
+      }),
+    )
+    const ended = Date.now()
+    const log = await shortIssuer.tokenRequestLog()
+    const requests = log.length
+    // Runtime counts from the first token request: connecting 50 clients is not token lifetime.
+    const runtime = ended - (log[0]?.at ?? ended)
+    const meanLifetime = [...lifetimes.values()].reduce((a, b) => a + b, 0) / lifetimes.size
+    const expected = runtime / (REFRESH_RATIO * meanLifetime)
+    const report = {
+      requests,
+      expected,
+      runtime,
+      lifetimes: [...lifetimes.values()],
+      at: log.map((r) => r.at - log[0]!.at),
+    }
+    // What the server saw, in the output of a failing run.
+    if (Math.abs(requests - expected) > 1) console.error(JSON.stringify(report))
+    expect(failures).toBe(0)
+    expect(servedUnusable).toBe(0)
+    expect(calls).toBeGreaterThan(INSTANCES * 100)
+    // Several lifetimes passed, so refreshes (not just the first fetch) are what is counted.
+    expect(runtime / meanLifetime).toBeGreaterThan(2.5)
+    expect(Math.abs(requests - expected)).toBeLessThanOrEqual(1)
+    // Every token the server issued reached the fleet (one may still be in flight at the end).
+    expect(lifetimes.size).toBeGreaterThanOrEqual(requests - 1)
+  }, 60_000)
+})
