@@ -1,4 +1,5 @@
 import middy from '@middy/core'
+import { getInternal } from '@middy/util'
 import {
   ConfigError,
   RateLimitedError,
@@ -227,6 +228,27 @@ describe('m2mToken', () => {
       await expect(invoke(handler, events.direct(), context)).resolves.toBe('absent')
       expect(Object.keys(context).sort()).toEqual(keysBefore)
       expect(internals).toEqual(['orders-token-1'])
+    })
+  })
+
+  describe('getInternal', () => {
+    it("should hand every token to Middy's getInternal, by name and renamed", async () => {
+      const orders = new FakeProvider('orders')
+      const billing = new FakeProvider('billing')
+      const read: unknown[] = []
+      const handler = middy(async () => 'ok')
+        .use(
+          m2mToken({ fetchData: { ordersApiToken: orders, billingApiToken: billing }, setToContext: false }),
+        )
+        .before(async (request) => {
+          read.push(await getInternal(['ordersApiToken', 'billingApiToken'], request))
+          read.push(await getInternal({ bearer: 'billingApiToken' }, request))
+        })
+      await invoke(handler, events.direct(), lambdaContext())
+      expect(read).toEqual([
+        { ordersApiToken: 'orders-token-1', billingApiToken: 'billing-token-1' },
+        { bearer: 'billing-token-1' },
+      ])
     })
   })
 
