@@ -197,8 +197,10 @@ export function m2mToken<TName extends string>(
 ): MiddlewareObj<unknown, unknown, Error, Context, Record<string, unknown>> {
   const { names, providers, setToContext, disablePrefetch, marginMs } = parseOptions(options)
   const count = names.length
-  // A prefetched promise serves only the first invocation; later ones ask the provider, which
-  // knows when its token goes stale. A rejected prefetch is dropped so the invocation asks again.
+  // A prefetch still in flight is joined by the first invocation. Once it has settled it is
+  // dropped: the provider then answers from memory and knows whether the token went stale
+  // meanwhile (provisioned concurrency can run init hours before the first invocation), and a
+  // failed prefetch is asked again instead of replayed.
   const prefetched: Array<Promise<string> | undefined> = new Array(count).fill(undefined)
 
   const ask = (i: number): Promise<string> => {
@@ -213,11 +215,11 @@ export function m2mToken<TName extends string>(
     for (let i = 0; i < count; i++) {
       const p = ask(i)
       prefetched[i] = p
-      // The handler keeps the rejection from surfacing as unhandled during init; the first
-      // invocation then asks again instead of replaying the failure.
-      p.catch(() => {
+      const drop = () => {
         if (prefetched[i] === p) prefetched[i] = undefined
-      })
+      }
+      // Also the rejection handler that keeps a failed prefetch from surfacing as unhandled.
+      p.then(drop, drop)
     }
   }
 

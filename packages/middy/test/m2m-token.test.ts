@@ -64,6 +64,17 @@ describe('m2mToken', () => {
       expect(seen).toEqual(['orders-token-1', 'orders-token-1'])
     })
 
+    it('should not serve a prefetched token that went stale before the first invocation', async () => {
+      // Provisioned concurrency: init runs long before the first invocation.
+      const orders = new FakeProvider('orders')
+      const handler = middy(async (_event: unknown, context: Ctx) => context.ordersApiToken).use(
+        m2mToken({ fetchData: { ordersApiToken: orders } }),
+      )
+      await flush()
+      orders.expire()
+      await expect(invoke(handler, events.direct(), lambdaContext())).resolves.toBe('orders-token-2')
+    })
+
     it('should ask the provider on every invocation after the first, so a refreshed token is used', async () => {
       const orders = new FakeProvider('orders')
       const seen: string[] = []
