@@ -1,6 +1,13 @@
 import { TokenstashError } from '@tokenstash/core'
 
-/** Why {@link TokenUnavailableError} was thrown. */
+/**
+ * Why {@link TokenUnavailableError} was thrown.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof TokenUnavailableError && err.reason === 'timeout') metrics.count('token_wait_timeout')
+ * ```
+ */
 export type TokenUnavailableReason = 'timeout' | 'provider-error'
 
 /**

@@ -4,7 +4,14 @@ import type { Context } from 'aws-lambda'
 import { DEFAULTS } from './defaults'
 import { TokenUnavailableError } from './errors'
 
-/** Options of {@link m2mToken}; the names follow `@middy/secrets-manager`. */
+/**
+ * Options of {@link m2mToken}; the names follow `@middy/secrets-manager`.
+ *
+ * @example
+ * ```ts
+ * const options: M2mTokenOptions<'ordersApiToken'> = { fetchData: { ordersApiToken }, remainingTimeMarginMs: 1_000 }
+ * ```
+ */
 export interface M2mTokenOptions<TName extends string = string> {
   /**
    * Name → provider. Each name becomes `context[name]` (with `setToContext`) and
@@ -24,10 +31,28 @@ export interface M2mTokenOptions<TName extends string = string> {
   remainingTimeMarginMs?: number | false
 }
 
-/** What the middleware adds to `request.internal`: one bearer string per `fetchData` name. */
+/**
+ * What the middleware adds to `request.internal`: one bearer string per `fetchData` name.
+ *
+ * @example
+ * ```ts
+ * const signer: middy.MiddlewareObj<unknown, unknown, Error, Context, M2mTokenInternal<'ordersApiToken'>> = {
+ *   before: async (request) => { sign(request.internal.ordersApiToken) },
+ * }
+ * ```
+ */
 export type M2mTokenInternal<TName extends string> = { [K in TName]: string }
 
-/** The Lambda context as the handler sees it with `setToContext`: one bearer string per name. */
+/**
+ * The Lambda context as the handler sees it with `setToContext`: one bearer string per name.
+ *
+ * @example
+ * ```ts
+ * async function listOrders(context: M2mTokenContext<'ordersApiToken'>) {
+ *   return fetch(url, { headers: { authorization: `Bearer ${context.ordersApiToken}` } })
+ * }
+ * ```
+ */
 export type M2mTokenContext<TName extends string> = Context & { [K in TName]: string }
 
 type AnyRequest = Request<unknown, unknown, Error, Context, Record<string, unknown>>
@@ -178,12 +203,15 @@ function checkToken(token: unknown, name: string): string {
  *   source: auth0({ domain: 'example.eu.auth0.com', clientId, clientSecret, audience: 'https://orders.example.com' }),
  * })
  *
- * export const handler = middy(async (event, context) => {
- *   const res = await fetch('https://orders.example.com/v1/orders', {
- *     headers: { authorization: `Bearer ${context.ordersApiToken}` },
+ * // Added before `.handler()`, the middleware types `context.ordersApiToken` as a string.
+ * export const handler = middy()
+ *   .use(m2mToken({ fetchData: { ordersApiToken } }))
+ *   .handler(async (_event, context) => {
+ *     const res = await fetch('https://orders.example.com/v1/orders', {
+ *       headers: { authorization: `Bearer ${context.ordersApiToken}` },
+ *     })
+ *     return { statusCode: res.status, body: await res.text() }
  *   })
- *   return { statusCode: res.status, body: await res.text() }
- * }).use(m2mToken({ fetchData: { ordersApiToken } }))
  * ```
  */
 export function m2mToken<TName extends string>(
