@@ -15,7 +15,14 @@ const config = readConfig(process.env)
 // Top-level await runs in the init phase, once per container; secrets never sit in env vars.
 const { clientSecret, encryptionKey } = await loadSecrets(new SSMClient({}), config)
 
-/** The Orders API token, shared by every container through DynamoDB. */
+/**
+ * The Orders API token, shared by every container through DynamoDB.
+ *
+ * @example
+ * ```ts
+ * await ordersApiToken.invalidate(rejectedToken) // after a 401: drop it fleet-wide, if still cached
+ * ```
+ */
 export const ordersApiToken = createTokenProvider({
   source: cognito({
     domain: config.cognitoDomain,

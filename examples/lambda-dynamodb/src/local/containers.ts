@@ -82,7 +82,14 @@ export function startContainer(name: string, env: Record<string, string>): Conta
   }
 }
 
-/** An API Gateway HTTP API (payload 2.0) event for `GET /orders/{id}`. */
+/**
+ * An API Gateway HTTP API (payload 2.0) event for `GET /orders/{id}`.
+ *
+ * @example
+ * ```ts
+ * await container.invoke(apiGatewayEvent('42'))
+ * ```
+ */
 export function apiGatewayEvent(id: string) {
   return {
     version: '2.0',
