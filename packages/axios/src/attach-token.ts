@@ -55,6 +55,43 @@ function stateOf(config: InternalAxiosRequestConfig): TokenstashRequestState | u
   return state
 }
 
+type RedirectHook = NonNullable<InternalAxiosRequestConfig['beforeRedirect']>
+
+// Hooks installed by attachToken, so a replayed or retried config is not wrapped twice.
+const guards = new WeakSet<RedirectHook>()
+
+function redirectOrigin(options: Record<string, unknown>): string | undefined {
+  try {
+    if (typeof options.href === 'string') return new URL(options.href).origin
+    if (typeof options.protocol === 'string' && typeof options.host === 'string') {
+      return new URL(`${options.protocol}//${options.host}`).origin
+    }
+  } catch {
+    // Unparseable: treated as another origin.
+  }
+  return undefined
+}
+
+/**
+ * follow-redirects keeps `Authorization` on a redirect to a subdomain, and older axios 1.x versions do
+ * not strip it themselves: the token must not follow a redirect to an origin that is not allowed.
+ */
+function guardRedirects(config: InternalAxiosRequestConfig, origins: ReadonlySet<string>): void {
+  const hook = config.beforeRedirect
+  if (hook && guards.has(hook)) return
+  const guarded: RedirectHook = (options, response, ...rest: unknown[]) => {
+    const target = redirectOrigin(options)
+    const headers = options.headers as Record<string, unknown> | undefined
+    if (headers && (!target || !origins.has(target))) {
+      for (const name of Object.keys(headers))
+        if (name.toLowerCase() === 'authorization') delete headers[name]
+    }
+    ;(hook as ((...args: unknown[]) => void) | undefined)?.(options, response, ...rest)
+  }
+  guards.add(guarded)
+  config.beforeRedirect = guarded
+}
+
 function isAxiosErrorWithConfig(
   error: unknown,
 ): error is AxiosError & { config: InternalAxiosRequestConfig } {
@@ -160,6 +197,7 @@ export function attachToken(
     const token = await provider.getToken(signal ? { signal } : undefined)
     headers.set('Authorization', `Bearer ${token}`)
     state.attached = true
+    guardRedirects(config, origins)
     return config
   }
 

@@ -132,6 +132,38 @@ describe('attachToken', () => {
       expect(s.auth).toEqual([`Bearer ${provider.issued[0]}`])
     })
 
+    it('should keep the token on a same-origin redirect and drop it on a redirect to a subdomain', async () => {
+      attachToken(api, provider)
+      const s = seen()
+      nock(API).get('/a').reply(302, '', { Location: '/b' }).get('/b').reply(s.reply(200))
+      nock(API).get('/c').reply(302, '', { Location: 'https://evil.api.example.test/steal' })
+      nock('https://evil.api.example.test').get('/steal').reply(s.reply(200))
+      await api.get('/a')
+      await api.get('/c')
+      expect(s.auth).toEqual([`Bearer ${provider.issued[0]}`, undefined])
+    })
+
+    it("should strip the token in axios's beforeRedirect hook for origins not allowed, then call the caller's hook", async () => {
+      attachToken(api, provider, { origins: [API, OTHER] })
+      const calls: string[] = []
+      let hook: ((options: Record<string, unknown>, response: unknown) => void) | undefined
+      const adapter: AxiosAdapter = async (config) => {
+        hook = config.beforeRedirect as typeof hook
+        return { data: '', status: 200, statusText: 'OK', headers: {}, config }
+      }
+      await api.get('/x', { adapter, beforeRedirect: (o) => calls.push(String(o.href)) })
+      const redirect = (href: string) => {
+        const options = { href, headers: { Authorization: 'Bearer t', Accept: '*/*' } }
+        hook!(options, { headers: {}, statusCode: 302 })
+        return Object.keys(options.headers)
+      }
+      expect(redirect('https://sub.api.example.test/x')).toEqual(['Accept'])
+      expect(redirect('http://api.example.test/x')).toEqual(['Accept'])
+      expect(redirect(`${OTHER}/ok`)).toEqual(['Authorization', 'Accept'])
+      expect(redirect(`${API}/ok`)).toEqual(['Authorization', 'Accept'])
+      expect(calls).toHaveLength(4)
+    })
+
     it('should send no token when a request overrides baseURL with another origin', async () => {
       attachToken(api, provider)
       const s = seen()
