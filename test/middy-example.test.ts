@@ -67,6 +67,33 @@ describe('examples/lambda-dynamodb handler in worker-thread containers', () => {
     expect(stack.ordersApi.holdsAcceptedToken(JSON.stringify(entries))).toBe(false)
   })
 
+  it('should replace a token the API stopped accepting once for the whole fleet', async () => {
+    const containers = fleet('revocation', 2)
+    for (const [i, c] of containers.entries()) {
+      expect(await c.invoke(apiGatewayEvent(`before-${i}`))).toMatchObject({
+        ok: true,
+        response: { statusCode: 200 },
+      })
+    }
+    expect(await stack.issuer.tokenRequests()).toBe(1)
+    const rejectedBefore = stack.ordersApi.counts().rejected
+
+    stack.ordersApi.revokeAccepted()
+    // The first container gets a 401, invalidates the token (compare-and-delete) and retries with a new one.
+    expect(await containers[0]!.invoke(apiGatewayEvent('after-0'))).toMatchObject({
+      ok: true,
+      response: { statusCode: 200 },
+    })
+    expect(await stack.issuer.tokenRequests()).toBe(2)
+    // The second still holds the old token in memory: 401, then it adopts the replacement from the table.
+    expect(await containers[1]!.invoke(apiGatewayEvent('after-1'))).toMatchObject({
+      ok: true,
+      response: { statusCode: 200 },
+    })
+    expect(await stack.issuer.tokenRequests()).toBe(2)
+    expect(stack.ordersApi.counts().rejected - rejectedBefore).toBe(2)
+  })
+
   it('should answer 503 while the identity provider fails and 200 once it recovers', async () => {
     await stack.issuer.failNext(100, { status: 503 })
     const [container] = fleet('idp-outage', 1)

@@ -10,6 +10,8 @@ export interface OrdersApi {
   counts(): { authorized: number; rejected: number }
   /** Whether `text` holds a bearer token this API accepted, e.g. to check a store keeps none in clear. */
   holdsAcceptedToken(text: string): boolean
+  /** From now on, answers 401 to every token accepted so far, as after a revocation or key rotation. */
+  revokeAccepted(): void
   stop(): Promise<void>
 }
 
@@ -30,6 +32,7 @@ export async function startOrdersApi(trust: {
   let authorized = 0
   let rejected = 0
   const accepted = new Set<string>()
+  const revoked = new Set<string>()
   const server = createServer(async (req, res) => {
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers })
@@ -39,7 +42,7 @@ export async function startOrdersApi(trust: {
     if (req.method !== 'GET' || !match) return send(404, { message: 'Not found' })
     const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]
     try {
-      if (!token) throw new Error('no bearer token')
+      if (!token || revoked.has(token)) throw new Error('no usable bearer token')
       const { payload } = await jwtVerify(token, jwks, { issuer: trust.issuer, audience: trust.audience })
       authorized++
       accepted.add(token)
@@ -59,6 +62,9 @@ export async function startOrdersApi(trust: {
     url: `http://127.0.0.1:${port}`,
     counts: () => ({ authorized, rejected }),
     holdsAcceptedToken: (text) => [...accepted].some((token) => text.includes(token)),
+    revokeAccepted: () => {
+      for (const token of accepted) revoked.add(token)
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
