@@ -281,11 +281,14 @@ export function m2mToken<TName extends string>(
     }
     const all = Promise.all(checked)
     const getRemaining = request.context?.getRemainingTimeInMillis
+    // A context without a usable clock (local runs, hand-made test doubles) gets no cap.
+    const remainingMs =
+      marginMs !== false && typeof getRemaining === 'function' ? getRemaining.call(request.context) : NaN
     let tokens: string[]
-    if (marginMs === false || typeof getRemaining !== 'function') {
+    if (marginMs === false || typeof remainingMs !== 'number' || !Number.isFinite(remainingMs)) {
       tokens = await all
     } else {
-      const budgetMs = Math.max(0, Math.floor(getRemaining.call(request.context) - marginMs))
+      const budgetMs = Math.max(0, Math.floor(remainingMs - marginMs))
       let timer: ReturnType<typeof setTimeout> | undefined
       const timeout = new Promise<never>((_, reject) => {
         const giveUp = () => {

@@ -433,6 +433,19 @@ describe('m2mToken', () => {
       await expect(outcome).resolves.toBe('local-token')
     })
 
+    it('should not cap the wait when getRemainingTimeInMillis gives no number', async () => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] })
+      const orders = new FakeProvider('orders').hold()
+      const handler = middy(async (_event: unknown, context: Ctx) => context.ordersApiToken, {
+        timeoutEarlyInMillis: 0,
+      }).use(m2mToken({ fetchData: { ordersApiToken: orders } }))
+      const sloppy = { ...lambdaContext(), getRemainingTimeInMillis: () => undefined as unknown as number }
+      const outcome = invoke(handler, events.direct(), sloppy)
+      await jest.advanceTimersByTimeAsync(60_000)
+      orders.held[0]!.resolve('sloppy-token')
+      await expect(outcome).resolves.toBe('sloppy-token')
+    })
+
     it('should work with a provider whose answers take a few promise jobs', async () => {
       let requests = 0
       const slowish: TokenProvider = {
