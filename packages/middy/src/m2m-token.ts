@@ -329,7 +329,7 @@ export function m2mToken<TName extends string>(
       }, noop)
     }
     // One turn of the microtask queue: a token from the provider's memory tier (an already
-    // resolved promise) has landed in `settled` by then, with no timer, race or extra promise.
+    // resolved promise) has landed in `settled` by then, with no timer and no race.
     await undefined
     for (let i = 0; i < count; i++) {
       if (settled[i] === PENDING) return waitForAll(request, pending, settled)
