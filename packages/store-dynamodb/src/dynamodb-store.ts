@@ -2,6 +2,14 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb'
 import { ConfigError, StoreError, type TokenStore } from '@tokenstash/core'
 
+/**
+ * Options of {@link dynamoDbStore}.
+ *
+ * @example
+ * ```ts
+ * const options: DynamoDbStoreOptions = { client: new DynamoDBClient({}), tableName: 'token-cache', ttlAttribute: 'expiresAt' }
+ * ```
+ */
 export interface DynamoDbStoreOptions {
   /** A DynamoDBDocumentClient, or a DynamoDBClient (then wrapped with `DynamoDBDocumentClient.from`). Region, credentials and endpoint are configured on it. */
   client: DynamoDBDocumentClient | DynamoDBClient

@@ -18,7 +18,14 @@ export interface RedisCommands {
   run(script: LuaScript, key: string, arg: string): Promise<unknown>
 }
 
-/** What an ioredis `Redis` or `Cluster` looks like to the store (the methods used, no more). */
+/**
+ * What an ioredis `Redis` or `Cluster` looks like to the store (the methods used, no more).
+ *
+ * @example
+ * ```ts
+ * const client: IoRedisLike = new Redis.Cluster([{ host: 'clustercfg.example.cache.amazonaws.com', port: 6379 }])
+ * ```
+ */
 export interface IoRedisLike {
   get(key: string): Promise<string | null>
   set(key: string, value: string, ...args: (string | number)[]): Promise<unknown>
@@ -27,7 +34,15 @@ export interface IoRedisLike {
   eval(script: string, numKeys: number, ...args: string[]): Promise<unknown>
 }
 
-/** What a node-redis v4+ client or cluster looks like to the store (the methods used, no more). */
+/**
+ * What a node-redis v4+ client or cluster looks like to the store (the methods used, no more).
+ *
+ * @example
+ * ```ts
+ * const client = await createClient({ url: process.env.REDIS_URL }).connect()
+ * const store = redisStore({ client })
+ * ```
+ */
 export interface NodeRedisLike {
   get(key: string): Promise<string | null | unknown>
   set(key: string, value: string, options?: { PX?: number; NX?: boolean }): Promise<unknown>

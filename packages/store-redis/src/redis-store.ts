@@ -3,6 +3,14 @@ import { commandsFor, type IoRedisLike, type NodeRedisLike } from './client'
 import { redisKey } from './keys'
 import { compareAndDelete } from './scripts'
 
+/**
+ * Options of {@link redisStore}.
+ *
+ * @example
+ * ```ts
+ * const options: RedisStoreOptions = { client: new Redis(process.env.REDIS_URL!), prefix: 'orders-api:' }
+ * ```
+ */
 export interface RedisStoreOptions {
   /**
    * A connected client you own: ioredis `Redis` or `Cluster`, or a node-redis v4+ client or
