@@ -6,7 +6,8 @@ import nock from 'nock'
 import { type Issuer, startIssuer } from './support/issuer'
 import { type RedisServer, startRedis } from './support/redis'
 
-// redis-server dies while a fleet is in the middle of a cold burst, then comes back empty.
+// redis-server dies while a fleet is in the middle of a cold burst, then comes back empty; and
+// redis-server freezes (SIGSTOP), so every command hangs on an open connection, then thaws.
 
 const INSTANCES = 30
 
@@ -111,6 +112,75 @@ describe('a fleet sharing Redis when redis-server stops mid-burst', () => {
       const text = JSON.stringify(events)
       for (const s of [clientSecret, fresh, ...again]) expect(text).not.toContain(s)
     } finally {
+      for (const c of clients) c.disconnect()
+    }
+  })
+})
+
+describe('a fleet sharing Redis when redis-server hangs', () => {
+  it('should bound every store call by storeTimeoutMs, serve from memory or the endpoint, and recover', async () => {
+    const { clientId, clientSecret } = issuer.clients.basic
+    const encryptionKey = randomBytes(32).toString('base64')
+    const namespace = `hang-${randomBytes(4).toString('hex')}`
+    let skew = 0
+    const now = () => Date.now() + skew
+    const events: TokenEvent[] = []
+    // ioredis defaults: no command timeout, so a frozen server leaves every command pending.
+    const clients: Redis[] = []
+    const instance = () => {
+      const client = new Redis(redis.url)
+      clients.push(client)
+      return createTokenProvider({
+        source: clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret, now }),
+        store: redisStore({ client }),
+        encryptionKey,
+        namespace,
+        now,
+        storeTimeoutMs: 300,
+        onEvent: (e) => events.push(e),
+      })
+    }
+    try {
+      const warm = Array.from({ length: 5 }, instance)
+      await issuer.resetCounts()
+      const stored = await Promise.all(warm.map((p) => p.getToken()))
+      expect(new Set(stored).size).toBe(1)
+      expect(await issuer.tokenRequests()).toBe(1)
+      const cold = Array.from({ length: 10 }, instance)
+      await Promise.all(clients.map((c) => c.ping()))
+
+      redis.pause()
+      try {
+        // Warm instances answer from memory without touching the store.
+        expect(await Promise.all(warm.map((p) => p.getToken()))).toEqual(stored)
+        // Cold ones find the store hanging, give up on it after storeTimeoutMs, and fetch.
+        const results = await Promise.allSettled(cold.map((p) => p.getToken()))
+        expect(results.filter((r) => r.status === 'rejected')).toEqual([])
+        const requests = await issuer.tokenRequests()
+        expect(requests).toBeGreaterThan(1)
+        expect(requests).toBeLessThanOrEqual(1 + cold.length)
+        const timeouts = events.filter((e) => e.type === 'store-error')
+        expect(timeouts.length).toBeGreaterThan(0)
+        expect(timeouts.every((e) => e.message?.includes('storeTimeoutMs'))).toBe(true)
+      } finally {
+        redis.resume()
+      }
+
+      // Thawed: the commands that hung are answered, and the store is used again once the
+      // provider's back-off (DEFAULTS.storeRetryAfterMs) is over.
+      await Promise.all(clients.map((c) => c.ping()))
+      skew += 6_000
+      const refreshed = await cold[0]!.getToken({ forceRefresh: true })
+      expect(events.some((e) => e.type === 'store-recovered')).toBe(true)
+      const newcomer = instance()
+      const before = await issuer.tokenRequests()
+      expect(await newcomer.getToken()).toBe(refreshed)
+      expect(await issuer.tokenRequests()).toBe(before)
+      expect(newcomer.stats()).toMatchObject({ l2Hits: 1, fetches: 0 })
+      const text = JSON.stringify(events)
+      for (const s of [clientSecret, refreshed, ...stored]) expect(text).not.toContain(s)
+    } finally {
+      redis.resume()
       for (const c of clients) c.disconnect()
     }
   })

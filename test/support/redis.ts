@@ -17,6 +17,10 @@ export interface RedisServer {
   kill(): Promise<void>
   /** Starts the server again on the same port (killing it first if it runs); data is gone, as after a crash. */
   restart(): Promise<void>
+  /** Freezes the server (SIGSTOP): connections stay open and every command hangs, like a stuck node. */
+  pause(): void
+  /** Lets a paused server go on (SIGCONT); the commands that waited are answered. */
+  resume(): void
   /** Kills the server and removes its directory. Safe to call twice. */
   stop(): Promise<void>
 }
@@ -116,6 +120,12 @@ export async function startRedis(): Promise<RedisServer> {
     async restart() {
       await kill(child)
       child = await launch(port, dir, [])
+    },
+    pause() {
+      child?.kill('SIGSTOP')
+    },
+    resume() {
+      child?.kill('SIGCONT')
     },
     async stop() {
       await kill(child)

@@ -88,6 +88,15 @@ function reason(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code === 'string' && /^E[A-Z0-9_]{2,40}$/.test(code)) return code
   const name = (err as { name?: unknown } | null)?.name
+  // Errors from another realm (a vm context, as in jest) reach the caller as the SDK's
+  // "AWS SDK error wrapper for Error: connect ECONNREFUSED ..." without their code; only the
+  // errno-style word is taken from that message.
+  const message = (err as { message?: unknown } | null)?.message
+  const errno =
+    name === 'Error' && typeof message === 'string'
+      ? /\b(E[A-Z][A-Z0-9_]{2,30})\b/.exec(message)?.[1]
+      : undefined
+  if (errno) return errno
   return typeof name === 'string' && /^[A-Za-z][A-Za-z0-9_.]{0,80}$/.test(name) ? name : 'unknown error'
 }
 

@@ -236,6 +236,22 @@ describe('dynamoDbStore', () => {
       expect((err.cause as { code: string }).code).toBe('ECONNREFUSED')
     })
 
+    it('should name the errno of an error the SDK wrapped, and nothing else from its message', async () => {
+      class DynamoDBDocumentClient {
+        async send() {
+          throw new Error(
+            'AWS SDK error wrapper for Error: connect ECONNREFUSED 10.1.2.3:443 value=secret-value-123',
+          )
+        }
+      }
+      const err = (await dynamoDbStore({ client: new DynamoDBDocumentClient() as never, tableName: 'tokens' })
+        .get('k')
+        .catch((e: unknown) => e)) as StoreError
+      expect(err.message).toBe(
+        'DynamoDB get on table tokens failed (ECONNREFUSED); check the table, its key schema and the IAM policy',
+      )
+    })
+
     it('should reject an empty key before calling DynamoDB', async () => {
       await expect(
         dynamoDbStore({ client: makeClient(), tableName: 'tokens' }).get(''),
