@@ -51,9 +51,21 @@ describe('attachToken against a real OAuth2 server and a JWKS-verifying API', ()
 
   const tokenRequests = () => issuer.tokenRequests()
 
+  function leaks(error: unknown, tokens: string[]): string[] {
+    const texts = {
+      json: JSON.stringify(error),
+      inspect: inspect(error),
+      deep: inspect(error, { depth: Number.POSITIVE_INFINITY, showHidden: true }),
+    }
+    return Object.entries(texts).flatMap(([how, text]) =>
+      tokens.filter((t) => text.includes(t)).map(() => how),
+    )
+  }
+
   async function rejected(promise: Promise<unknown>): Promise<AxiosError> {
     const error = await failure(promise)
     thrown.push(error)
+    expect(leaks(error, api.tokensSeen())).toEqual([])
     return error
   }
 
@@ -72,18 +84,12 @@ describe('attachToken against a real OAuth2 server and a JWKS-verifying API', ()
   })
 
   afterAll(async () => {
-    // Checked once for all: the errors of every test above, serialised the ways loggers do.
+    // Checked again at the end: the errors of every test above, against every token the API saw
+    // in this file (including tokens sent after an error was thrown).
     const tokens = api.tokensSeen()
     expect(tokens.length).toBeGreaterThan(5)
     expect(thrown.length).toBeGreaterThan(8)
-    for (const error of thrown) {
-      const texts = [
-        JSON.stringify(error),
-        inspect(error),
-        inspect(error, { depth: Number.POSITIVE_INFINITY, showHidden: true }),
-      ]
-      for (const text of texts) for (const token of tokens) expect(text.includes(token)).toBe(false)
-    }
+    for (const error of thrown) expect(leaks(error, tokens)).toEqual([])
     await api?.stop()
     await new Promise((resolve) => sink?.server.close(resolve))
     await issuer?.stop()
@@ -201,9 +207,7 @@ describe('attachToken against a real OAuth2 server and a JWKS-verifying API', ()
       expect((again as { cause?: unknown }).cause).toBeInstanceOf(TokenRejectedError)
       expect(strict.requests()).toBe(1)
       expect(await tokenRequests()).toBe(2)
-      thrown.push(...[error, again])
-      for (const token of strict.tokensSeen())
-        expect(JSON.stringify(again) + inspect(again)).not.toContain(token)
+      for (const e of [error, again]) expect(leaks(e, strict.tokensSeen())).toEqual([])
     } finally {
       await strict.stop()
     }
