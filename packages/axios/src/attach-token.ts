@@ -48,9 +48,19 @@ function bearerOf(headers: Headers | undefined): string | undefined {
 }
 
 function stateOf(config: InternalAxiosRequestConfig): TokenstashRequestState | undefined {
-  const value = config.tokenstash
+  const value: unknown = config.tokenstash
   if (value === false) return undefined
-  const state: TokenstashRequestState = value && typeof value === 'object' ? value : {}
+  const retryOn401 = (value as TokenstashRequestState | null)?.retryOn401
+  if (
+    (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) ||
+    (retryOn401 !== undefined && typeof retryOn401 !== 'boolean')
+  ) {
+    throw new ConfigError(
+      `Expected the request option \`tokenstash\` to be false or { retryOn401?: boolean }, got ${kind(value)}` +
+        (retryOn401 !== undefined ? ` with retryOn401 ${kind(retryOn401)}` : ''),
+    )
+  }
+  const state: TokenstashRequestState = (value as TokenstashRequestState | undefined) ?? {}
   config.tokenstash = state
   return state
 }

@@ -290,6 +290,17 @@ describe('attachToken', () => {
       expect(() => attachToken(api, provider, options as never)).toThrow(message)
     })
 
+    it('should reject a request with a bad tokenstash option before sending it', async () => {
+      attachToken(api, provider)
+      await expect(api.get('/x', { tokenstash: 'off' as never })).rejects.toThrow(
+        'Expected the request option `tokenstash` to be false or { retryOn401?: boolean }, got off',
+      )
+      await expect(api.get('/x', { tokenstash: { retryOn401: 'yes' as never } })).rejects.toBeInstanceOf(
+        ConfigError,
+      )
+      expect(provider.calls.getToken).toBe(0)
+    })
+
     it('should reject a missing provider or instance with a ConfigError', () => {
       expect(() => attachToken(api, {} as never)).toThrow('Expected `provider` to be a TokenProvider')
       expect(() => attachToken({} as never, provider)).toThrow('Expected `instance` to be an axios instance')
