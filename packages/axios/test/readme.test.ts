@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import nock from 'nock'
+
+// The README's first example is test/readme-example.ts (compared below, so they cannot drift), run
+// here against Cognito's documented token endpoint and the API (nock).
+
+const normalise = (code: string) => code.replace(/\s+/g, '').replace(/,(?=[}\])])/g, '')
+
+describe('README example', () => {
+  beforeAll(() => nock.disableNetConnect())
+  afterAll(() => {
+    nock.cleanAll()
+    nock.enableNetConnect()
+  })
+
+  it('should be the code the README starts with', () => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8')
+    const first = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]
+    expect(first).toBeDefined()
+    expect(normalise(first!)).toBe(normalise(readFileSync(join(__dirname, 'readme-example.ts'), 'utf8')))
+  })
+
+  it('should get one token from Cognito and send it with every call to the API', async () => {
+    process.env.COGNITO_DOMAIN = 'acme.auth.eu-west-1.amazoncognito.com'
+    process.env.COGNITO_CLIENT_ID = 'orders-client'
+    process.env.COGNITO_CLIENT_SECRET = 'orders-client-secret'
+    const basic = `Basic ${Buffer.from('orders-client:orders-client-secret').toString('base64')}`
+    const cognito = nock('https://acme.auth.eu-west-1.amazoncognito.com', {
+      reqheaders: { authorization: basic },
+    })
+      .post('/oauth2/token', { grant_type: 'client_credentials', scope: 'orders/read' })
+      .once()
+      .reply(200, { access_token: 'cognito-access-token', token_type: 'Bearer', expires_in: 3600 })
+    const api = nock('https://orders.example.com', {
+      reqheaders: { authorization: 'Bearer cognito-access-token' },
+    })
+      .get('/orders/42')
+      .twice()
+      .reply(200, { id: 42 })
+
+    const { getOrder } = await import('./readme-example')
+    expect(await getOrder('42')).toEqual({ id: 42 })
+    expect(await getOrder('42')).toEqual({ id: 42 })
+    expect(cognito.isDone()).toBe(true)
+    expect(api.isDone()).toBe(true)
+  })
+})
