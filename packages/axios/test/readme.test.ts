@@ -29,7 +29,7 @@ describe('README example', () => {
     const cognito = nock('https://acme.auth.eu-west-1.amazoncognito.com', {
       reqheaders: { authorization: basic },
     })
-      .post('/oauth2/token', { grant_type: 'client_credentials', scope: 'orders/read' })
+      .post('/oauth2/token', { grant_type: 'client_credentials' })
       .once()
       .reply(200, { access_token: 'cognito-access-token', token_type: 'Bearer', expires_in: 3600 })
     const api = nock('https://orders.example.com', {
