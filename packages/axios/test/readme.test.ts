@@ -23,8 +23,8 @@ describe('README example', () => {
 
   it('should get one token from Cognito and send it with every call to the API', async () => {
     process.env.COGNITO_DOMAIN = 'acme.auth.eu-west-1.amazoncognito.com'
-    process.env.COGNITO_CLIENT_ID = 'orders-client'
-    process.env.COGNITO_CLIENT_SECRET = 'orders-client-secret'
+    process.env.CLIENT_ID = 'orders-client'
+    process.env.CLIENT_SECRET = 'orders-client-secret'
     const basic = `Basic ${Buffer.from('orders-client:orders-client-secret').toString('base64')}`
     const cognito = nock('https://acme.auth.eu-west-1.amazoncognito.com', {
       reqheaders: { authorization: basic },
