@@ -48,7 +48,11 @@ function ask<T>(worker: Worker, message?: string): Promise<T> {
 
 out(`machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, node ${process.version}, axios ${axios.VERSION}`)
 // Other work on a small machine moves these numbers; the load says how much there was.
-out(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`)
+out(
+  `load average at start: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ')}`,
+)
 const worker = new Worker(SERVER, { eval: true })
 const { port } = await ask<{ port: number }>(worker)
 const baseURL = `http://127.0.0.1:${port}`
