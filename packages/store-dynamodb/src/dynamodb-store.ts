@@ -155,10 +155,15 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): TokenStore {
     try {
       return await fn(key)
     } catch (err) {
-      throw new StoreError(
-        `DynamoDB ${operation} on table ${tableName} failed (${reason(err)}); check the table, its key schema and the IAM policy`,
-        { operation, cause: err },
-      )
+      const why = reason(err)
+      // A socket error is about reaching DynamoDB; anything else is about the table or permissions.
+      const hint = /^E[A-Z]/.test(why)
+        ? 'check that the DynamoDB endpoint is reachable'
+        : 'check the table, its key schema and the IAM policy'
+      throw new StoreError(`DynamoDB ${operation} on table ${tableName} failed (${why}); ${hint}`, {
+        operation,
+        cause: err,
+      })
     }
   }
 

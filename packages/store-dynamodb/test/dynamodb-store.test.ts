@@ -231,7 +231,7 @@ describe('dynamoDbStore', () => {
       expect(client.sent).toHaveLength(1)
       expect(err).toBeInstanceOf(StoreError)
       expect(err.message).toBe(
-        'DynamoDB get on table tokens failed (ECONNREFUSED); check the table, its key schema and the IAM policy',
+        'DynamoDB get on table tokens failed (ECONNREFUSED); check that the DynamoDB endpoint is reachable',
       )
       expect((err.cause as { code: string }).code).toBe('ECONNREFUSED')
     })
@@ -248,7 +248,7 @@ describe('dynamoDbStore', () => {
         .get('k')
         .catch((e: unknown) => e)) as StoreError
       expect(err.message).toBe(
-        'DynamoDB get on table tokens failed (ECONNREFUSED); check the table, its key schema and the IAM policy',
+        'DynamoDB get on table tokens failed (ECONNREFUSED); check that the DynamoDB endpoint is reachable',
       )
     })
 
