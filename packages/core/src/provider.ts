@@ -74,7 +74,11 @@ type Mode = 'obtain' | 'refresh' | 'force'
 
 const FLIGHT = 'token'
 // Lease losers poll often at first (the winner's fetch usually takes 50-300 ms), then back off.
-const POLL_MS = [20, 30, 50, 75, 100, 150, 200, 250]
+// Each delay is jittered ±25% so a cold burst of containers does not read one item in lockstep
+// (on DynamoDB one item is one partition, with a few thousand strong reads per second at most).
+const POLL_MS = [25, 40, 60, 100, 150, 200, 250]
+/** The cooldown is read on every third poll only: it matters after the winner failed, which is rare. */
+const COOLDOWN_EVERY = 3
 
 class Provider implements TokenProvider {
   readonly key: string
@@ -400,8 +404,12 @@ class Provider implements TokenProvider {
     for (let i = 0; ; i++) {
       const elapsed = performance.now() - started
       if (elapsed >= this.#lease.waitMs || this.#storeSkipped()) break
-      await sleep(Math.min(POLL_MS[Math.min(i, POLL_MS.length - 1)]!, this.#lease.waitMs - elapsed))
-      const [found, cooldown] = await Promise.all([this.#readToken(), this.#readCooldown()])
+      const delay = POLL_MS[Math.min(i, POLL_MS.length - 1)]! * (0.75 + Math.random() * 0.5)
+      await sleep(Math.min(delay, this.#lease.waitMs - elapsed))
+      const [found, cooldown] = await Promise.all([
+        this.#readToken(),
+        i % COOLDOWN_EVERY === COOLDOWN_EVERY - 1 ? this.#readCooldown() : undefined,
+      ])
       if (found && found.issuedAt > newerThan && this.#now() < timing(found, this.#policy).usableUntil) {
         this.#stats.l2Hits++
         this.#emit({
