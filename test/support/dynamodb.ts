@@ -7,6 +7,7 @@ import {
   DynamoDBClient,
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb'
+import { track } from './children'
 import { freePort, waitForPort } from './ports'
 
 const HOST = '127.0.0.1'
@@ -44,18 +45,7 @@ function dynaliteCli(): string {
   throw new Error('dynalite is not installed: run `pnpm install` at the repository root')
 }
 
-const live = new Set<ChildProcess>()
-let hooked = false
-function cleanupOnExit(): void {
-  if (hooked) return
-  hooked = true
-  process.once('exit', () => {
-    for (const child of live) child.kill('SIGKILL')
-  })
-}
-
 async function launch(port: number): Promise<ChildProcess> {
-  cleanupOnExit()
   // In memory (no --path); tables become ACTIVE at once so tests do not wait 500 ms per table.
   const child = spawn(
     process.execPath,
@@ -64,8 +54,7 @@ async function launch(port: number): Promise<ChildProcess> {
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   )
-  live.add(child)
-  child.once('exit', () => live.delete(child))
+  track(child)
   let stderr = ''
   child.stderr?.on('data', (chunk) => {
     stderr += chunk

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { exited, track, trackDir } from './children'
 import { freePort, waitForPort } from './ports'
 
 const run = promisify(execFile)
@@ -30,26 +31,7 @@ export interface RedisCluster {
   stop(): Promise<void>
 }
 
-// Whatever a test does, no redis-server outlives the jest worker that started it.
-const live = new Set<ChildProcess>()
-const dirs = new Set<string>()
-let hooked = false
-function cleanupOnExit(): void {
-  if (hooked) return
-  hooked = true
-  process.once('exit', () => {
-    for (const child of live) child.kill('SIGKILL')
-    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-  })
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => child.once('exit', () => resolve()))
-}
-
 async function launch(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
-  cleanupOnExit()
   // No RDB, no AOF: tests never want state to survive a restart, and nothing is written to disk.
   const args = [
     '--port',
@@ -64,9 +46,7 @@ async function launch(port: number, dir: string, extra: string[]): Promise<Child
     dir,
     ...extra,
   ]
-  const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] })
-  live.add(child)
-  child.once('exit', () => live.delete(child))
+  const child = track(spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }))
   let stderr = ''
   child.stderr?.on('data', (chunk) => {
     stderr += chunk
@@ -107,7 +87,7 @@ async function kill(child: ChildProcess | undefined): Promise<void> {
 export async function startRedis(): Promise<RedisServer> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'tokenstash-redis-'))
-  dirs.add(dir)
+  const untrackDir = trackDir(dir)
   let child: ChildProcess | undefined = await launch(port, dir, [])
   return {
     host: HOST,
@@ -131,7 +111,7 @@ export async function startRedis(): Promise<RedisServer> {
       await kill(child)
       child = undefined
       rmSync(dir, { recursive: true, force: true })
-      dirs.delete(dir)
+      untrackDir()
     },
   }
 }
@@ -153,12 +133,12 @@ async function clusterInfo(port: number): Promise<string> {
  */
 export async function startRedisCluster(): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'tokenstash-redis-cluster-'))
-  dirs.add(dir)
+  const untrackDir = trackDir(dir)
   const children: ChildProcess[] = []
   const stop = async () => {
     await Promise.all(children.map(kill))
     rmSync(dir, { recursive: true, force: true })
-    dirs.delete(dir)
+    untrackDir()
   }
   try {
     const ports: number[] = []
