@@ -18,9 +18,11 @@ function log(msg) {
   process.stderr.write(`[setup] ${msg}\n`)
 }
 
-function run(cmd, argv, opts = {}) {
-  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', ...opts })
+function run(cmd, argv, { quiet = false, ...opts } = {}) {
+  // Quiet steps keep their output unless they fail, so the demo prints only what it measures.
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: quiet ? 'pipe' : 'inherit', encoding: 'utf8', ...opts })
   if (r.status !== 0) {
+    if (quiet) process.stderr.write(`${r.stdout ?? ''}${r.stderr ?? ''}`)
     log(`\`${cmd} ${argv.join(' ')}\` failed (exit ${r.status ?? r.signal})`)
     process.exit(r.status || 1)
   }
@@ -30,7 +32,7 @@ function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0
 }
 
-function pnpm(argv) {
+function pnpm(argv, opts) {
   let onPath = false
   try {
     onPath =
@@ -39,8 +41,8 @@ function pnpm(argv) {
         stdio: ['ignore', 'pipe', 'ignore'],
       }).trim() === pnpmVersion
   } catch {}
-  if (onPath) run('pnpm', argv)
-  else run('npx', ['--yes', `pnpm@${pnpmVersion}`, ...argv])
+  if (onPath) run('pnpm', argv, opts)
+  else run('npx', ['--yes', `pnpm@${pnpmVersion}`, ...argv], opts)
 }
 
 function newest(dir) {
