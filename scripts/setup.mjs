@@ -93,12 +93,15 @@ if (all || args.has('--build')) {
   if (stale.length) {
     log(`building ${stale.join(', ')}`)
     // Dependencies first: core before the adapters that import its declarations.
-    pnpm([
-      '-r',
-      '--workspace-concurrency=2',
-      ...stale.flatMap((p) => ['--filter', `./packages/${p}`]),
-      'run',
-      'build',
-    ])
+    pnpm(
+      [
+        '-r',
+        '--workspace-concurrency=2',
+        ...stale.flatMap((p) => ['--filter', `./packages/${p}`]),
+        'run',
+        'build',
+      ],
+      { quiet: true },
+    )
   }
 }
