@@ -3,8 +3,9 @@
 //  2. cold start: what importing the package costs a fresh process (Lambda init), vs bare node;
 //  3. savings: a simulated day of an autoscaling Lambda fleet, token requests per strategy.
 import { execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { cpus } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createTokenProvider, memoryStore, type TokenSource } from '@tokenstash/core'
@@ -80,7 +81,10 @@ out(`machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, node ${process.ver
   const req = createRequire(join(coreDir, 'package.json'))
   const coreCjs = join(coreDir, 'dist', 'index.cjs')
   const jose = req.resolve('jose')
+  const empty = join(tmpdir(), 'tokenstash-bench-empty.cjs')
+  writeFileSync(empty, 'module.exports = {}\n')
   const cases: Array<[string, string]> = [
+    ['require an empty module (baseline)', `require(${JSON.stringify(empty)})`],
     ['require @tokenstash/core (CJS)', `require(${JSON.stringify(coreCjs)})`],
     [
       'require @tokenstash/core + provider',
