@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import nock from 'nock'
+import { firstTsBlock, normaliseCode } from '../../../test/support/readme'
 import { events, invoke, lambdaContext } from './lambda'
 
 // The README's first example is test/readme-example.ts (compared below, so they cannot drift),
 // run here as a Lambda handler against Auth0's and the API's documented endpoints (nock).
-
-const normalise = (code: string) => code.replace(/\s+/g, '').replace(/,(?=[}\])])/g, '')
 
 describe('README example', () => {
   beforeAll(() => nock.disableNetConnect())
@@ -16,10 +15,11 @@ describe('README example', () => {
   })
 
   it('should be the code the README starts with', () => {
-    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8')
-    const first = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]
+    const first = firstTsBlock(join(__dirname, '..', 'README.md'))
     expect(first).toBeDefined()
-    expect(normalise(first!)).toBe(normalise(readFileSync(join(__dirname, 'readme-example.ts'), 'utf8')))
+    expect(normaliseCode(first!)).toBe(
+      normaliseCode(readFileSync(join(__dirname, 'readme-example.ts'), 'utf8')),
+    )
   })
 
   it('should fetch one token from Auth0 at module load and call the API with it on every invocation', async () => {

@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import nock from 'nock'
+import { firstTsBlock, normaliseCode } from '../support/readme'
+
+// The root README's usage example is readme-example.ts, run against Auth0's documented discovery
+// document and token endpoint, and the API (nock, no network).
+describe('root README example', () => {
+  beforeAll(() => nock.disableNetConnect())
+  afterAll(() => {
+    nock.cleanAll()
+    nock.enableNetConnect()
+  })
+
+  it('should be the code the README shows', () => {
+    const first = firstTsBlock(join(__dirname, '..', '..', 'README.md'))
+    expect(first).toBeDefined()
+    expect(normaliseCode(first!)).toBe(
+      normaliseCode(readFileSync(join(__dirname, 'readme-example.ts'), 'utf8')),
+    )
+  })
+
+  it('should discover the token endpoint, get one token and send it with every call', async () => {
+    process.env.CLIENT_ID = 'orders-client'
+    process.env.CLIENT_SECRET = 'orders-secret'
+    const auth0 = nock('https://my-tenant.eu.auth0.com')
+      .get('/.well-known/openid-configuration')
+      .reply(200, {
+        issuer: 'https://my-tenant.eu.auth0.com/',
+        token_endpoint: 'https://my-tenant.eu.auth0.com/oauth/token',
+        jwks_uri: 'https://my-tenant.eu.auth0.com/.well-known/jwks.json',
+        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      })
+      .post(
+        '/oauth/token',
+        (body) => body.grant_type === 'client_credentials' && body.audience === 'https://orders.example.com',
+      )
+      .once()
+      .reply(200, { access_token: 'auth0-access-token', token_type: 'Bearer', expires_in: 86_400 })
+    const api = nock('https://orders.example.com', {
+      reqheaders: { authorization: 'Bearer auth0-access-token' },
+    })
+      .get('/v1/orders')
+      .twice()
+      .reply(200, [{ id: 7 }])
+    const { listOrders } = await import('./readme-example')
+    expect(await listOrders()).toEqual([{ id: 7 }])
+    expect(await listOrders()).toEqual([{ id: 7 }])
+    expect(auth0.isDone()).toBe(true)
+    expect(api.isDone()).toBe(true)
+  })
+})
