@@ -8,9 +8,9 @@ const orders = createTokenProvider({
     audience: 'https://orders.example.com',
   }),
 })
-export const listOrders = async () =>
-  (
-    await fetch('https://orders.example.com/v1/orders', {
-      headers: { authorization: `Bearer ${await orders.getToken()}` },
-    })
-  ).json()
+export async function listOrders() {
+  const res = await fetch('https://orders.example.com/v1/orders', {
+    headers: { authorization: `Bearer ${await orders.getToken()}` },
+  })
+  return res.json()
+}
