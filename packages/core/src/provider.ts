@@ -225,24 +225,25 @@ class Provider implements TokenProvider {
   async getTokenSet(opts: GetTokenOptions = {}): Promise<TokenSet> {
     opts.signal?.throwIfAborted()
     const force = opts.forceRefresh === true
-    for (let round = 0; ; round++) {
+    // A token is never served at or after usableUntil, even if the clock moved while we waited.
+    for (let obtained = 0; ; ) {
       const cur = this.#cur
       const now = this.#now()
       if (cur && !force && now < cur.timing.usableUntil) {
-        if (now < cur.timing.refreshAt) {
-          this.#hit(cur)
-          return cur.set
-        }
         this.#hit(cur)
+        if (now < cur.timing.refreshAt) return cur.set
         const refreshed = this.#refresh(cur)
         if (this.#background) return cur.set
         const fresh = await withSignal(refreshed, opts.signal)
-        return fresh && this.#now() < fresh.timing.usableUntil ? fresh.set : cur.set
+        const after = this.#now()
+        if (fresh && after < fresh.timing.usableUntil) return fresh.set
+        if (after < cur.timing.usableUntil) return cur.set
+        // The refresh outlasted the current token: obtain a new one like any caller without one.
+        continue
       }
       const got = await withSignal(this.#obtain(force ? 'force' : 'obtain', cur), opts.signal)
-      // A token is never served at or after usableUntil, even if the clock moved while we waited.
       if (got && this.#now() < got.timing.usableUntil) return got.set
-      if (round >= 1) {
+      if (++obtained >= 2) {
         throw new TokenResponseError(
           `The token from ${this.#endpointName()} was no longer usable when it arrived (lifetime shorter than the request took)`,
           { endpoint: this.#endpointName(), reason: 'expired_on_arrival' },

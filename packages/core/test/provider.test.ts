@@ -136,6 +136,29 @@ describe('createTokenProvider', () => {
       expect(await p.getToken()).toBe('tok-3-fake')
     })
 
+    it('should not serve the current token when an inline refresh outlasts it and fails', async () => {
+      const clock = fakeClock()
+      const source = fakeSource(clock.now)
+      const p = createTokenProvider({ source, now: clock.now, jitter: 0, backgroundRefresh: false })
+      expect(await p.getToken()).toBe('tok-1-fake')
+      clock.advance(0.8 * HOUR)
+      let release!: () => void
+      source.gate = new Promise<void>((r) => {
+        release = r
+      })
+      source.failWith.push(
+        new TokenEndpointError('slow then 400', { endpoint: 'e', status: 400, retryable: false }),
+      )
+      const pending = p.getToken()
+      await flush()
+      // The refresh hangs past the old token's usableUntil, then fails.
+      clock.advance(0.2 * HOUR)
+      source.gate = undefined
+      release()
+      // tok-1 is past usableUntil and attempt 2 failed: attempt 3 is what gets served.
+      expect(await pending).toBe('tok-3-fake')
+    })
+
     it('should pull refreshAt earlier by at most the jitter', async () => {
       for (let i = 0; i < 20; i++) {
         const clock = fakeClock()
