@@ -29,7 +29,8 @@ const MAX_DEPTH = 8
 
 interface Walk {
   secrets: readonly string[]
-  seen: WeakSet<object>
+  /** The shallowest depth each object was walked at: met again higher up, it is walked again, deeper. */
+  seen: WeakMap<object, number>
 }
 
 function cleanString(text: string, key: PropertyKey | undefined, walk: Walk): string {
@@ -40,8 +41,10 @@ function cleanString(text: string, key: PropertyKey | undefined, walk: Walk): st
 }
 
 function visit(value: object, depth: number, walk: Walk): void {
-  if (depth > MAX_DEPTH || walk.seen.has(value) || ArrayBuffer.isView(value)) return
-  walk.seen.add(value)
+  if (depth > MAX_DEPTH || ArrayBuffer.isView(value)) return
+  const before = walk.seen.get(value)
+  if (before !== undefined && before <= depth) return
+  walk.seen.set(value, depth)
   // node:http keeps outgoing headers as { authorization: ['Authorization', 'Bearer …'] }.
   if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && AUTH_KEY.test(value[0])) {
     if (typeof value[1] === 'string') value[1] = REDACTED
@@ -95,5 +98,5 @@ function visit(value: object, depth: number, walk: Walk): void {
 export function redactError(error: unknown, secrets: readonly string[] = []): void {
   if (error === null || typeof error !== 'object') return
   const usable = secrets.filter((s) => typeof s === 'string' && s.length >= 8)
-  visit(error, 0, { secrets: usable, seen: new WeakSet() })
+  visit(error, 0, { secrets: usable, seen: new WeakMap() })
 }

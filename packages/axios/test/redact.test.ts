@@ -48,6 +48,21 @@ describe('redactError', () => {
     expect(other._header).toContain(TOKEN)
   })
 
+  it('should clean an object reached first at the depth limit and again by a shorter path', () => {
+    const token = 'eyJhbGciOiJSUzI1NiJ9.deep-token.sig'
+    // The request is first met eight levels down, the last level the walk descends from, so its
+    // nested header copies lie past the limit; then it is met again right under the error.
+    const request = {
+      _header: `GET / HTTP/1.1\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+      headers: { inner: { authorization: `Bearer ${token}` } },
+    }
+    let chain: Record<string, unknown> = { request }
+    for (let i = 0; i < 6; i++) chain = { next: chain }
+    const error = { aaa: chain, zzz: request }
+    redactError(error, [token])
+    expect(inspect(error, { depth: Number.POSITIVE_INFINITY, showHidden: true })).not.toContain(token)
+  })
+
   it('should survive cycles, frozen objects and getters without calling them', () => {
     const frozen = Object.freeze({ note: `Bearer ${TOKEN}` })
     const cyclic: Record<string, unknown> = { frozen }
