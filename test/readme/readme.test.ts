@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import nock from 'nock'
-import { firstTsBlock, normaliseCode } from '../support/readme'
+import { readmeAndExample } from '../support/readme'
 
 // The root README's usage example is readme-example.ts, run against Auth0's documented discovery
 // document and token endpoint, and the API (nock, no network).
@@ -13,11 +12,12 @@ describe('root README example', () => {
   })
 
   it('should be the code the README shows', () => {
-    const first = firstTsBlock(join(__dirname, '..', '..', 'README.md'))
-    expect(first).toBeDefined()
-    expect(normaliseCode(first!)).toBe(
-      normaliseCode(readFileSync(join(__dirname, 'readme-example.ts'), 'utf8')),
+    const { readme, example } = readmeAndExample(
+      join(__dirname, '..', '..', 'README.md'),
+      join(__dirname, 'readme-example.ts'),
     )
+    expect(readme).toBeDefined()
+    expect(readme).toBe(example)
   })
 
   it('should discover the token endpoint, get one token and send it with every call', async () => {

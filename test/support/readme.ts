@@ -1,14 +1,26 @@
 import { readFileSync } from 'node:fs'
 
-// A package README starts with a working example; its tests keep that example as a file they run.
-// These two compare them, ignoring only formatting, so the README cannot drift from the tested code.
+// A README starts with (or shows) a working example; its tests keep that example as a file they
+// run. This reads both, ignoring only formatting, so a test can assert the README cannot drift
+// from the tested code.
 
-/** The first ```ts block of a markdown file. */
-export function firstTsBlock(markdownPath: string): string | undefined {
+function firstTsBlock(markdownPath: string): string | undefined {
   return /```ts\n([\s\S]*?)```/.exec(readFileSync(markdownPath, 'utf8'))?.[1]
 }
 
 /** Code with whitespace and trailing commas removed: equal when only the formatting differs. */
-export function normaliseCode(code: string): string {
+function normaliseCode(code: string): string {
   return code.replace(/\s+/g, '').replace(/,(?=[}\])])/g, '')
+}
+
+/** The first ```ts block of `readmePath` and the file `examplePath`, both normalised. */
+export function readmeAndExample(
+  readmePath: string,
+  examplePath: string,
+): { readme?: string; example: string } {
+  const block = firstTsBlock(readmePath)
+  return {
+    readme: block === undefined ? undefined : normaliseCode(block),
+    example: normaliseCode(readFileSync(examplePath, 'utf8')),
+  }
 }

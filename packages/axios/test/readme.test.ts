@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import nock from 'nock'
-import { firstTsBlock, normaliseCode } from '../../../test/support/readme'
+import { readmeAndExample } from '../../../test/support/readme'
 
 // The README's first example is test/readme-example.ts (compared below, so they cannot drift), run
 // here against Cognito's documented token endpoint and the API (nock).
@@ -14,11 +13,12 @@ describe('README example', () => {
   })
 
   it('should be the code the README starts with', () => {
-    const first = firstTsBlock(join(__dirname, '..', 'README.md'))
-    expect(first).toBeDefined()
-    expect(normaliseCode(first!)).toBe(
-      normaliseCode(readFileSync(join(__dirname, 'readme-example.ts'), 'utf8')),
+    const { readme, example } = readmeAndExample(
+      join(__dirname, '..', 'README.md'),
+      join(__dirname, 'readme-example.ts'),
     )
+    expect(readme).toBeDefined()
+    expect(readme).toBe(example)
   })
 
   it('should get one token from Cognito and send it with every call to the API', async () => {

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import nock from 'nock'
-import { firstTsBlock, normaliseCode } from '../../../test/support/readme'
+import { readmeAndExample } from '../../../test/support/readme'
 import { events, invoke, lambdaContext } from './lambda'
 
 // The README's first example is test/readme-example.ts (compared below, so they cannot drift),
@@ -15,11 +14,12 @@ describe('README example', () => {
   })
 
   it('should be the code the README starts with', () => {
-    const first = firstTsBlock(join(__dirname, '..', 'README.md'))
-    expect(first).toBeDefined()
-    expect(normaliseCode(first!)).toBe(
-      normaliseCode(readFileSync(join(__dirname, 'readme-example.ts'), 'utf8')),
+    const { readme, example } = readmeAndExample(
+      join(__dirname, '..', 'README.md'),
+      join(__dirname, 'readme-example.ts'),
     )
+    expect(readme).toBeDefined()
+    expect(readme).toBe(example)
   })
 
   it('should fetch one token from Auth0 at module load and call the API with it on every invocation', async () => {
