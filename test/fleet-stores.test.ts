@@ -69,7 +69,14 @@ beforeAll(async () => {
 }, 60_000)
 
 afterAll(async () => {
-  await Promise.all([issuer?.stop(), shortIssuer?.stop(), emulatorIssuer?.stop(), redis?.stop(), cluster?.stop(), dynamo?.stop()])
+  await Promise.all([
+    issuer?.stop(),
+    shortIssuer?.stop(),
+    emulatorIssuer?.stop(),
+    redis?.stop(),
+    cluster?.stop(),
+    dynamo?.stop(),
+  ])
   nock.enableNetConnect()
 })
 
