@@ -261,6 +261,55 @@ describe('createTokenProvider', () => {
       expect(source.calls).toBe(3)
     })
 
+    it('should fail with RateLimitedError when the endpoint still answers 429 after the last retry', async () => {
+      const clock = fakeClock()
+      const source = fakeSource(clock.now)
+      const p = createTokenProvider({
+        source,
+        now: clock.now,
+        retry: { retries: 1, minTimeoutMs: 1, maxTimeoutMs: 2 },
+      })
+      source.failWith.push(
+        new TokenEndpointError('429 #0', { endpoint: 'e', status: 429, retryable: true }),
+        new TokenEndpointError('429 #1', { endpoint: 'e', status: 429, retryable: true, retryAfterMs: 3 }),
+      )
+      const err = await p.getToken().catch((e) => e)
+      // Callers that handle rate limits by code (ERR_RATE_LIMITED) see it, whatever the path.
+      expect(err).toBeInstanceOf(RateLimitedError)
+      expect(err).toBeInstanceOf(TokenEndpointError)
+      expect(err).toMatchObject({ code: 'ERR_RATE_LIMITED', status: 429, retryAfterMs: 3, endpoint: 'e' })
+      expect(err.retryAt).toBe(clock.t + 3)
+      expect(err.message).toContain('429 #1')
+      expect(err.cause).toBeInstanceOf(TokenEndpointError)
+      expect(source.calls).toBe(2)
+    })
+
+    it('should say how long to wait after a last 429 without Retry-After', async () => {
+      const clock = fakeClock()
+      const source = fakeSource(clock.now)
+      const p = createTokenProvider({
+        source,
+        now: clock.now,
+        retry: { retries: 0, minTimeoutMs: 250, maxTimeoutMs: 1_000 },
+      })
+      source.failWith.push(new TokenEndpointError('429', { endpoint: 'e', status: 429, retryable: true }))
+      const err = await p.getToken().catch((e) => e)
+      expect(err).toBeInstanceOf(RateLimitedError)
+      expect(err.retryAfterMs).toBeUndefined()
+      // No hint from the endpoint: the next backoff step of the retry policy.
+      expect(err.retryAt).toBe(clock.t + 250)
+    })
+
+    it('should keep a last 503 a plain TokenEndpointError', async () => {
+      const clock = fakeClock()
+      const source = fakeSource(clock.now)
+      const p = createTokenProvider({ source, now: clock.now, retry: { retries: 0 } })
+      source.failWith.push(new TokenEndpointError('503', { endpoint: 'e', status: 503, retryable: true }))
+      const err = await p.getToken().catch((e) => e)
+      expect(err).toBeInstanceOf(TokenEndpointError)
+      expect(err).not.toBeInstanceOf(RateLimitedError)
+    })
+
     it('should wait out Retry-After before retrying', async () => {
       const clock = fakeClock()
       const source = fakeSource(clock.now)
