@@ -148,10 +148,22 @@ export class TokenResponseError extends TokenstashError {
  */
 export class DiscoveryError extends TokenstashError {
   readonly issuer: string
+  /** HTTP status of the metadata request, when one answered. */
+  readonly status?: number
+  /**
+   * Whether trying again later can succeed (network errors, timeouts, 408, 429, 5xx); the provider
+   * retries those like token endpoint failures. Wrong metadata is not retried.
+   */
+  readonly retryable: boolean
 
-  constructor(message: string, details: { issuer: string; cause?: unknown }) {
+  constructor(
+    message: string,
+    details: { issuer: string; status?: number; retryable?: boolean; cause?: unknown },
+  ) {
     super('ERR_DISCOVERY', message, { cause: details.cause })
     this.issuer = details.issuer
+    this.status = details.status
+    this.retryable = details.retryable ?? false
   }
 }
 

@@ -1,4 +1,4 @@
-import { RateLimitedError, TokenEndpointError, TokenstashError } from './errors'
+import { DiscoveryError, RateLimitedError, TokenEndpointError, TokenstashError } from './errors'
 import { sleep } from './single-flight'
 import type { TokenSet } from './types'
 
@@ -14,14 +14,15 @@ export interface RetryOptions {
 
 export interface RetryHooks {
   /** A retryable failure; `attempt` is the number of the attempt that failed. */
-  onRetry?: (error: TokenEndpointError, attempt: number) => void
+  onRetry?: (error: TokenEndpointError | DiscoveryError, attempt: number) => void
   /** The endpoint asked everybody to wait (429/503 with Retry-After): share it. */
   onRetryAfter?: (retryAt: number, error: TokenEndpointError) => Promise<void> | void
   now: () => number
 }
 
 /**
- * One fetch with p-retry: network errors, 408, 429 and 5xx are retried with exponential backoff
+ * One fetch with p-retry: network errors, 408, 429 and 5xx (of the token endpoint, and of discovery
+ * before it) are retried with exponential backoff
  * and full jitter within a time budget; `Retry-After` is waited out on top of the backoff (or, when
  * it lies beyond the budget, turned into a RateLimitedError at once). A 429 that outlasts the
  * retries is a RateLimitedError too. Everything else fails fast, unwrapped.
@@ -41,7 +42,8 @@ export async function fetchWithRetry(
         try {
           return await attempt(signal)
         } catch (err) {
-          if (err instanceof TokenEndpointError && err.retryable) throw err
+          // A discovery that failed for a moment is retried like the token request it precedes.
+          if ((err instanceof TokenEndpointError || err instanceof DiscoveryError) && err.retryable) throw err
           // AbortError stops p-retry and rethrows the original error as it is.
           throw new AbortError(
             err instanceof Error ? err : new TokenstashError('ERR_TOKEN_ENDPOINT', String(err)),
@@ -58,6 +60,7 @@ export async function fetchWithRetry(
         signal,
         unref: true,
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+          if (error instanceof DiscoveryError && retriesLeft > 0) hooks.onRetry?.(error, attemptNumber)
           if (!(error instanceof TokenEndpointError)) return
           const wait = error.retryAfterMs
           if (wait !== undefined && wait > 0) {

@@ -3,6 +3,7 @@ import {
   clientCredentials,
   cognito,
   createTokenProvider,
+  DiscoveryError,
   memoryStore,
   TokenEndpointError,
 } from '@tokenstash/core'
@@ -26,6 +27,46 @@ const source = (overrides = {}) =>
   })
 
 describe('createTokenProvider over HTTP (nock)', () => {
+  it('should retry a discovery that fails for a moment (a cold start must not fail on a blip)', async () => {
+    const idp = nock(ENDPOINT)
+      .get('/.well-known/openid-configuration')
+      .reply(503, '<html>Service Unavailable</html>')
+      .get('/.well-known/openid-configuration')
+      .replyWithError({ code: 'ECONNRESET', message: 'socket hang up' })
+      .get('/.well-known/openid-configuration')
+      .reply(200, { issuer: ENDPOINT, token_endpoint: `${ENDPOINT}/oauth/token` })
+      .post('/oauth/token')
+      .reply(200, { access_token: 'opaque-token-d', token_type: 'Bearer', expires_in: 3600 })
+    const ev = events()
+    const p = createTokenProvider({
+      source: clientCredentials({ issuer: ENDPOINT, clientId: 'svc', clientSecret: SECRET }),
+      onEvent: ev.onEvent,
+      retry: { minTimeoutMs: 1, maxTimeoutMs: 5 },
+    })
+    expect(await p.getToken()).toBe('opaque-token-d')
+    expect(idp.isDone()).toBe(true)
+    const retries = ev.seen.filter((e) => e.type === 'retry')
+    expect(retries.map((e) => [e.attempt, e.code, e.status])).toEqual([
+      [1, 'ERR_DISCOVERY', 503],
+      [2, 'ERR_DISCOVERY', undefined],
+    ])
+    expect(JSON.stringify(ev.seen)).not.toContain(SECRET)
+  })
+
+  it('should not retry a discovery that cannot succeed (wrong issuer)', async () => {
+    const idp = nock(ENDPOINT)
+      .get('/.well-known/openid-configuration')
+      .once()
+      .reply(200, { issuer: 'https://evil.example.com', token_endpoint: `${ENDPOINT}/oauth/token` })
+    const p = createTokenProvider({
+      source: clientCredentials({ issuer: ENDPOINT, clientId: 'svc', clientSecret: SECRET }),
+      retry: { minTimeoutMs: 1, maxTimeoutMs: 5 },
+    })
+    await expect(p.getToken()).rejects.toBeInstanceOf(DiscoveryError)
+    expect(idp.isDone()).toBe(true)
+    expect(nock.pendingMocks()).toEqual([])
+  })
+
   it('should send exactly one token request for 1,000 concurrent getToken() calls on a cold provider', async () => {
     const scope = nock(ENDPOINT)
       .post('/oauth/token')

@@ -189,6 +189,41 @@ describe('clientCredentials with an issuer', () => {
     expect(discoveries).toBe(1)
   })
 
+  it.each([
+    [500, true],
+    [502, true],
+    [503, true],
+    [429, true],
+    [408, true],
+    [403, false],
+    [401, false],
+  ])('should mark a discovery answered %i as retryable: %s', async (status, retryable) => {
+    nock(ISSUER).get('/.well-known/openid-configuration').reply(status)
+    const err = (await failure(source().fetchToken())) as DiscoveryError
+    expect(err).toBeInstanceOf(DiscoveryError)
+    expect(err.status).toBe(status)
+    expect(err.retryable).toBe(retryable)
+  })
+
+  it('should mark network failures and timeouts as retryable, and bad metadata as not', async () => {
+    nock(ISSUER)
+      .get('/.well-known/openid-configuration')
+      .replyWithError({ code: 'ECONNRESET', message: 'reset' })
+    const network = (await failure(source().fetchToken())) as DiscoveryError
+    expect(network.retryable).toBe(true)
+    expect(network.status).toBeUndefined()
+    nock(ISSUER).get('/.well-known/openid-configuration').reply(200, '<html>login</html>')
+    const html = (await failure(source().fetchToken())) as DiscoveryError
+    expect(html.retryable).toBe(false)
+    expect(html.status).toBe(200)
+    nock(ISSUER)
+      .get('/.well-known/openid-configuration')
+      .reply(404)
+      .get('/.well-known/oauth-authorization-server')
+      .reply(404)
+    expect(((await failure(source().fetchToken())) as DiscoveryError).retryable).toBe(false)
+  })
+
   it('should not cache a failed discovery', async () => {
     nock(ISSUER)
       .get('/.well-known/openid-configuration')

@@ -17,6 +17,9 @@ export interface DiscoveryOptions {
   timeoutMs: number
 }
 
+/** Statuses worth another try: the server is busy or briefly broken, not misconfigured. */
+const isTransient = (status: number): boolean => status === 408 || status === 429 || status >= 500
+
 const trimSlash = (s: string): string => s.replace(/\/+$/, '')
 
 /** The two well-known URLs for an issuer, in the order they are tried. */
@@ -47,10 +50,7 @@ async function get(
     const what = timeout.aborted ? `timed out after ${opts.timeoutMs} ms` : 'failed'
     throw new DiscoveryError(
       `Discovery for issuer ${issuer}: GET ${url} ${what}. Check \`issuer\` and the network, or pass \`tokenEndpoint\` instead.`,
-      {
-        issuer,
-        cause,
-      },
+      { issuer, retryable: true, cause },
     )
   }
 }
@@ -65,8 +65,10 @@ async function get(
  */
 export async function discover(issuerUrl: URL, opts: DiscoveryOptions): Promise<IssuerMetadata> {
   const issuer = trimSlash(issuerUrl.href)
+  let status: number | undefined
   const fail = (what: string, cause?: unknown): never => {
-    throw new DiscoveryError(`Discovery for issuer ${issuer}: ${what}`, { issuer, cause })
+    const retryable = status !== undefined && isTransient(status)
+    throw new DiscoveryError(`Discovery for issuer ${issuer}: ${what}`, { issuer, status, retryable, cause })
   }
   const [oidc, oauth] = discoveryUrls(issuerUrl)
   let url = oidc
@@ -75,6 +77,7 @@ export async function discover(issuerUrl: URL, opts: DiscoveryOptions): Promise<
     url = oauth
     res = await get(url, issuer, opts)
   }
+  status = res.status
   if (res.status < 200 || res.status > 299) {
     return fail(
       `GET ${url} answered ${res.status}${url === oauth ? ` (and ${oidc} answered 404)` : ''}. Check \`issuer\`, or pass \`tokenEndpoint\` instead.`,
