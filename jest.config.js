@@ -1,4 +1,4 @@
-// One jest run, two projects: `unit` (per-package, nock, no network) and `integration`
+// One jest run: `unit` (per-package, nock, no network), `unit (middy 5)` and `integration`
 // (top-level test/, real servers on loopback). ESM-only dependencies (jose, p-retry,
 // @middy/core, axios) are transformed to CommonJS by swc, like our own TypeScript.
 
@@ -48,7 +48,21 @@ module.exports = {
     {
       ...shared,
       displayName: 'unit',
+      globals: { MIDDY_MAJOR: 6 },
       testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'],
+    },
+    {
+      // The peer range is @middy/core >=5 <8: the middleware's own tests run again on Middy 5
+      // (7 needs Node 22). The packages are ESM-only, so they are mapped by path.
+      ...shared,
+      displayName: 'unit (middy 5)',
+      globals: { MIDDY_MAJOR: 5 },
+      testMatch: ['<rootDir>/packages/middy/test/**/*.test.ts'],
+      moduleNameMapper: {
+        ...moduleNameMapper,
+        '^@middy/core$': '<rootDir>/packages/middy/node_modules/@middy/core-v5/index.js',
+        '^@middy/util$': '<rootDir>/packages/middy/node_modules/@middy/util-v5/index.js',
+      },
     },
     {
       ...shared,

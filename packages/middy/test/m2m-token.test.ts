@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import middy from '@middy/core'
 import { getInternal } from '@middy/util'
 import {
@@ -15,6 +17,9 @@ import { events, invoke, lambdaContext } from './lambda'
 
 type Ctx = Context & Record<string, unknown>
 
+/** Set per jest project: these tests run once on Middy 6 and once on Middy 5. */
+declare const MIDDY_MAJOR: number
+
 // Lets every already-queued promise job (and the jobs they queue) run.
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve))
 
@@ -31,6 +36,12 @@ function endpointError(): TokenEndpointError {
 }
 
 describe('m2mToken', () => {
+  it(`should run on the @middy/core major this jest project is for (${MIDDY_MAJOR})`, () => {
+    const entry = require.resolve('@middy/core')
+    const pkg = JSON.parse(readFileSync(join(dirname(entry), 'package.json'), 'utf8')) as { version: string }
+    expect(Number(pkg.version.split('.')[0])).toBe(MIDDY_MAJOR)
+  })
+
   describe('prefetch', () => {
     it('should start the token request when the middleware is created, before any invocation', async () => {
       const orders = new FakeProvider('orders').hold()
