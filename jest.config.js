@@ -2,6 +2,9 @@
 // (top-level test/, real servers on loopback). ESM-only dependencies (jose, p-retry,
 // @middy/core, axios) are transformed to CommonJS by swc, like our own TypeScript.
 
+// The AWS SDK warns once per process that its 2027 releases need Node 22; in the test log that is noise.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+
 const esmOnly = [
   'jose',
   'p-retry',
