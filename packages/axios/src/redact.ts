@@ -24,7 +24,10 @@ const SKIP_KEYS = new Set([
   '_server',
   'data',
 ])
-const SOCKET_KEYS = new Set(['socket', 'connection', 'client'])
+const SOCKET_KEYS = new Set(['socket', 'connection', 'client', 'originalSocket'])
+// nock 14 (@mswjs/interceptors) wraps a socket in another on each keep-alive reuse, so the request
+// that socket carries can lie any number of links down; a link does not count towards the depth.
+const CHAIN_KEYS = new Set(['originalSocket'])
 const MAX_DEPTH = 8
 
 interface Walk {
@@ -75,7 +78,7 @@ function visit(value: object, depth: number, walk: Walk): void {
       const clean = cleanString(v, key, walk)
       if (clean !== v && descriptor.writable) (value as Record<PropertyKey, unknown>)[key] = clean
     } else if (v !== null && typeof v === 'object') {
-      visit(v, depth + 1, walk)
+      visit(v, typeof key === 'string' && CHAIN_KEYS.has(key) ? depth : depth + 1, walk)
     }
   }
 }

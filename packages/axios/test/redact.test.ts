@@ -63,6 +63,31 @@ describe('redactError', () => {
     expect(inspect(error, { depth: Number.POSITIVE_INFINITY, showHidden: true })).not.toContain(token)
   })
 
+  it('should follow a long chain of wrapped sockets (nock 14 wraps a reused socket in another)', () => {
+    // Seen in CI: error.request.socket.originalSocket ×6 .request[Symbol(headers)][Symbol(kRawHeaders)]
+    // held the token, past the depth limit; each keep-alive reuse under nock adds a link.
+    const kHeaders = Symbol('headers')
+    const kRawHeaders = Symbol('kRawHeaders')
+    const innermost = {
+      request: { [kHeaders]: { [kRawHeaders]: [['Authorization', `Bearer ${TOKEN}`], ['Host', 'api']] } },
+    }
+    let socket: Record<string, unknown> = innermost
+    for (let i = 0; i < 40; i++) socket = { originalSocket: socket }
+    const request: Record<string, unknown> = { socket }
+    socket._httpMessage = request
+    const error = { isAxiosError: true, request }
+    redactError(error, [TOKEN])
+    expect(inspect(error, { depth: Number.POSITIVE_INFINITY, showHidden: true })).not.toContain(TOKEN)
+  })
+
+  it('should not follow a wrapped socket that carries another request', () => {
+    const other = { _header: `Authorization: Bearer ${TOKEN}\r\n` }
+    const request: Record<string, unknown> = {}
+    request.socket = { _httpMessage: request, originalSocket: { _httpMessage: other, _header: 'x' } }
+    redactError({ request }, [TOKEN])
+    expect(other._header).toContain(TOKEN)
+  })
+
   it('should survive cycles, frozen objects and getters without calling them', () => {
     const frozen = Object.freeze({ note: `Bearer ${TOKEN}` })
     const cyclic: Record<string, unknown> = { frozen }
