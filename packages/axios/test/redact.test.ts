@@ -69,7 +69,14 @@ describe('redactError', () => {
     const kHeaders = Symbol('headers')
     const kRawHeaders = Symbol('kRawHeaders')
     const innermost = {
-      request: { [kHeaders]: { [kRawHeaders]: [['Authorization', `Bearer ${TOKEN}`], ['Host', 'api']] } },
+      request: {
+        [kHeaders]: {
+          [kRawHeaders]: [
+            ['Authorization', `Bearer ${TOKEN}`],
+            ['Host', 'api'],
+          ],
+        },
+      },
     }
     let socket: Record<string, unknown> = innermost
     for (let i = 0; i < 40; i++) socket = { originalSocket: socket }
