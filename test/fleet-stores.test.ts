@@ -105,11 +105,47 @@ const backends: Backend[] = [
   },
 ]
 
+/** Store calls and token requests of the fleet still in flight. */
+let busy = 0
+function counted<T extends object>(target: T): T {
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value = Reflect.get(obj, prop, receiver)
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => {
+        busy++
+        try {
+          return Promise.resolve(value.apply(obj, args)).finally(() => busy--)
+        } catch (err) {
+          busy--
+          throw err
+        }
+      }
+    },
+  })
+}
+
+/**
+ * Background refreshes started by the last calls of a test may still be polling or fetching when
+ * it ends; closing the clients under them would make them fail open and fetch after the test.
+ * Waits until nothing has been in flight for a while (longer than the longest lease poll).
+ */
+async function quiesce(limitMs = 30_000): Promise<void> {
+  const until = Date.now() + limitMs
+  let quietSince = Date.now()
+  while (Date.now() < until) {
+    if (busy > 0) quietSince = Date.now()
+    else if (Date.now() - quietSince >= 500) return
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
 describe.each(backends)('a fleet sharing $name', (backend) => {
   const closers: (() => void)[] = []
-  afterEach(() => {
+  afterEach(async () => {
+    await quiesce()
     for (const close of closers.splice(0)) close()
-  })
+  }, 40_000)
 
   async function fleet(server: Issuer, namespace: string, jitter?: number): Promise<TokenProvider[]> {
     const { clientId, clientSecret } = server.clients.basic
@@ -124,8 +160,8 @@ describe.each(backends)('a fleet sharing $name', (backend) => {
     await Promise.all(stores.map((store) => store.get('warm-up:nothing')))
     return stores.map((store) =>
       createTokenProvider({
-        source: clientCredentials({ tokenEndpoint: server.tokenEndpoint, clientId, clientSecret }),
-        store,
+        source: counted(clientCredentials({ tokenEndpoint: server.tokenEndpoint, clientId, clientSecret })),
+        store: counted(store),
         encryptionKey,
         namespace,
         refreshRatio: REFRESH_RATIO,
