@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import nock from 'nock'
-import { readmeAndExample } from '../support/readme'
+import { expectReadmeExample } from '../support/readme'
 
 // The root README's usage example is readme-example.ts, run against Auth0's documented discovery
 // document and token endpoint, and the API (nock, no network).
@@ -12,12 +12,7 @@ describe('root README example', () => {
   })
 
   it('should be the code the README shows', () => {
-    const { readme, example } = readmeAndExample(
-      join(__dirname, '..', '..', 'README.md'),
-      join(__dirname, 'readme-example.ts'),
-    )
-    expect(readme).toBeDefined()
-    expect(readme).toBe(example)
+    expectReadmeExample(join(__dirname, '..', '..', 'README.md'), join(__dirname, 'readme-example.ts'))
   })
 
   it('should discover the token endpoint, get one token and send it with every call', async () => {

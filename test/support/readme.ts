@@ -14,13 +14,17 @@ function normaliseCode(code: string): string {
 }
 
 /** The first ```ts block of `readmePath` and the file `examplePath`, both normalised. */
-export function readmeAndExample(
-  readmePath: string,
-  examplePath: string,
-): { readme?: string; example: string } {
+function readmeAndExample(readmePath: string, examplePath: string): { readme?: string; example: string } {
   const block = firstTsBlock(readmePath)
   return {
     readme: block === undefined ? undefined : normaliseCode(block),
     example: normaliseCode(readFileSync(examplePath, 'utf8')),
   }
+}
+
+/** Asserts that the first ```ts block of `readmePath` is the code of `examplePath`, formatting aside. */
+export function expectReadmeExample(readmePath: string, examplePath: string): void {
+  const { readme, example } = readmeAndExample(readmePath, examplePath)
+  expect(readme).toBeDefined()
+  expect(readme).toBe(example)
 }

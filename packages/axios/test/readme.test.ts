@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import nock from 'nock'
-import { readmeAndExample } from '../../../test/support/readme'
+import { expectReadmeExample } from '../../../test/support/readme'
 
 // The README's first example is test/readme-example.ts (compared below, so they cannot drift), run
 // here against Cognito's documented token endpoint and the API (nock).
@@ -13,12 +13,7 @@ describe('README example', () => {
   })
 
   it('should be the code the README starts with', () => {
-    const { readme, example } = readmeAndExample(
-      join(__dirname, '..', 'README.md'),
-      join(__dirname, 'readme-example.ts'),
-    )
-    expect(readme).toBeDefined()
-    expect(readme).toBe(example)
+    expectReadmeExample(join(__dirname, '..', 'README.md'), join(__dirname, 'readme-example.ts'))
   })
 
   it('should get one token from Cognito and send it with every call to the API', async () => {

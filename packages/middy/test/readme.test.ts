@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import nock from 'nock'
-import { readmeAndExample } from '../../../test/support/readme'
+import { expectReadmeExample } from '../../../test/support/readme'
 import { events, invoke, lambdaContext } from './lambda'
 
 // The README's first example is test/readme-example.ts (compared below, so they cannot drift),
@@ -14,12 +14,7 @@ describe('README example', () => {
   })
 
   it('should be the code the README starts with', () => {
-    const { readme, example } = readmeAndExample(
-      join(__dirname, '..', 'README.md'),
-      join(__dirname, 'readme-example.ts'),
-    )
-    expect(readme).toBeDefined()
-    expect(readme).toBe(example)
+    expectReadmeExample(join(__dirname, '..', 'README.md'), join(__dirname, 'readme-example.ts'))
   })
 
   it('should fetch one token from Auth0 at module load and call the API with it on every invocation', async () => {
