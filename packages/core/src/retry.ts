@@ -21,9 +21,8 @@ export interface RetryHooks {
 }
 
 /**
- * One fetch with p-retry: network errors, 408, 429 and 5xx (of the token endpoint, and of discovery
- * before it) are retried with exponential backoff
- * and full jitter within a time budget; `Retry-After` is waited out on top of the backoff (or, when
+ * One fetch with p-retry: network errors, 408, 425, 429 and 5xx (of the token endpoint, and of
+ * discovery before it) are retried with exponential backoff and full jitter within a time budget; `Retry-After` is waited out on top of the backoff (or, when
  * it lies beyond the budget, turned into a RateLimitedError at once). A 429 that outlasts the
  * retries is a RateLimitedError too. Everything else fails fast, unwrapped.
  */
@@ -60,10 +59,9 @@ export async function fetchWithRetry(
         signal,
         unref: true,
         onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-          if (error instanceof DiscoveryError && retriesLeft > 0) hooks.onRetry?.(error, attemptNumber)
-          if (!(error instanceof TokenEndpointError)) return
-          const wait = error.retryAfterMs
-          if (wait !== undefined && wait > 0) {
+          if (!(error instanceof TokenEndpointError || error instanceof DiscoveryError)) return
+          const wait = error instanceof TokenEndpointError ? error.retryAfterMs : undefined
+          if (error instanceof TokenEndpointError && wait !== undefined && wait > 0) {
             const retryAt = hooks.now() + wait
             // Shared before anyone sees the error, so the rest of the fleet backs off at once.
             if (error.status === 429 || error.status === 503) await hooks.onRetryAfter?.(retryAt, error)

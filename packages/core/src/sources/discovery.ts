@@ -1,5 +1,6 @@
 import { type ConfigError, DiscoveryError } from '../errors'
 import { expectEndpointUrl } from '../validate'
+import { isRetryableStatus } from './endpoint-error'
 import { readBody } from './read-body'
 
 // Finding the token endpoint from an issuer: OpenID Connect Discovery first, RFC 8414 second
@@ -16,9 +17,6 @@ export interface DiscoveryOptions {
   fetch: typeof fetch
   timeoutMs: number
 }
-
-/** Statuses worth another try: the server is busy or briefly broken, not misconfigured. */
-const isTransient = (status: number): boolean => status === 408 || status === 429 || status >= 500
 
 const trimSlash = (s: string): string => s.replace(/\/+$/, '')
 
@@ -67,7 +65,7 @@ export async function discover(issuerUrl: URL, opts: DiscoveryOptions): Promise<
   const issuer = trimSlash(issuerUrl.href)
   let status: number | undefined
   const fail = (what: string, cause?: unknown): never => {
-    const retryable = status !== undefined && isTransient(status)
+    const retryable = status !== undefined && isRetryableStatus(status)
     throw new DiscoveryError(`Discovery for issuer ${issuer}: ${what}`, { issuer, status, retryable, cause })
   }
   const [oidc, oauth] = discoveryUrls(issuerUrl)
