@@ -9,8 +9,11 @@ afterAll(() => nock.enableNetConnect())
 
 type Call = [string, ...unknown[]]
 
-/** Records calls like ioredis' API; replies come from `replies` by method name. */
-function fakeIoRedis(replies: Record<string, (...args: unknown[]) => unknown> = {}) {
+type Replies = Record<string, (...args: unknown[]) => unknown>
+
+/** Records calls like a Redis client's API; replies come from `replies` by method name. The two
+ * clients differ, for the store, only in how the script call is spelled. */
+function fakeRedis(evalShaName: 'evalsha' | 'evalSha', replies: Replies) {
   const calls: Call[] = []
   const method =
     (name: string) =>
@@ -23,28 +26,13 @@ function fakeIoRedis(replies: Record<string, (...args: unknown[]) => unknown> = 
     set: method('set'),
     del: method('del'),
     eval: method('eval'),
-    evalsha: method('evalsha'),
+    [evalShaName]: method(evalShaName),
   }
   return { client, calls }
 }
 
-function fakeNodeRedis(replies: Record<string, (...args: unknown[]) => unknown> = {}) {
-  const calls: Call[] = []
-  const method =
-    (name: string) =>
-    async (...args: unknown[]) => {
-      calls.push([name, ...args])
-      return replies[name] ? replies[name](...args) : name === 'set' ? 'OK' : null
-    }
-  const client = {
-    get: method('get'),
-    set: method('set'),
-    del: method('del'),
-    eval: method('eval'),
-    evalSha: method('evalSha'),
-  }
-  return { client, calls }
-}
+const fakeIoRedis = (replies: Replies = {}) => fakeRedis('evalsha', replies)
+const fakeNodeRedis = (replies: Replies = {}) => fakeRedis('evalSha', replies)
 
 describe('redisKey', () => {
   it('should wrap the base key in a hash tag and keep the derived suffix outside it', () => {
