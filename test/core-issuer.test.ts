@@ -6,9 +6,9 @@ import {
   type TokenEvent,
   type TokenProviderOptions,
 } from '@tokenstash/core'
-import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose'
+import type { JWTPayload } from 'jose'
 import nock from 'nock'
-import { type Issuer, startIssuer } from './support/issuer'
+import { type Issuer, startIssuer, tokenVerifier } from './support/issuer'
 
 // @tokenstash/core against a real OAuth2 server (oidc-provider in a child process): every auth
 // method, discovery, refresh timing on the real clock, single flight, and the retry rules, each
@@ -27,9 +27,7 @@ describe('createTokenProvider with clientCredentials against a real issuer', () 
     nock.disableNetConnect()
     nock.enableNetConnect('127.0.0.1')
     issuer = await startIssuer({ accessTokenTtlSeconds: TTL_SECONDS })
-    const jwks = createRemoteJWKSet(new URL(issuer.jwksUri))
-    verify = async (token) =>
-      (await jwtVerify(token, jwks, { issuer: issuer.issuer, audience: issuer.audience })).payload
+    verify = tokenVerifier(issuer)
   })
 
   afterAll(async () => {

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose'
 import nock from 'nock'
-import { type Issuer, IssuerError, startIssuer } from './support/issuer'
+import { type Issuer, IssuerError, startIssuer, tokenVerifier } from './support/issuer'
 
 const TTL = 4
 
@@ -65,10 +65,7 @@ describe('startIssuer', () => {
     nock.disableNetConnect()
     nock.enableNetConnect('127.0.0.1')
     issuer = await startIssuer({ accessTokenTtlSeconds: TTL })
-    const jwks = createRemoteJWKSet(new URL(issuer.jwksUri))
-    verify = async (token) =>
-      (await jwtVerify(token, jwks, { issuer: issuer.issuer, audience: issuer.audience, typ: 'at+jwt' }))
-        .payload
+    verify = tokenVerifier(issuer)
   })
 
   afterAll(async () => {

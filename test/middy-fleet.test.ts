@@ -2,11 +2,10 @@ import { randomBytes } from 'node:crypto'
 import type { TokenStore } from '@tokenstash/core'
 import type { Context } from 'aws-lambda'
 import Redis from 'ioredis'
-import { createRemoteJWKSet, jwtVerify } from 'jose'
 import nock from 'nock'
 import { events, invoke, lambdaContext } from '../packages/middy/test/lambda'
 import { type DynamoServer, startDynamo } from './support/dynamodb'
-import { type Issuer, startIssuer } from './support/issuer'
+import { type Issuer, startIssuer, tokenVerifier } from './support/issuer'
 import { type RedisServer, startRedis } from './support/redis'
 
 // A fleet of cold Lambda containers, each with its own module registry (so its own @tokenstash/*
@@ -117,8 +116,7 @@ describe('m2mToken in a fleet of separate module instances', () => {
     expect(afterCold).toBe(1)
     expect(total).toBe(1)
     expect(new Set([...cold, ...warm]).size).toBe(1)
-    const jwks = createRemoteJWKSet(new URL(issuer.jwksUri))
-    await jwtVerify(cold[0]!, jwks, { issuer: issuer.issuer, audience: issuer.audience })
+    await tokenVerifier(issuer)(cold[0]!)
   })
 
   it('should cost one token request for the whole fleet sharing Redis', async () => {

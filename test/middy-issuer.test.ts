@@ -8,10 +8,10 @@ import {
 } from '@tokenstash/core'
 import { m2mToken, TokenUnavailableError } from '@tokenstash/middy'
 import type { Context } from 'aws-lambda'
-import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose'
+import type { JWTPayload } from 'jose'
 import nock from 'nock'
 import { events, invoke, lambdaContext } from '../packages/middy/test/lambda'
-import { type Issuer, startIssuer } from './support/issuer'
+import { type Issuer, startIssuer, tokenVerifier } from './support/issuer'
 
 // m2mToken in real Middy handlers, with real providers talking to a real OAuth2 server; every
 // count of token requests is what the server itself saw.
@@ -37,9 +37,7 @@ describe('m2mToken against a real OAuth2 server', () => {
     nock.disableNetConnect()
     nock.enableNetConnect('127.0.0.1')
     issuer = await startIssuer({ accessTokenTtlSeconds: 300 })
-    const jwks = createRemoteJWKSet(new URL(issuer.jwksUri))
-    verify = async (token) =>
-      (await jwtVerify(token, jwks, { issuer: issuer.issuer, audience: issuer.audience })).payload
+    verify = tokenVerifier(issuer)
   })
 
   afterAll(async () => {

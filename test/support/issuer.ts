@@ -3,7 +3,7 @@ import { createPublicKey, generateKeyPair, type KeyObject, randomBytes } from 'n
 import type { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import type { JWK } from 'jose'
+import { createRemoteJWKSet, type JWK, type JWTPayload, jwtVerify } from 'jose'
 
 // import.meta.url works under tsx (ESM) and under jest, where swc rewrites it for CommonJS.
 const SERVER_PATH = fileURLToPath(new URL('./issuer-server.mjs', import.meta.url))
@@ -469,4 +469,21 @@ function checkFailure(count: unknown, failure: InjectedFailure | undefined): voi
   ) {
     throw new TypeError(`Expected \`failure.body\` to be a string or a plain object, got ${show(body)}`)
   }
+}
+
+/**
+ * A function that verifies an access token of `issuer` through its JWKS (signature, `typ`
+ * at+jwt, issuer, audience) and returns its claims.
+ *
+ * @example
+ * ```ts
+ * const verify = tokenVerifier(issuer)
+ * expect((await verify(token)).client_id).toBe(issuer.clients.basic.clientId)
+ * ```
+ */
+export function tokenVerifier(issuer: Issuer): (token: string) => Promise<JWTPayload> {
+  const jwks = createRemoteJWKSet(new URL(issuer.jwksUri))
+  return async (token) =>
+    (await jwtVerify(token, jwks, { issuer: issuer.issuer, audience: issuer.audience, typ: 'at+jwt' }))
+      .payload
 }
