@@ -24,15 +24,33 @@ export const DEFAULTS = Object.freeze({
     maxElapsedMs: 15_000,
   }),
   lease: Object.freeze({
-    /** A lease always expires: a crashed holder never blocks the fleet for longer than this. */
-    ttlMs: 10_000,
-    /** Losers wait this long for the winner's token, then fetch themselves (fail open). */
-    waitMs: 5_000,
+    /**
+     * A lease always expires, but never while its holder is still fetching: the fetch budget
+     * (retry.maxElapsedMs + one request's timeoutMs) plus 5 s. Left out, it follows `retry.maxElapsedMs`.
+     */
+    ttlMs: 30_000,
+    /**
+     * Losers wait for a live holder up to the fetch budget (retry.maxElapsedMs + timeoutMs), then
+     * fetch themselves (fail open). Left out, it follows `retry.maxElapsedMs`.
+     */
+    waitMs: 25_000,
   }),
   /** Bound on every store call; past it the store counts as down for this call. */
   storeTimeoutMs: 1_000,
-  /** After a store failure, skip the store for this long before trying it again. */
+  /**
+   * After a store failure, reads are skipped for this long (no caller waits on a store that just
+   * failed); writes, deletes and lease releases are still tried until `storeDownAfterFailures`.
+   */
   storeRetryAfterMs: 5_000,
+  /** Consecutive failed store calls after which writes are skipped too, for `storeRetryAfterMs`. */
+  storeDownAfterFailures: 3,
+  /** A lease holder whose fetch failed tells the waiting instances for this long (negative marker). */
+  failureMarkerMs: 5_000,
+  /**
+   * Clocks of instances sharing a store may differ from true time by up to this much. A token read
+   * from the store is served until expiresAt − expirySkewMs − 2 × this (within 1/8 of the lifetime).
+   */
+  clockSkewToleranceMs: 30_000,
   /** Per-request timeout of token and discovery requests. */
   timeoutMs: 10_000,
   namespace: 'default',
@@ -40,4 +58,6 @@ export const DEFAULTS = Object.freeze({
   rejectionWindowMs: 30_000,
   /** A cooldown read from a shared store is never honoured for longer than this. */
   maxCooldownMs: 300_000,
+  /** Rejected tokens remembered per provider (until each expires), so none is adopted again. */
+  maxRejectedTokens: 64,
 })

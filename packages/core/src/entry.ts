@@ -1,8 +1,9 @@
 import type { Keyring } from './encryption'
 import type { TokenSet } from './types'
 
-// What the provider writes to a shared store: a token, or a cooldown (shared Retry-After).
-// Both carry the cache key they were written under, and are sealed when a keyring is given,
+// What the provider writes to a shared store: a token, a cooldown (shared Retry-After), or the
+// failure of a lease holder (a short negative marker for the instances waiting on it).
+// All carry the cache key they were written under, and are sealed when a keyring is given,
 // so a value copied under another key, altered or forged is a miss.
 
 interface TokenRecord {
@@ -21,6 +22,30 @@ interface CooldownRecord {
   kind: 'cooldown'
   key: string
   until: number
+}
+
+/**
+ * What a lease holder whose fetch failed tells the instances waiting for it: enough to throw the
+ * same typed error. Messages of tokenstash errors hold no token or secret.
+ */
+export interface FailureRecord {
+  code: string
+  message: string
+  endpoint?: string
+  status?: number
+  error?: string
+  errorDescription?: string
+  retryable?: boolean
+  retryAfterMs?: number
+  retryAt?: number
+  reason?: string
+  issuer?: string
+}
+
+interface StoredFailure extends FailureRecord {
+  v: 1
+  kind: 'failure'
+  key: string
 }
 
 export class EntryCodec {
@@ -45,6 +70,10 @@ export class EntryCodec {
 
   encodeCooldown(until: number): Promise<string> {
     return this.#encode({ v: 1, kind: 'cooldown', key: this.key, until } satisfies CooldownRecord)
+  }
+
+  encodeFailure(failure: FailureRecord): Promise<string> {
+    return this.#encode({ ...failure, v: 1, kind: 'failure', key: this.key } satisfies StoredFailure)
   }
 
   /** A token, or undefined for anything that is not a well-formed token entry of this key. */
@@ -76,7 +105,19 @@ export class EntryCodec {
     return r?.kind === 'cooldown' && Number.isFinite(r.until) ? r.until : undefined
   }
 
-  async #encode(record: TokenRecord | CooldownRecord): Promise<string> {
+  async decodeFailure(raw: string | undefined): Promise<FailureRecord | undefined> {
+    const r = await this.#decode(raw)
+    if (r?.kind !== 'failure' || typeof r.code !== 'string' || typeof r.message !== 'string') return undefined
+    const failure: FailureRecord = { code: r.code, message: r.message }
+    for (const name of ['endpoint', 'error', 'errorDescription', 'reason', 'issuer'] as const)
+      if (typeof r[name] === 'string') failure[name] = r[name]
+    for (const name of ['status', 'retryAfterMs', 'retryAt'] as const)
+      if (Number.isFinite(r[name])) failure[name] = r[name]
+    if (typeof r.retryable === 'boolean') failure.retryable = r.retryable
+    return failure
+  }
+
+  async #encode(record: TokenRecord | CooldownRecord | StoredFailure): Promise<string> {
     const json = JSON.stringify(record)
     return this.keyring ? this.keyring.seal(json, this.key) : json
   }

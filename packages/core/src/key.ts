@@ -26,4 +26,5 @@ export function providerKey(sourceId: string, namespace: string): string {
 export const derivedKey = {
   lease: (key: string) => `${key}#lease`,
   cooldown: (key: string) => `${key}#cooldown`,
+  failure: (key: string) => `${key}#failure`,
 }

@@ -23,10 +23,11 @@ export const MAX_SKEW_FRACTION = 0.125
 /**
  * When to refresh and until when a token may be served, as DESIGN.md defines them:
  * refreshAt = issuedAt + (refreshRatio − jitter)·L, usableUntil = expiresAt − skew, refreshAt ≤ usableUntil.
+ * `clockMarginMs` widens the skew for times written by another host's clock (entries of a shared store).
  */
-export function timing(set: TokenSet, policy: RefreshPolicy): Timing {
+export function timing(set: TokenSet, policy: RefreshPolicy, clockMarginMs = 0): Timing {
   const lifetime = set.expiresAt - set.issuedAt
-  const skew = Math.min(policy.expirySkewMs, lifetime * MAX_SKEW_FRACTION)
+  const skew = Math.min(policy.expirySkewMs + clockMarginMs, lifetime * MAX_SKEW_FRACTION)
   const usableUntil = set.expiresAt - skew
   const ratio = Math.max(0, policy.refreshRatio - policy.jitterFraction)
   const refreshAt = Math.min(set.issuedAt + ratio * lifetime, usableUntil)

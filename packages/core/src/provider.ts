@@ -1,20 +1,21 @@
 import { randomUUID } from 'node:crypto'
 import { DEFAULTS } from './defaults'
 import { type EncryptionKeyInput, Keyring } from './encryption'
-import { EntryCodec } from './entry'
+import { EntryCodec, type FailureRecord } from './entry'
 import {
   ConfigError,
+  DiscoveryError,
   RateLimitedError,
-  StoreError,
   TokenEndpointError,
   TokenRejectedError,
   TokenResponseError,
   TokenstashError,
 } from './errors'
-import { checkNamespace, derivedKey, providerKey } from './key'
+import { checkNamespace, providerKey } from './key'
 import { type Timing, timing } from './policy'
-import { fetchWithRetry, type RetryOptions } from './retry'
-import { SingleFlight, sleep, withSignal, withTimeout } from './single-flight'
+import { backoffStep, fetchWithRetry, type RetryOptions } from './retry'
+import { SingleFlight, sleep, withSignal } from './single-flight'
+import { describe, type StoredToken, StoreTier } from './store-tier'
 import type {
   GetTokenOptions,
   ProviderStats,
@@ -70,6 +71,7 @@ interface Cached {
   adoptedAt: number
 }
 
+/** obtain: a usable token; refresh: a fresh one, or nothing if someone else refreshes; force: a new one from the endpoint. */
 type Mode = 'obtain' | 'refresh' | 'force'
 
 const FLIGHT = 'token'
@@ -77,22 +79,21 @@ const FLIGHT = 'token'
 // Each delay is jittered ±25% so a cold burst of containers does not read one item in lockstep
 // (on DynamoDB one item is one partition, with a few thousand strong reads per second at most).
 const POLL_MS = [25, 40, 60, 100, 150, 200, 250]
-/** The cooldown is read on every third poll only: it matters after the winner failed, which is rare. */
-const COOLDOWN_EVERY = 3
+/** Every third poll also looks for the holder's failure and whether the lease was released. */
+const CHECK_EVERY = 3
+/** How long past the fetch budget a lease outlives its holder by default. */
+const LEASE_MARGIN_MS = 5_000
 
 class Provider implements TokenProvider {
   readonly key: string
   readonly #source: TokenSource
-  readonly #store?: TokenStore
-  readonly #codec: EntryCodec
+  readonly #tier?: StoreTier
   readonly #now: () => number
   readonly #onEvent?: (event: TokenEvent) => void
   readonly #policy: { refreshRatio: number; jitterFraction: number; expirySkewMs: number }
   readonly #retry: RetryOptions
   readonly #lease: { ttlMs: number; waitMs: number }
-  readonly #storeTimeoutMs: number
   readonly #background: boolean
-  readonly #owner = randomUUID()
   readonly #flight = new SingleFlight<Cached | undefined>()
   readonly #stats: ProviderStats = {
     l1Hits: 0,
@@ -104,10 +105,11 @@ class Provider implements TokenProvider {
   }
 
   #cur?: Cached
+  /** Tokens rejected through invalidate, with their expiry: never adopted again before it. */
+  readonly #rejected = new Map<string, number>()
   #pendingReplacement = false
   #cooldownUntil = 0
-  #storeDown = false
-  #storeSkipUntil = 0
+  #rateLimitStreak = 0
   #nextRefreshTry = 0
 
   constructor(options: TokenProviderOptions) {
@@ -182,12 +184,15 @@ class Provider implements TokenProvider {
         `Expected \`retry.maxTimeoutMs\` (${this.#retry.maxTimeoutMs}) to be at least \`retry.minTimeoutMs\` (${this.#retry.minTimeoutMs})`,
       )
     }
+    // The fetch budget: every attempt and wait of one fetch, plus the last request's own timeout.
+    // A lease outlives it, and losers wait for a live holder that long.
+    const budget = this.#retry.maxElapsedMs + DEFAULTS.timeoutMs
     const l = options.lease ?? {}
     this.#lease = {
-      ttlMs: optionalNumber('lease.ttlMs', l.ttlMs, DEFAULTS.lease.ttlMs, { min: 0, minExclusive: true }),
-      waitMs: optionalNumber('lease.waitMs', l.waitMs, DEFAULTS.lease.waitMs, { min: 0 }),
+      ttlMs: optionalNumber('lease.ttlMs', l.ttlMs, budget + LEASE_MARGIN_MS, { min: 0, minExclusive: true }),
+      waitMs: optionalNumber('lease.waitMs', l.waitMs, budget, { min: 0 }),
     }
-    this.#storeTimeoutMs = optionalNumber('storeTimeoutMs', options.storeTimeoutMs, DEFAULTS.storeTimeoutMs, {
+    const storeTimeoutMs = optionalNumber('storeTimeoutMs', options.storeTimeoutMs, DEFAULTS.storeTimeoutMs, {
       min: 0,
       minExclusive: true,
     })
@@ -207,9 +212,18 @@ class Provider implements TokenProvider {
     this.#background = options.backgroundRefresh ?? !process.env.AWS_LAMBDA_FUNCTION_NAME
 
     this.#source = source
-    this.#store = store
     this.key = providerKey(source.id, checkNamespace(options.namespace ?? DEFAULTS.namespace))
-    this.#codec = new EntryCodec(this.key, keyring)
+    if (store) {
+      this.#tier = new StoreTier(store, {
+        key: this.key,
+        owner: randomUUID(),
+        codec: new EntryCodec(this.key, keyring),
+        timeoutMs: storeTimeoutMs,
+        now: this.#now,
+        emit: (event) => this.#emit(event),
+        stats: this.#stats,
+      })
+    }
   }
 
   getToken(opts?: GetTokenOptions): Promise<string> {
@@ -225,61 +239,47 @@ class Provider implements TokenProvider {
   async getTokenSet(opts: GetTokenOptions = {}): Promise<TokenSet> {
     opts.signal?.throwIfAborted()
     const force = opts.forceRefresh === true
-    // A token is never served at or after usableUntil, even if the clock moved while we waited.
-    for (let obtained = 0; ; ) {
-      const cur = this.#cur
-      const now = this.#now()
-      if (cur && !force && now < cur.timing.usableUntil) {
-        this.#hit(cur)
-        if (now < cur.timing.refreshAt) return cur.set
-        const refreshed = this.#refresh(cur)
-        if (this.#background) return cur.set
-        const fresh = await withSignal(refreshed, opts.signal)
-        const after = this.#now()
-        if (fresh && after < fresh.timing.usableUntil) return fresh.set
-        if (after < cur.timing.usableUntil) return cur.set
-        // The refresh outlasted the current token: obtain a new one like any caller without one.
-        continue
-      }
-      const got = await withSignal(this.#obtain(force ? 'force' : 'obtain', cur), opts.signal)
-      if (got && this.#now() < got.timing.usableUntil) return got.set
-      if (++obtained >= 2) {
-        throw new TokenResponseError(
-          `The token from ${this.#endpointName()} was no longer usable when it arrived (lifetime shorter than the request took)`,
-          { endpoint: this.#endpointName(), reason: 'expired_on_arrival' },
-        )
-      }
+    const cur = this.#cur
+    const now = this.#now()
+    if (cur && !force && now < cur.timing.usableUntil) {
+      this.#hit(cur)
+      if (now < cur.timing.refreshAt) return cur.set
+      const refreshed = this.#refresh(cur)
+      if (this.#background) return cur.set
+      const fresh = await withSignal(refreshed, opts.signal)
+      // A token is never served at or after usableUntil, even if the clock moved while we waited.
+      const after = this.#now()
+      if (fresh && after < fresh.timing.usableUntil) return fresh.set
+      if (after < cur.timing.usableUntil) return cur.set
+      // The refresh outlasted the current token: obtain a new one like any caller without one.
     }
+    return (await withSignal(this.#obtain(force ? 'force' : 'obtain', cur), opts.signal)).set
   }
 
   async invalidate(rejectedToken?: string): Promise<void> {
-    const cur = this.#cur
-    if (rejectedToken !== undefined) {
-      if (typeof rejectedToken !== 'string') throw new ConfigError('Expected `rejectedToken` to be a string')
-      if (cur && cur.set.accessToken === rejectedToken) {
-        if (cur.replacesRejected && this.#now() - cur.adoptedAt < DEFAULTS.rejectionWindowMs) {
-          this.#emit({ type: 'error', code: 'ERR_TOKEN_REJECTED' })
-          throw new TokenRejectedError(
-            `A token fetched from ${this.#endpointName()} to replace a rejected one was rejected as well; ` +
-              'not fetching again to avoid a loop. Check that the audience, scope and issuer match what the API expects.',
-          )
-        }
-        this.#cur = undefined
-        this.#pendingReplacement = true
-      }
-      if (this.#store) {
-        // Compare-and-delete on the exact stored value, so a burst of 401s for one token deletes once
-        // and never removes the fresh token another instance has already written.
-        const raw = await this.#storeCall('get', (s) => s.get(this.key), undefined)
-        const stored = await this.#codec.decodeToken(raw)
-        if (raw !== undefined && stored?.accessToken === rejectedToken) {
-          await this.#storeCall('delete', (s) => s.delete(this.key, raw), undefined)
-        }
-      }
-    } else {
+    if (rejectedToken === undefined) {
       this.#cur = undefined
-      await this.#storeCall('delete', (s) => s.delete(this.key), undefined)
+      await this.#tier?.deleteAll()
+      this.#emit({ type: 'invalidate' })
+      return
     }
+    if (typeof rejectedToken !== 'string') throw new ConfigError('Expected `rejectedToken` to be a string')
+    const cur = this.#cur
+    // Not (or no longer) the current token: a late 401 for an old token. getToken() has the newer one.
+    if (!cur || cur.set.accessToken !== rejectedToken) return
+    if (cur.replacesRejected && this.#now() - cur.adoptedAt < DEFAULTS.rejectionWindowMs) {
+      this.#emit({ type: 'error', code: 'ERR_TOKEN_REJECTED' })
+      throw new TokenRejectedError(
+        `A token fetched from ${this.#endpointName()} to replace a rejected one was rejected as well; ` +
+          'not fetching again to avoid a loop. Check that the audience, scope and issuer match what the API expects.',
+      )
+    }
+    this.#remember(rejectedToken, cur.set.expiresAt)
+    this.#cur = undefined
+    this.#pendingReplacement = true
+    // Compare-and-delete on the stored value, so a burst of 401s deletes once and never removes a
+    // newer token another instance wrote; queued while the store cannot be reached.
+    await this.#tier?.deleteToken(rejectedToken)
     this.#emit({ type: 'invalidate' })
   }
 
@@ -287,7 +287,7 @@ class Provider implements TokenProvider {
     return { ...this.#stats }
   }
 
-  // ---- tiers and flights ------------------------------------------------------------------
+  // ---- flights ------------------------------------------------------------------------------
 
   #hit(cur: Cached): void {
     this.#stats.l1Hits++
@@ -298,7 +298,7 @@ class Provider implements TokenProvider {
   #refresh(cur: Cached): Promise<Cached | undefined> {
     if (!this.#flight.has(FLIGHT) && this.#now() < this.#nextRefreshTry) return Promise.resolve(undefined)
     return this.#flight
-      .run(FLIGHT, () => this.#acquire('refresh', cur))
+      .run(FLIGHT, () => this.#acquire('refresh', cur.set.accessToken))
       .then(
         (fresh) => {
           if (!fresh || fresh === cur) this.#backOffRefresh(cur)
@@ -319,126 +319,197 @@ class Provider implements TokenProvider {
     this.#nextRefreshTry = this.#now() + Math.max(10, Math.min(1_000, left / 8))
   }
 
-  async #obtain(mode: 'obtain' | 'force', prev: Cached | undefined): Promise<Cached | undefined> {
-    // Join whatever is in flight (a refresh counts) before starting our own.
-    const shared = await this.#flight
-      .run(FLIGHT, () => this.#acquire(mode, prev))
-      .catch((err) => {
-        this.#emitError(err)
-        throw err
-      })
-    if (shared && this.#now() < shared.timing.usableUntil && (mode !== 'force' || shared !== prev))
-      return shared
-    return this.#flight.run(FLIGHT, () => this.#acquire(mode, this.#cur ?? prev))
+  /**
+   * A usable token (a new one when forced): joins the flight in progress, or starts one. A joined
+   * refresh may bring nothing, and a token may expire on arrival; a few flights settle both.
+   */
+  async #obtain(mode: 'obtain' | 'force', prev: Cached | undefined): Promise<Cached> {
+    for (let flights = 0; flights < 3; flights++) {
+      const got = await this.#flight
+        .run(FLIGHT, () => this.#acquire(mode, prev?.set.accessToken))
+        .catch((err) => {
+          this.#emitError(err)
+          throw err
+        })
+      if (got && this.#now() < got.timing.usableUntil && (mode !== 'force' || got !== prev)) return got
+    }
+    throw new TokenResponseError(
+      `The token from ${this.#endpointName()} was no longer usable when it arrived (lifetime shorter than the request took)`,
+      { endpoint: this.#endpointName(), reason: 'expired_on_arrival' },
+    )
   }
 
-  /** Steps 3 and 4 of DESIGN.md: store, cooldown, lease, fetch, write, release. */
-  async #acquire(mode: Mode, prev: Cached | undefined): Promise<Cached | undefined> {
-    const store = this.#store
-    const newerThan = prev?.set.issuedAt ?? Number.NEGATIVE_INFINITY
-
-    if (store && mode !== 'force') {
-      const found = await this.#freshFromStore(mode, newerThan)
-      if (found) return found
+  /**
+   * Steps 3 and 4 of DESIGN.md, one flight: the store; else the lease; the winner (or a loser that
+   * took over a released lease, or one that waited in vain) checks the cooldown, fetches, writes and
+   * releases; a loser waits for the holder's token or failure. `replacing` is the token this flight
+   * must not bring back (the one being refreshed or forced out).
+   */
+  async #acquire(mode: Mode, replacing: string | undefined): Promise<Cached | undefined> {
+    const tier = this.#tier
+    if (!tier) {
+      this.#checkCooldown(mode)
+      return this.#fetchAndKeep(mode, replacing, undefined)
     }
+    await tier.flushDeletes()
+    let seen = mode === 'force' ? undefined : await tier.readToken()
+    const found = this.#fresh(seen?.set, mode, replacing)
+    if (found) return this.#adoptFromStore(found)
+    this.#checkCooldown(mode)
 
-    await this.#checkCooldown(mode)
-
-    let won = true
-    if (store)
-      won = await this.#storeCall(
-        'acquireLease',
-        (s) => s.acquireLease(derivedKey.lease(this.key), this.#owner, this.#lease.ttlMs),
-        true,
-      )
-    if (!won) {
+    let holding = await tier.acquireLease(this.#lease.ttlMs)
+    if (!holding) {
       // Another instance is fetching. During a refresh the current token is still good: keep it.
       if (mode === 'refresh') return undefined
-      const waited = await this.#waitForWinner(newerThan)
-      if (waited) return waited
-      // Fail open: availability over thrift. But never against a shared cooldown.
-      await this.#checkCooldown(mode)
+      const waited = await this.#waitForHolder(replacing)
+      if (typeof waited !== 'boolean') return waited
+      holding = waited
     }
     try {
-      // Double-check after winning: the previous holder may have written its token and released
-      // the lease between our read above and our acquireLease; fetching then would be a second request.
-      if (store && won && mode !== 'force') {
-        const found = await this.#freshFromStore(mode, newerThan)
-        if (found) return found
-      }
-      const started = this.#now()
-      const set = await this.#fetch()
-      const cached = this.#adopt(set)
-      this.#emit({
-        type: mode === 'refresh' ? 'refresh' : 'fetch',
-        durationMs: this.#now() - started,
-        expiresAt: set.expiresAt,
-      })
-      await this.#writeToken(set)
-      return this.#cur ?? cached
+      // Read again: the previous holder may have written its token and released the lease between
+      // our first read and our acquireLease. This read is also what "changed meanwhile" is judged by.
+      const [again, sharedCooldown] = await Promise.all([tier.readToken(), tier.readCooldown()])
+      seen = again
+      const written = this.#fresh(again?.set, mode, replacing)
+      if (written && mode !== 'force') return this.#adoptFromStore(written)
+      this.#checkCooldown(mode, sharedCooldown)
+      return await this.#fetchAndKeep(mode, replacing, seen, holding ? tier.clearFailure() : undefined)
     } finally {
-      if (store && won) {
-        await this.#storeCall(
-          'releaseLease',
-          (s) => s.releaseLease(derivedKey.lease(this.key), this.#owner),
-          undefined,
-        )
-      }
+      if (holding) await tier.releaseLease()
     }
   }
 
-  /** A token in the store newer than `newerThan` and still good for `mode`, adopted; else undefined. */
-  async #freshFromStore(mode: Mode, newerThan: number): Promise<Cached | undefined> {
-    const found = await this.#readToken()
-    if (!found || found.issuedAt <= newerThan) return undefined
-    const t = timing(found, this.#policy)
-    if (this.#now() >= (mode === 'refresh' ? t.refreshAt : t.usableUntil)) return undefined
-    this.#stats.l2Hits++
-    this.#emit({ type: 'hit-store', expiresAt: found.expiresAt })
-    return this.#adopt(found)
+  /**
+   * Fetches, keeps the token in memory and writes it to the store, unless another instance wrote a
+   * usable token while we fetched (then that one is kept: a late response never replaces a newer
+   * token). "While we fetched" is judged by the stored value, not by comparing issuedAt across
+   * hosts, so clock skew cannot stop an instance from writing.
+   */
+  async #fetchAndKeep(
+    mode: Mode,
+    replacing: string | undefined,
+    seen: StoredToken | undefined,
+    clearing?: Promise<void>,
+  ): Promise<Cached> {
+    const started = this.#now()
+    let set: TokenSet
+    try {
+      set = await this.#fetch()
+    } catch (err) {
+      await clearing
+      // Tell the instances waiting on our lease, so they fail now with this error instead of fetching.
+      if (clearing && err instanceof TokenstashError) await this.#tier?.writeFailure(failureOf(err))
+      throw err
+    }
+    await clearing
+    this.#emit({
+      type: mode === 'refresh' ? 'refresh' : 'fetch',
+      durationMs: this.#now() - started,
+      expiresAt: set.expiresAt,
+    })
+    if (this.#rejected.has(set.accessToken)) {
+      throw new TokenRejectedError(
+        `${this.#endpointName()} answered with the token that was just rejected; not using it again. ` +
+          'The identity provider may cache tokens per client: check its configuration.',
+      )
+    }
+    const tier = this.#tier
+    if (!tier) return this.#adopt(set, false)
+    const latest = await tier.readToken()
+    const theirs =
+      latest && latest.raw !== seen?.raw ? this.#fresh(latest.set, 'obtain', replacing) : undefined
+    if (theirs) return this.#adopt(theirs, true)
+    const cached = this.#adopt(set, false)
+    await tier.writeToken(set)
+    return cached
   }
 
-  /** Lease lost: poll the store with short, growing intervals for the winner's token. */
-  async #waitForWinner(newerThan: number): Promise<Cached | undefined> {
+  /** Lease lost: poll the store with short, growing intervals while the holder works. */
+  async #waitForHolder(replacing: string | undefined): Promise<Cached | boolean> {
+    const tier = this.#tier!
     this.#stats.leaseWaits++
-    const started = performance.now()
-    for (let i = 0; ; i++) {
-      const elapsed = performance.now() - started
-      if (elapsed >= this.#lease.waitMs || this.#storeSkipped()) break
-      const delay = POLL_MS[Math.min(i, POLL_MS.length - 1)]! * (0.75 + Math.random() * 0.5)
-      await sleep(Math.min(delay, this.#lease.waitMs - elapsed))
-      const [found, cooldown] = await Promise.all([
-        this.#readToken(),
-        i % COOLDOWN_EVERY === COOLDOWN_EVERY - 1 ? this.#readCooldown() : undefined,
-      ])
-      if (found && found.issuedAt > newerThan && this.#now() < timing(found, this.#policy).usableUntil) {
-        this.#stats.l2Hits++
-        this.#emit({
-          type: 'lease-wait',
-          durationMs: Math.round(performance.now() - started),
-          expiresAt: found.expiresAt,
-        })
-        return this.#adopt(found)
-      }
-      if (cooldown !== undefined && cooldown > this.#now()) break
+    const started = this.#now()
+    // Time is judged by the injected clock and by the sleeps themselves, whichever says more.
+    let slept = 0
+    const waited = () => Math.max(this.#now() - started, slept)
+    const done = (found?: TokenSet) => {
+      this.#emit({ type: 'lease-wait', durationMs: Math.round(waited()), expiresAt: found?.expiresAt })
     }
-    this.#emit({ type: 'lease-wait', durationMs: Math.round(performance.now() - started) })
-    return undefined
+    for (let i = 0; waited() < this.#lease.waitMs && !tier.readsSkipped; i++) {
+      const delay = Math.min(
+        POLL_MS[Math.min(i, POLL_MS.length - 1)]! * (0.75 + Math.random() * 0.5),
+        this.#lease.waitMs - waited(),
+      )
+      await sleep(delay)
+      slept += delay
+      const found = this.#fresh((await tier.readToken())?.set, 'obtain', replacing)
+      if (found) {
+        this.#stats.l2Hits++
+        done(found)
+        return this.#adopt(found, true)
+      }
+      if (i % CHECK_EVERY !== CHECK_EVERY - 1) continue
+      const failure = await tier.readFailure()
+      if (failure) {
+        done()
+        throw this.#errorOf(failure)
+      }
+      // Released without a token (or expired with its holder): take it over, instead of all
+      // waiting out waitMs and fetching together.
+      if (await tier.acquireLease(this.#lease.ttlMs)) {
+        done()
+        return true
+      }
+    }
+    done()
+    // Fail open: availability over thrift.
+    return false
   }
 
-  #adopt(set: TokenSet): Cached {
-    const cur = this.#cur
-    // Sequence guard: a late response never replaces a newer token.
-    if (cur && cur.set.issuedAt > set.issuedAt && this.#now() < cur.timing.usableUntil) return cur
+  /** `set` if it may be served for `mode` and is neither rejected nor the token being replaced. */
+  #fresh(set: TokenSet | undefined, mode: Mode, replacing: string | undefined): TokenSet | undefined {
+    if (!set || set.accessToken === replacing || this.#isRejected(set.accessToken)) return undefined
+    const t = timing(set, this.#policy, STORE_CLOCK_MARGIN_MS)
+    return this.#now() < (mode === 'refresh' ? t.refreshAt : t.usableUntil) ? set : undefined
+  }
+
+  #adoptFromStore(set: TokenSet): Cached {
+    this.#stats.l2Hits++
+    this.#emit({ type: 'hit-store', expiresAt: set.expiresAt })
+    return this.#adopt(set, true)
+  }
+
+  /**
+   * The token served from now on. Flights are serial (one per provider), so nothing newer can be in
+   * memory. Times written by another host get a margin for clock skew.
+   */
+  #adopt(set: TokenSet, fromStore: boolean): Cached {
     const cached: Cached = {
       set: Object.isFrozen(set) ? set : Object.freeze({ ...set }),
-      timing: timing(set, this.#policy),
+      timing: timing(set, this.#policy, fromStore ? STORE_CLOCK_MARGIN_MS : 0),
       replacesRejected: this.#pendingReplacement,
       adoptedAt: this.#now(),
     }
     this.#pendingReplacement = false
     this.#cur = cached
     return cached
+  }
+
+  // ---- rejected tokens ---------------------------------------------------------------------
+
+  #remember(token: string, expiresAt: number): void {
+    const now = this.#now()
+    for (const [t, until] of this.#rejected) if (until <= now) this.#rejected.delete(t)
+    if (this.#rejected.size >= DEFAULTS.maxRejectedTokens) {
+      const oldest = this.#rejected.keys().next().value
+      if (oldest !== undefined) this.#rejected.delete(oldest)
+    }
+    this.#rejected.set(token, expiresAt)
+  }
+
+  #isRejected(token: string): boolean {
+    const until = this.#rejected.get(token)
+    return until !== undefined && this.#now() < until
   }
 
   // ---- token endpoint ----------------------------------------------------------------------
@@ -453,7 +524,7 @@ class Provider implements TokenProvider {
         throw err
       }
     }
-    return fetchWithRetry(attempt, this.#retry, {
+    const set = await fetchWithRetry(attempt, this.#retry, {
       now: this.#now,
       onRetry: (error, n) =>
         this.#emit({
@@ -463,14 +534,35 @@ class Provider implements TokenProvider {
           code: error.code,
           message: error.message,
         }),
-      onRetryAfter: (retryAt) => this.#shareCooldown(retryAt),
+      onRateLimit: (error) => this.#shareRateLimit(error),
     })
+    // The endpoint answered: this instance's own rate limit is over.
+    this.#rateLimitStreak = 0
+    this.#cooldownUntil = 0
+    return set
   }
 
-  async #checkCooldown(mode: Mode): Promise<void> {
-    const until = Math.max(this.#cooldownUntil, (await this.#readCooldown()) ?? 0)
+  /**
+   * A 429 (or a 503 with Retry-After): the wait the endpoint asked for, or one backoff step growing
+   * with each 429 in a row (capped at retry.maxTimeoutMs). Honoured here and shared through the store.
+   */
+  async #shareRateLimit(error: TokenEndpointError): Promise<number> {
+    if (error.status === 429) this.#rateLimitStreak++
+    const wait = error.retryAfterMs ?? backoffStep(this.#retry, this.#rateLimitStreak)
     const now = this.#now()
+    const until = now + Math.min(wait, DEFAULTS.maxCooldownMs)
+    this.#cooldownUntil = Math.max(this.#cooldownUntil, until)
+    this.#emit({ type: 'cooldown', retryAt: until })
+    await this.#tier?.writeCooldown(until)
+    return until
+  }
+
+  /** Throws RateLimitedError while this instance's cooldown, or one shared through the store, lasts. */
+  #checkCooldown(mode: Mode, shared = 0): void {
+    const now = this.#now()
+    const until = Math.max(this.#cooldownUntil, shared)
     if (until <= now) return
+    this.#cooldownUntil = until
     this.#emit({ type: 'cooldown', retryAt: until })
     throw new RateLimitedError(
       `${this.#endpointName()} asked clients to back off until ${new Date(until).toISOString()}; ` +
@@ -479,79 +571,36 @@ class Provider implements TokenProvider {
     )
   }
 
-  async #shareCooldown(retryAt: number): Promise<void> {
-    const until = Math.min(retryAt, this.#now() + DEFAULTS.maxCooldownMs)
-    this.#cooldownUntil = Math.max(this.#cooldownUntil, until)
-    this.#emit({ type: 'cooldown', retryAt: until })
-    const ttl = until - this.#now()
-    if (!this.#store || ttl <= 0) return
-    const value = await this.#codec.encodeCooldown(until)
-    await this.#storeCall('set', (s) => s.set(derivedKey.cooldown(this.key), value, ttl), undefined)
-  }
-
-  // ---- store (every call bounded, every failure degrades) -----------------------------------
-
-  async #readToken(): Promise<TokenSet | undefined> {
-    const raw = await this.#storeCall('get', (s) => s.get(this.key), undefined)
-    return this.#codec.decodeToken(raw)
-  }
-
-  async #readCooldown(): Promise<number | undefined> {
-    if (!this.#store) return undefined
-    const raw = await this.#storeCall('get', (s) => s.get(derivedKey.cooldown(this.key)), undefined)
-    const until = await this.#codec.decodeCooldown(raw)
-    // A forged or absurd cooldown must not silence the fleet for long.
-    return until === undefined ? undefined : Math.min(until, this.#now() + DEFAULTS.maxCooldownMs)
-  }
-
-  async #writeToken(set: TokenSet): Promise<void> {
-    if (!this.#store) return
-    const ttl = set.expiresAt - this.#now()
-    if (ttl <= 0) return
-    // Read-before-write narrows the late-writer race: a slower instance does not overwrite a newer token.
-    const stored = await this.#readToken()
-    if (stored && stored.issuedAt > set.issuedAt) {
-      this.#adopt(stored)
-      return
+  /** The error a failed lease holder reported, as the same typed error. */
+  #errorOf(f: FailureRecord): TokenstashError {
+    const message = `${f.message} (reported by the instance that held the lease)`
+    const endpoint = f.endpoint ?? this.#endpointName()
+    const details = {
+      endpoint,
+      status: f.status,
+      error: f.error,
+      errorDescription: f.errorDescription,
+      retryable: f.retryable ?? false,
+      retryAfterMs: f.retryAfterMs,
     }
-    const value = await this.#codec.encodeToken(set)
-    await this.#storeCall('set', (s) => s.set(this.key, value, ttl), undefined)
-  }
-
-  #storeSkipped(): boolean {
-    return this.#storeSkipUntil > this.#now()
-  }
-
-  async #storeCall<T>(op: string, fn: (store: TokenStore) => Promise<T>, fallback: T): Promise<T> {
-    const store = this.#store
-    if (!store || this.#storeSkipped()) return fallback
-    try {
-      const result = await withTimeout(
-        Promise.resolve().then(() => fn(store)),
-        this.#storeTimeoutMs,
-        () =>
-          new StoreError(`Store ${op} took longer than storeTimeoutMs (${this.#storeTimeoutMs} ms)`, {
-            operation: op,
-          }),
-      )
-      if (this.#storeDown) {
-        this.#storeDown = false
-        this.#emit({ type: 'store-recovered' })
+    switch (f.code) {
+      case 'ERR_RATE_LIMITED': {
+        const retryAt = Math.min(f.retryAt ?? this.#now(), this.#now() + DEFAULTS.maxCooldownMs)
+        this.#cooldownUntil = Math.max(this.#cooldownUntil, retryAt)
+        return new RateLimitedError(message, { ...details, retryable: true, retryAt })
       }
-      return result
-    } catch (err) {
-      this.#stats.storeErrors++
-      this.#storeSkipUntil = this.#now() + DEFAULTS.storeRetryAfterMs
-      if (!this.#storeDown) {
-        // Once per outage, not once per call.
-        this.#storeDown = true
-        const error =
-          err instanceof StoreError
-            ? err
-            : new StoreError(`Store ${op} failed: ${describe(err)}`, { operation: op, cause: err })
-        this.#emit({ type: 'store-error', code: error.code, message: error.message })
-      }
-      return fallback
+      case 'ERR_TOKEN_RESPONSE':
+        return new TokenResponseError(message, { endpoint, status: f.status, reason: f.reason ?? 'unknown' })
+      case 'ERR_DISCOVERY':
+        return new DiscoveryError(message, {
+          issuer: f.issuer ?? '',
+          status: f.status,
+          retryable: f.retryable,
+        })
+      case 'ERR_TOKEN_REJECTED':
+        return new TokenRejectedError(message)
+      default:
+        return new TokenEndpointError(message, details)
     }
   }
 
@@ -585,9 +634,26 @@ class Provider implements TokenProvider {
   }
 }
 
-function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 300)
-  return String(err).slice(0, 300)
+/** Times in store entries come from the writer's clock: two instances may be 2 × tolerance apart. */
+const STORE_CLOCK_MARGIN_MS = 2 * DEFAULTS.clockSkewToleranceMs
+
+/** What a failed holder writes for its waiters: the typed error's fields, never a token. */
+function failureOf(err: TokenstashError): FailureRecord {
+  const e = err as TokenstashError & Partial<Record<keyof FailureRecord, unknown>>
+  const pick = <T>(v: unknown, type: string): T | undefined => (typeof v === type ? (v as T) : undefined)
+  return {
+    code: err.code,
+    message: err.message,
+    endpoint: pick(e.endpoint, 'string'),
+    status: pick(e.status, 'number'),
+    error: pick(e.error, 'string'),
+    errorDescription: pick(e.errorDescription, 'string'),
+    retryable: pick(e.retryable, 'boolean'),
+    retryAfterMs: pick(e.retryAfterMs, 'number'),
+    retryAt: pick(e.retryAt, 'number'),
+    reason: pick(e.reason, 'string'),
+    issuer: pick(e.issuer, 'string'),
+  }
 }
 
 /** A custom TokenSource is held to the same shape as the built-in ones. */

@@ -1,4 +1,4 @@
-import { DiscoveryError, RateLimitedError, TokenEndpointError, TokenstashError } from './errors'
+import { DiscoveryError, RateLimitedError, TokenEndpointError } from './errors'
 import { sleep } from './single-flight'
 import type { TokenSet } from './types'
 
@@ -13,18 +13,35 @@ export interface RetryOptions {
 }
 
 export interface RetryHooks {
+  now: () => number
   /** A retryable failure; `attempt` is the number of the attempt that failed. */
   onRetry?: (error: TokenEndpointError | DiscoveryError, attempt: number) => void
-  /** The endpoint asked everybody to wait (429/503 with Retry-After): share it. */
-  onRetryAfter?: (retryAt: number, error: TokenEndpointError) => Promise<void> | void
-  now: () => number
+  /**
+   * The endpoint asked everybody to wait (429, or 503 with Retry-After): share it before waiting.
+   * Returns until when callers must wait (the provider may lengthen it, never shorten it).
+   */
+  onRateLimit: (error: TokenEndpointError) => Promise<number>
 }
 
 /**
- * One fetch with p-retry: network errors, 408, 425, 429 and 5xx (of the token endpoint, and of
- * discovery before it) are retried with exponential backoff and full jitter within a time budget; `Retry-After` is waited out on top of the backoff (or, when
- * it lies beyond the budget, turned into a RateLimitedError at once). A 429 that outlasts the
- * retries is a RateLimitedError too. Everything else fails fast, unwrapped.
+ * The n-th step (1-based) of exponential backoff, without jitter: minTimeoutMs·factor^(n−1),
+ * capped at maxTimeoutMs.
+ */
+export function backoffStep(options: RetryOptions, n: number): number {
+  return Math.min(options.maxTimeoutMs, options.minTimeoutMs * options.factor ** Math.max(0, n - 1))
+}
+
+function retryable(err: unknown): err is TokenEndpointError | DiscoveryError {
+  return (err instanceof TokenEndpointError || err instanceof DiscoveryError) && err.retryable
+}
+
+/**
+ * One fetch: network errors, 408, 425, 429 and 5xx (of the token endpoint, and of discovery before
+ * it) are retried within `maxElapsedMs`. Each wait is max(the endpoint's wait, jittered exponential
+ * backoff); a wait beyond the budget ends the fetch at once. A 429 (with or without Retry-After)
+ * is shared through `onRateLimit` before anyone waits, and a 429 that ends the fetch is a
+ * RateLimitedError with that retryAt. Everything else fails fast, unwrapped. The timers are plain
+ * (ref'd) timeouts: the caller waiting on this fetch keeps the process alive.
  */
 export async function fetchWithRetry(
   attempt: (signal?: AbortSignal) => Promise<TokenSet>,
@@ -32,83 +49,51 @@ export async function fetchWithRetry(
   hooks: RetryHooks,
   signal?: AbortSignal,
 ): Promise<TokenSet> {
-  // Loaded on first fetch, not at import: a warm container never pays for it.
-  const { default: pRetry, AbortError } = await import('p-retry')
   const started = hooks.now()
-  try {
-    return await pRetry(
-      async () => {
-        try {
-          return await attempt(signal)
-        } catch (err) {
-          // A discovery that failed for a moment is retried like the token request it precedes.
-          if ((err instanceof TokenEndpointError || err instanceof DiscoveryError) && err.retryable) throw err
-          // AbortError stops p-retry and rethrows the original error as it is.
-          throw new AbortError(
-            err instanceof Error ? err : new TokenstashError('ERR_TOKEN_ENDPOINT', String(err)),
-          )
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(signal)
+    } catch (err) {
+      if (!retryable(err)) throw err
+      const shared =
+        err instanceof TokenEndpointError &&
+        (err.status === 429 || (err.status === 503 && (err.retryAfterMs ?? 0) > 0))
+      const retryAt = shared ? await hooks.onRateLimit(err) : undefined
+      const asked = retryAt === undefined ? 0 : retryAt - hooks.now()
+      const backoff = backoffStep(options, n) * (0.5 + Math.random() * 0.5)
+      const delay = Math.max(asked, backoff)
+      const left = options.maxElapsedMs - (hooks.now() - started)
+      const last = n > options.retries
+      if (last || delay > left) {
+        // A rate limit that ends the fetch is reported as one, with the time the fleet waits until.
+        if (retryAt !== undefined && err instanceof TokenEndpointError && (err.status === 429 || !last)) {
+          throw rateLimited(err, retryAt, last ? 'still rate limited when the retries ran out' : options)
         }
-      },
-      {
-        retries: options.retries,
-        factor: options.factor,
-        minTimeout: options.minTimeoutMs,
-        maxTimeout: options.maxTimeoutMs,
-        randomize: true,
-        maxRetryTime: options.maxElapsedMs,
-        signal,
-        unref: true,
-        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-          if (!(error instanceof TokenEndpointError || error instanceof DiscoveryError)) return
-          const wait = error instanceof TokenEndpointError ? error.retryAfterMs : undefined
-          if (error instanceof TokenEndpointError && wait !== undefined && wait > 0) {
-            const retryAt = hooks.now() + wait
-            // Shared before anyone sees the error, so the rest of the fleet backs off at once.
-            if (error.status === 429 || error.status === 503) await hooks.onRetryAfter?.(retryAt, error)
-            const left = options.maxElapsedMs - (hooks.now() - started)
-            if (retriesLeft > 0 && wait > left) {
-              throw new RateLimitedError(
-                `${error.message}; the endpoint asked to wait ${Math.ceil(wait / 1000)} s, longer than the retry budget of ${options.maxElapsedMs} ms`,
-                { ...detailsOf(error), retryAt, cause: error },
-              )
-            }
-            if (retriesLeft > 0) {
-              hooks.onRetry?.(error, attemptNumber)
-              await sleep(wait, signal)
-              return
-            }
-          }
-          if (retriesLeft > 0) hooks.onRetry?.(error, attemptNumber)
-        },
-      },
-    )
-  } catch (err) {
-    throw lastRateLimit(err, options, hooks.now())
+        throw err
+      }
+      hooks.onRetry?.(err, n)
+      await sleep(delay, signal)
+    }
   }
 }
 
-/**
- * A 429 that outlasted every retry is a rate limit like any other, so callers that handle
- * ERR_RATE_LIMITED see it. Without a hint from the endpoint, retryAt is one backoff step away.
- */
-function lastRateLimit(err: unknown, options: RetryOptions, now: number): unknown {
-  if (!(err instanceof TokenEndpointError) || err instanceof RateLimitedError || err.status !== 429)
-    return err
-  const wait = err.retryAfterMs ?? options.minTimeoutMs
-  return new RateLimitedError(`${err.message}; still rate limited when the retries ran out`, {
-    ...detailsOf(err),
-    retryAt: now + wait,
-    cause: err,
-  })
-}
-
-function detailsOf(error: TokenEndpointError) {
-  return {
+function rateLimited(
+  error: TokenEndpointError,
+  retryAt: number,
+  why: string | RetryOptions,
+): RateLimitedError {
+  const reason =
+    typeof why === 'string'
+      ? why
+      : `the endpoint asked to wait until ${new Date(retryAt).toISOString()}, beyond the retry budget of ${why.maxElapsedMs} ms`
+  return new RateLimitedError(`${error.message}; ${reason}`, {
     endpoint: error.endpoint,
     status: error.status,
     error: error.error,
     errorDescription: error.errorDescription,
     retryable: true,
     retryAfterMs: error.retryAfterMs,
-  }
+    retryAt,
+    cause: error,
+  })
 }

@@ -40,11 +40,13 @@ export function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefin
   })
 }
 
-/** Rejects with `onTimeout()` when `promise` takes longer than `ms`; the timer never holds the process open. */
+/**
+ * Rejects with `onTimeout()` when `promise` takes longer than `ms`. The timer is ref'd on purpose:
+ * a caller may be waiting on it, and Lambda ends an invocation whose event loop is empty.
+ */
 export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(onTimeout()), ms)
-    timer.unref?.()
     promise.then(
       (value) => {
         clearTimeout(timer)

@@ -80,3 +80,39 @@ export function breakableStore(inner: TokenStore) {
 }
 
 export const flush = () => new Promise((r) => setImmediate(r))
+
+type StoreOp = keyof TokenStore
+
+/**
+ * Wraps a store so every call takes `latencyMs` (real time), or what `delayOf` says for the n-th
+ * call of an operation on a key; records every call.
+ */
+export function slowStore(
+  inner: TokenStore,
+  latencyMs: number,
+  delayOf: (op: StoreOp, key: string, n: number) => number | undefined = () => undefined,
+) {
+  const calls: Array<{ op: StoreOp; key: string; args: unknown[] }> = []
+  const counts = new Map<string, number>()
+  const wrap =
+    <A extends [string, ...unknown[]], R>(op: StoreOp, fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      const n = (counts.get(`${op} ${a[0]}`) ?? 0) + 1
+      counts.set(`${op} ${a[0]}`, n)
+      calls.push({ op, key: a[0], args: a.slice(1) })
+      const ms = delayOf(op, a[0], n) ?? latencyMs
+      if (ms > 0) await new Promise((r) => setTimeout(r, ms))
+      return fn(...a)
+    }
+  const store: TokenStore = {
+    get: wrap('get', (k: string) => inner.get(k)),
+    set: wrap('set', (k: string, v: string, t: number) => inner.set(k, v, t)),
+    delete: wrap('delete', (k: string, e?: string) => inner.delete(k, e)),
+    acquireLease: wrap('acquireLease', (k: string, o: string, t: number) => inner.acquireLease(k, o, t)),
+    releaseLease: wrap('releaseLease', (k: string, o: string) => inner.releaseLease(k, o)),
+  }
+  return { store, calls }
+}
+
+/** Resolves after `ms` of real time. */
+export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))

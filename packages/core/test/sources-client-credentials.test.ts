@@ -571,6 +571,33 @@ describe('clientCredentials', () => {
       expectNoSecret(err)
     })
 
+    it.each([
+      [
+        'an error with a circular property',
+        () => Object.assign(new Error('socket closed'), { self: {} as unknown }),
+      ],
+      ['an object without a prototype', () => Object.create(null) as unknown],
+      [
+        'an object whose toString throws',
+        () => ({
+          toString() {
+            throw new Error('no text')
+          },
+        }),
+      ],
+    ])('should wrap %s from a custom fetch as a retryable TokenEndpointError', async (_name, make) => {
+      const thrown = make()
+      if (thrown instanceof Error) (thrown as unknown as { self: unknown }).self = thrown
+      const odd: typeof fetch = async () => {
+        throw thrown
+      }
+      const err = (await failure(clientCredentials(base({ fetch: odd })).fetchToken())) as TokenEndpointError
+      expect(err).toBeInstanceOf(TokenEndpointError)
+      expect(err.retryable).toBe(true)
+      expect(err.cause).toBe(thrown)
+      expect(err.message).toContain('could not be reached')
+    })
+
     it('should turn a timeout into a retryable error that says so', async () => {
       const { fake } = hangingFetch()
       const err = (await failure(

@@ -182,10 +182,10 @@ function choose(
  * `fetch` might; such an error is replaced by a scrubbed copy so no log of the cause leaks them.
  */
 function safeCause(cause: unknown, secrets: readonly string[]): unknown {
-  const text = cause instanceof Error ? inspectable(cause) : String(cause)
+  const text = cause instanceof Error ? inspectable(cause) : textOf(cause)
   if (!secrets.some((s) => s && text.includes(s))) return cause
-  const copy = new Error(scrub(cause instanceof Error ? cause.message : String(cause), secrets))
-  copy.name = cause instanceof Error ? cause.name : 'Error'
+  const copy = new Error(scrub(cause instanceof Error ? textOf(cause.message) : textOf(cause), secrets))
+  copy.name = cause instanceof Error ? textOf(cause.name) : 'Error'
   const code = (cause as { code?: unknown })?.code
   if (typeof code === 'string') Object.assign(copy, { code })
   return copy
@@ -193,8 +193,28 @@ function safeCause(cause: unknown, secrets: readonly string[]): unknown {
 
 function inspectable(err: Error, depth = 0): string {
   const inner =
-    err.cause instanceof Error && depth < 5 ? inspectable(err.cause, depth + 1) : String(err.cause ?? '')
-  return `${err.message}\n${err.stack ?? ''}\n${JSON.stringify(err) ?? ''}\n${inner}`
+    err.cause instanceof Error && depth < 5 ? inspectable(err.cause, depth + 1) : textOf(err.cause ?? '')
+  return `${textOf(err.message)}\n${textOf(err.stack ?? '')}\n${textOf(err, true)}\n${inner}`
+}
+
+/**
+ * A foreign value as text, for searching and messages. Never throws: a circular property (JSON), an
+ * object without a prototype or a throwing toString (String) must not turn a transport error into
+ * an untyped TypeError that escapes the retry.
+ */
+function textOf(value: unknown, json = false): string {
+  try {
+    return (json ? JSON.stringify(value) : String(value)) ?? ''
+  } catch {
+    try {
+      // JSON failed (circular): the own enumerable string properties are what it would have shown.
+      return Object.values(value as object)
+        .filter((v): v is string => typeof v === 'string')
+        .join('\n')
+    } catch {
+      return ''
+    }
+  }
 }
 
 /** Rejects with the caller's abort reason as soon as it aborts, without cancelling the shared work. */
@@ -401,9 +421,9 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
         )
       }
       const err = cause as { message?: string; cause?: { code?: string; message?: string } }
-      const why = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(cause)
+      const why = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? textOf(cause)
       throw new TokenEndpointError(
-        `Token endpoint ${t.endpoint} could not be reached (${scrub(String(why).slice(0, 200), secrets)}). Trying again later can succeed; check the URL and the network if it persists.`,
+        `Token endpoint ${t.endpoint} could not be reached (${scrub(textOf(why).slice(0, 200), secrets)}). Trying again later can succeed; check the URL and the network if it persists.`,
         { endpoint: t.endpoint, retryable: true, cause: safeCause(cause, secrets) },
       )
     }
