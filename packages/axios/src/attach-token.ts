@@ -173,18 +173,15 @@ export function attachToken(
   }
 
   // One renewal per rejected token: a burst of 401s for it shares one invalidate and one getToken.
+  // The provider owns the rest: invalidate of a token it no longer serves is a no-op, so a late 401
+  // for an old token just picks up the current one, and a replacement rejected again throws.
   const renewals = new Map<string, Promise<string>>()
-  // The last token replaced: a 401 for it that arrives late must not invalidate its successor.
-  let replaced: string | undefined
   const renew = (rejected: string): Promise<string> => {
     let flight = renewals.get(rejected)
     if (!flight) {
-      const invalidated = rejected === replaced ? Promise.resolve() : provider.invalidate(rejected)
-      flight = invalidated
-        .then(() => {
-          replaced = rejected
-          return provider.getToken()
-        })
+      flight = provider
+        .invalidate(rejected)
+        .then(() => provider.getToken())
         .finally(() => renewals.delete(rejected))
       renewals.set(rejected, flight)
     }
