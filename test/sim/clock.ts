@@ -1,0 +1,88 @@
+import { type Clock, withGlobal } from '@sinonjs/fake-timers'
+
+// The virtual clock of the simulator. @sinonjs/fake-timers owns Date, performance and the timer
+// functions the provider uses (setTimeout, setInterval); setImmediate, nextTick and microtasks
+// stay real, so one real setImmediate turn lets every promise chain run until it waits on a
+// (virtual) timer again. The simulator fires one timer at a time and settles in between, which is
+// what an event loop does, minus the waiting.
+
+const realSetImmediate = globalThis.setImmediate
+
+interface FakeTimer {
+  callAt: number
+  order: number
+}
+
+interface Handle {
+  hasRef?: () => boolean
+}
+
+export interface SimClock {
+  now(): number
+  /** Runs every promise chain until each waits on a virtual timer (or on nothing). */
+  settle(): Promise<void>
+  /** Timers that keep a Node process alive (not unref'd). Simulated I/O is a ref'd timer. */
+  refTimers(): number
+  /** When the next timer fires, or undefined when none is left. */
+  nextAt(): number | undefined
+  /** Fires the next timer only (moving the clock to it). */
+  fireNext(): void
+  /** Moves the clock forward to `t`; the caller checks first that no timer is due before it. */
+  advanceTo(t: number): void
+  /** Drops every timer and moves back to the start, for the next schedule. */
+  reset(): void
+  uninstall(): void
+}
+
+export const SIM_EPOCH = Date.UTC(2026, 0, 1)
+
+export function installClock(): SimClock {
+  const clock: Clock = withGlobal(globalThis).install({
+    now: SIM_EPOCH,
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
+  })
+  const timers = () => (clock as unknown as { timers?: Map<number, FakeTimer> }).timers
+  // fake-timers keeps the ref flag on the handle it returns, not on its timer: remember the handles.
+  const handles = new Map<number, Handle>()
+  const g = globalThis as unknown as Record<string, (...args: unknown[]) => unknown>
+  for (const name of ['setTimeout', 'setInterval']) {
+    const fake = g[name]!
+    g[name] = Object.assign(function track(this: unknown, ...args: unknown[]) {
+      const handle = fake.apply(this, args) as Handle
+      handles.set(Number(handle), handle)
+      return handle
+    }, fake)
+  }
+
+  const next = (): FakeTimer | undefined => {
+    let first: FakeTimer | undefined
+    for (const t of timers()?.values() ?? []) {
+      if (!first || t.callAt < first.callAt || (t.callAt === first.callAt && t.order < first.order)) first = t
+    }
+    return first
+  }
+
+  return {
+    now: () => clock.now,
+    settle: () => new Promise<void>((resolve) => realSetImmediate(resolve)),
+    refTimers() {
+      let n = 0
+      for (const id of timers()?.keys() ?? []) if (handles.get(id)?.hasRef?.() !== false) n++
+      return n
+    },
+    nextAt: () => next()?.callAt,
+    fireNext() {
+      clock.next()
+    },
+    advanceTo(t) {
+      if (t > clock.now) clock.tick(t - clock.now)
+    },
+    reset() {
+      clock.reset()
+      handles.clear()
+    },
+    uninstall() {
+      clock.uninstall()
+    },
+  }
+}

@@ -1,0 +1,112 @@
+import type { Plan } from './fleet'
+
+// The six defects of issue 8, each a fixed schedule. `seen` is the violation the simulator
+// reported for it on main at af7919e (before the rework of provider.ts/retry.ts); once fixed, the
+// schedule holds every invariant.
+
+export interface Defect {
+  name: string
+  seen: string
+  plan: Plan
+}
+
+const HOUR = 3_600_000
+
+const base = {
+  lifetimesMs: [60_000, 60_000],
+  sourceKind: 'custom',
+  store: true,
+  storeLatencyMs: [1, 1],
+  sourceLatencyMs: [50, 50],
+  apiLatencyMs: [10, 10],
+} as const satisfies Partial<Plan>
+
+export const DEFECTS: Defect[] = [
+  {
+    name: '1 unref’d retry backoff: a single 5xx on a cold fetch leaves the waiting caller with no timer',
+    seen: "i0:call waiting with no ref'd timer or pending I/O: a Lambda invocation would end here (answered null)",
+    plan: {
+      ...base,
+      seed: 1001,
+      store: false,
+      instances: [{ key: 0, background: false }],
+      script: [[{ outcome: '5xx' }]],
+      ops: [{ at: 0, kind: 'call', inst: 0 }],
+      expect: { allSucceed: true },
+    },
+  },
+  {
+    name: '2 rejected token adopted back from a 3 ms store: 8 requests 4 ms apart after a revocation',
+    seen: 'i0 getToken returned token #1, which this instance rejected with invalidate() before the call',
+    plan: {
+      ...base,
+      seed: 1002,
+      lifetimesMs: [HOUR, HOUR],
+      storeLatencyMs: [3, 3],
+      instances: [{ key: 0, background: true }],
+      ops: [
+        { at: 0, kind: 'call', inst: 0 },
+        { at: 1_000, kind: 'revoke', key: 0 },
+        ...Array.from({ length: 8 }, (_, i) => ({ at: 1_000 + 4 * i, kind: 'call' as const, inst: 0 })),
+      ],
+    },
+  },
+  {
+    name: '3 lease losers fail while the winner succeeds after Retry-After',
+    seen: 'i1 getToken failed (ERR_RATE_LIMITED: … asked clients to back off until …) although the scenario expects every caller to succeed',
+    plan: {
+      ...base,
+      seed: 1003,
+      storeLatencyMs: [2, 2],
+      sourceLatencyMs: [100, 100],
+      instances: [0, 1, 2].map(() => ({ key: 0, background: false })),
+      script: [[{ outcome: '429ra', retryAfterMs: 1_000 }]],
+      ops: [0, 1, 2].map((inst) => ({ at: inst, kind: 'call' as const, inst })),
+      expect: { allSucceed: true },
+    },
+  },
+  {
+    name: '4 one slow store call on the winner (its double-check read) turns 1 request into N',
+    seen: 'k0: 4 token requests > bound 2 (run 5062 ms, lifetime 60000 ms, …, store-fault allowance 1)',
+    plan: {
+      ...base,
+      seed: 1004,
+      instances: [0, 1, 2, 3].map(() => ({ key: 0, background: false })),
+      ops: [
+        { at: 0, kind: 'hang', inst: 0, method: 'get', nth: 1, afterLease: true },
+        { at: 0, kind: 'call', inst: 0 },
+        ...[1, 2, 3].map((inst) => ({ at: 5, kind: 'call' as const, inst })),
+      ],
+    },
+  },
+  {
+    name: '5 a transport error with a circular property escapes untyped (clientCredentials with a custom fetch)',
+    seen: 'i0 getToken rejected with an untyped error (TypeError: Converting circular structure to JSON …), not a TokenstashError',
+    plan: {
+      ...base,
+      seed: 1005,
+      sourceKind: 'http',
+      instances: [{ key: 0, background: false }],
+      script: [[{ outcome: 'circular' }]],
+      ops: [{ at: 0, kind: 'call', inst: 0 }],
+      expect: { allSucceed: true },
+    },
+  },
+  {
+    name: '6 a 429 without Retry-After is neither shared nor honoured',
+    seen: "k0's token endpoint was called 185 ms before the retryAt that i0 was given at +2028 ms (RateLimitedError.retryAt: no instance calls before it)",
+    plan: {
+      ...base,
+      seed: 1006,
+      instances: [
+        { key: 0, background: false },
+        { key: 0, background: false },
+      ],
+      script: [Array.from({ length: 8 }, () => ({ outcome: '429' as const }))],
+      ops: [
+        { at: 0, kind: 'call', inst: 0, retryOnFailMs: 10 },
+        { at: 5, kind: 'call', inst: 1, retryOnFailMs: 10 },
+      ],
+    },
+  },
+]

@@ -1,0 +1,465 @@
+import { createHash } from 'node:crypto'
+import {
+  createTokenProvider,
+  DEFAULTS,
+  RateLimitedError,
+  type TokenProvider,
+  TokenstashError,
+} from '@tokenstash/core'
+import type { SimClock } from './clock'
+import { int, mulberry32 } from './prng'
+import { httpSource, type Outcome, type Request, type Scripted, type SourceSpec, simSource } from './source'
+import { FaultyStore, HANG_MS, type StoreMethod } from './store'
+
+// One schedule of the fleet simulator: N providers (each its own memory tier, one shared store,
+// two keys) on the virtual clock, driven by a plan of operations, checked after every step
+// against DESIGN.md's invariants. A plan is data: a seed makes one (schedule.ts), the defect
+// cases are written by hand (defects.ts), and the same plan always runs the same way.
+
+export type Op =
+  /** getToken; if the API answers 401 for it: invalidate(token) and getToken once more, as the axios adapter does. */
+  | { at: number; kind: 'call'; inst: number; retryOnFailMs?: number }
+  | { at: number; kind: 'getSet'; inst: number }
+  | { at: number; kind: 'force'; inst: number }
+  | { at: number; kind: 'invalidateAll'; inst: number }
+  /** The API revokes the key's newest token: every later request with it gets 401. */
+  | { at: number; kind: 'revoke'; key: number }
+  /** Every store call fails (error) or hangs for `ms`. */
+  | { at: number; kind: 'outage'; ms: number; fault: 'error' | 'hang' }
+  /** One store call of instance `inst` hangs: the `nth` next one (of `method`, when given). */
+  | { at: number; kind: 'hang'; inst: number; method?: StoreMethod; nth: number; afterLease?: boolean }
+  /** The store restarts empty. */
+  | { at: number; kind: 'restart' }
+  /** The key's token endpoint answers `outcome` for `ms`. */
+  | { at: number; kind: 'sourceFault'; key: number; outcome: Outcome; ms: number }
+
+export interface Plan {
+  seed: number
+  instances: { key: number; background: boolean }[]
+  /** Token lifetime per key (whole seconds: the HTTP source sends expires_in). */
+  lifetimesMs: number[]
+  sourceKind: 'custom' | 'http'
+  store: boolean
+  storeLatencyMs: [number, number]
+  sourceLatencyMs: [number, number]
+  /** How long the API takes to answer a request made with the token (and say 401 to a revoked one). */
+  apiLatencyMs: [number, number]
+  /** Per key, what the first requests get, before fault windows and health. */
+  script?: Scripted[][]
+  ops: Op[]
+  /** Scenario-specific expectations on top of the invariants. */
+  expect?: { allSucceed?: boolean }
+}
+
+export interface RunResult {
+  seed: number
+  violations: string[]
+  /** Hash of the sequence of (instance, operation, outcome) events: equal hashes, same interleaving. */
+  interleaving: string
+  requests: number
+  steps: number
+  /** Every event with its virtual time, when asked for (replay). */
+  trace: string[]
+}
+
+const MAX_VIOLATIONS = 5
+const MAX_STEPS = 200_000
+/** A caller still waiting this long after the last operation is stuck. */
+const DRAIN_CAP_MS = 10 * 60_000
+/** After the faults end, time for cooldowns and store skips to pass before the recovery check. */
+const RECOVERY_AFTER_MS = 60_000
+
+interface Instance {
+  n: number
+  key: number
+  provider: TokenProvider
+  /** Token → sequence number of the first invalidate(token) call on this instance. */
+  rejected: Map<string, number>
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 200)
+  return String(err).slice(0, 200)
+}
+
+/** Is this plan healthy (no store fault), and does the token endpoint fail in it? */
+export function classify(plan: Plan): { storeFaults: boolean; sourceFaults: boolean } {
+  const storeFaults = plan.ops.some((o) => o.kind === 'outage' || o.kind === 'hang' || o.kind === 'restart')
+  const sourceFaults =
+    plan.ops.some((o) => o.kind === 'sourceFault') ||
+    (plan.script ?? []).some((s) => s.some((x) => x.outcome !== 'ok'))
+  return { storeFaults, sourceFaults }
+}
+
+export async function runPlan(
+  plan: Plan,
+  clock: SimClock,
+  options: { trace?: boolean } = {},
+): Promise<RunResult> {
+  clock.reset()
+  const t0 = clock.now()
+  const rng = mulberry32(plan.seed ^ 0x9e3779b9)
+  const realRandom = Math.random
+  // The provider draws jitter (refreshAt, polls, backoff) with Math.random: seeded, a seed replays exactly.
+  Math.random = mulberry32(plan.seed ^ 0x5bd1e995)
+
+  const { storeFaults, sourceFaults } = classify(plan)
+  const mustSucceed = !sourceFaults || plan.expect?.allSucceed === true
+  const violations: string[] = []
+  const events: string[] = []
+  const timed: string[] = []
+  let seq = 0
+  let steps = 0
+  const rel = () => clock.now() - t0
+  const trace = (event: string) => {
+    events.push(event)
+    if (options.trace) timed.push(`+${rel()}ms ${event}`)
+  }
+  const violation = (message: string) => {
+    trace(`VIOLATION ${message}`)
+    if (violations.length < MAX_VIOLATIONS) violations.push(`at +${rel()} ms: ${message}`)
+  }
+
+  // What callers were told: RateLimitedError.retryAt is the time before which no instance calls.
+  const rateLimits: { key: number; inst: number; retryAt: number; at: number }[] = []
+  const world = {
+    clock,
+    rng,
+    issued: new Map<string, import('./source').Issued>(),
+    requests: [] as Request[],
+    trace,
+    onRequest(request: Request) {
+      if (storeFaults) return // a cooldown can be lost with the store; DESIGN.md promises sharing through it
+      for (let i = rateLimits.length - 1; i >= 0; i--) {
+        const rl = rateLimits[i]!
+        if (rl.retryAt <= request.at) rateLimits.splice(i, 1)
+        else if (rl.key === request.key) {
+          rateLimits.splice(i, 1)
+          violation(
+            `k${rl.key}'s token endpoint was called ${rl.retryAt - request.at} ms before the retryAt that ` +
+              `i${rl.inst} was given at +${rl.at - t0} ms (RateLimitedError.retryAt: no instance calls before it)`,
+          )
+        }
+      }
+    },
+  }
+
+  const specs: SourceSpec[] = plan.lifetimesMs.map((lifetimeMs, key) => ({
+    key,
+    lifetimeMs,
+    latencyMs: plan.sourceLatencyMs,
+    script: [...(plan.script?.[key] ?? [])],
+    faults: [],
+    healthy: false,
+  }))
+  const store = new FaultyStore(world, plan.storeLatencyMs)
+  const instances: Instance[] = plan.instances.map((spec, n) => {
+    const source = (plan.sourceKind === 'http' ? httpSource : simSource)(world, specs[spec.key]!)
+    const provider = createTokenProvider({
+      source,
+      store: plan.store ? store.view(n) : undefined,
+      encryption: false,
+      backgroundRefresh: spec.background,
+      now: () => clock.now(),
+    })
+    return { n, key: spec.key, provider, rejected: new Map() }
+  })
+
+  // ---- checks on what callers get -------------------------------------------------------------
+
+  const served = (
+    inst: Instance,
+    token: string,
+    callSeq: number,
+    via: string,
+    set?: { issuedAt: number; expiresAt: number },
+  ) => {
+    const now = clock.now()
+    const info = world.issued.get(token)
+    const who = `i${inst.n} ${via}`
+    if (!info) return violation(`${who} returned a token no source issued`)
+    trace(`i${inst.n}:${via}:ok#${info.n}`)
+    if (info.key !== inst.key)
+      violation(`${who} returned token #${info.n} of key ${info.key} under key ${inst.key}`)
+    const skew = Math.min(DEFAULTS.expirySkewMs, info.lifetimeMs / 8)
+    const usableUntil = info.expiresAt - skew
+    if (now >= usableUntil) {
+      violation(
+        `${who} returned token #${info.n} ${now - usableUntil} ms after its usableUntil ` +
+          `(expiresAt ${now >= info.expiresAt ? 'passed' : 'not passed'}; lifetime ${info.lifetimeMs} ms, skew ${skew} ms)`,
+      )
+    }
+    const rejectedAt = inst.rejected.get(token)
+    if (rejectedAt !== undefined && callSeq > rejectedAt) {
+      violation(
+        `${who} returned token #${info.n}, which this instance rejected with invalidate() before the call`,
+      )
+    }
+    if (set && (set.issuedAt !== info.issuedAt || set.expiresAt !== info.expiresAt)) {
+      violation(`${who} returned token #${info.n} with times that are not the issued ones`)
+    }
+  }
+
+  const delivered = new WeakMap<object, number>()
+  const failed = (inst: Instance, err: unknown, callSeq: number, via: string) => {
+    const who = `i${inst.n} ${via}`
+    const deliverSeq = ++seq
+    trace(`i${inst.n}:${via}:fail:${err instanceof TokenstashError ? err.code : 'untyped'}`)
+    if (!(err instanceof TokenstashError)) {
+      violation(`${who} rejected with an untyped error (${describe(err)}), not a TokenstashError`)
+    } else {
+      if (err.code === 'ERR_STORE')
+        violation(`${who} failed with a store error: a store fault must degrade, not fail`)
+      else if (mustSucceed && err.code !== 'ERR_TOKEN_REJECTED') {
+        violation(
+          `${who} failed (${err.code}: ${err.message.slice(0, 160)}) although ` +
+            (sourceFaults
+              ? 'the scenario expects every caller to succeed'
+              : 'the token endpoint never failed'),
+        )
+      }
+      if (err instanceof RateLimitedError) {
+        rateLimits.push({ key: inst.key, inst: inst.n, retryAt: err.retryAt, at: clock.now() })
+      }
+    }
+    if (typeof err === 'object' && err !== null) {
+      const first = delivered.get(err)
+      if (first !== undefined && callSeq > first) {
+        violation(`${who} got the very error an earlier call already got: a failure was cached`)
+      } else if (first === undefined) delivered.set(err, deliverSeq)
+    }
+  }
+
+  // ---- operations ---------------------------------------------------------------------------
+
+  const pending = new Map<number, string>()
+  let nextCaller = 0
+  const track = (label: string, work: () => Promise<void>) => {
+    const id = nextCaller++
+    pending.set(id, label)
+    trace(label)
+    work()
+      .catch((err) => violation(`simulator error in ${label}: ${describe(err)}`))
+      .finally(() => pending.delete(id))
+  }
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  const getToken = async (inst: Instance, via: string, opts?: { forceRefresh?: boolean }) => {
+    const callSeq = ++seq
+    try {
+      const token = await inst.provider.getToken(opts)
+      served(inst, token, callSeq, via)
+      return token
+    } catch (err) {
+      failed(inst, err, callSeq, via)
+      return undefined
+    }
+  }
+
+  const revoked = new Set<string>()
+  const counts = plan.lifetimesMs.map(() => ({
+    revocations: 0,
+    forced: 0,
+    invalidateAll: 0,
+    storeAllowance: 0,
+  }))
+  const interval = (key: number) => (DEFAULTS.refreshRatio - DEFAULTS.jitter) * plan.lifetimesMs[key]!
+  const instancesOf = (key: number) => instances.filter((i) => i.key === key).length
+
+  const start = (op: Op) => {
+    switch (op.kind) {
+      case 'call': {
+        const inst = instances[op.inst]!
+        return track(`i${inst.n}:call`, async () => {
+          let token = await getToken(inst, 'getToken')
+          if (token === undefined && op.retryOnFailMs !== undefined) {
+            await wait(op.retryOnFailMs)
+            token = await getToken(inst, 'getToken(again)')
+          }
+          if (token === undefined) return
+          await wait(int(rng, plan.apiLatencyMs[0], plan.apiLatencyMs[1]))
+          if (!revoked.has(token)) return
+          trace(`i${inst.n}:api:401`)
+          const invalidateSeq = ++seq
+          if (!inst.rejected.has(token)) inst.rejected.set(token, invalidateSeq)
+          try {
+            await inst.provider.invalidate(token)
+          } catch (err) {
+            return failed(inst, err, invalidateSeq, 'invalidate')
+          }
+          await getToken(inst, 'getToken(after 401)')
+        })
+      }
+      case 'getSet': {
+        const inst = instances[op.inst]!
+        return track(`i${inst.n}:getTokenSet`, async () => {
+          const callSeq = ++seq
+          try {
+            const set = await inst.provider.getTokenSet()
+            served(inst, set.accessToken, callSeq, 'getTokenSet', set)
+          } catch (err) {
+            failed(inst, err, callSeq, 'getTokenSet')
+          }
+        })
+      }
+      case 'force': {
+        const inst = instances[op.inst]!
+        counts[inst.key]!.forced++
+        return track(`i${inst.n}:force`, async () => {
+          await getToken(inst, 'getToken(force)', { forceRefresh: true })
+        })
+      }
+      case 'invalidateAll': {
+        const inst = instances[op.inst]!
+        counts[inst.key]!.invalidateAll++
+        return track(`i${inst.n}:invalidate()`, async () => {
+          const callSeq = ++seq
+          await inst.provider.invalidate().catch((err) => failed(inst, err, callSeq, 'invalidate()'))
+        })
+      }
+      case 'revoke': {
+        let newest: string | undefined
+        for (const [token, info] of world.issued) if (info.key === op.key) newest = token
+        trace(`k${op.key}:revoke#${newest === undefined ? '-' : world.issued.get(newest)!.n}`)
+        if (newest === undefined || revoked.has(newest)) return
+        revoked.add(newest)
+        counts[op.key]!.revocations++
+        return
+      }
+      case 'outage': {
+        store.outages.push({ from: clock.now(), to: clock.now() + op.ms, kind: op.fault })
+        trace(`store:outage:${op.fault}`)
+        const extra = op.fault === 'hang' ? HANG_MS + DEFAULTS.lease.ttlMs : 0
+        for (const [key, c] of counts.entries()) {
+          c.storeAllowance +=
+            instancesOf(key) * (Math.floor((op.ms + extra + DEFAULTS.storeRetryAfterMs) / interval(key)) + 2)
+        }
+        return
+      }
+      case 'hang': {
+        store.hangs.push({ inst: op.inst, method: op.method, nth: op.nth, afterLease: op.afterLease })
+        const key = instances[op.inst]!.key
+        // The instance skips the store for storeRetryAfterMs and may fetch directly meanwhile; a hung
+        // call other than a read lands late (a lease nobody holds, an old token written): one more per instance.
+        counts[key]!.storeAllowance +=
+          Math.floor(DEFAULTS.storeRetryAfterMs / interval(key)) +
+          1 +
+          (op.method === 'get' ? 0 : instancesOf(key))
+        return
+      }
+      case 'restart':
+        store.restart()
+        for (const [key, c] of counts.entries()) c.storeAllowance += instancesOf(key)
+        return
+      case 'sourceFault':
+        specs[op.key]!.faults.push({ from: clock.now(), to: clock.now() + op.ms, outcome: op.outcome })
+        trace(`k${op.key}:fault:${op.outcome}`)
+        return
+    }
+  }
+
+  // ---- the event loop -----------------------------------------------------------------------
+
+  let stuckReported = false
+  /** Fires timers one at a time up to `target` (or until no caller waits, with `drain`), checking after each. */
+  const runUntil = async (target: number, drain = false) => {
+    for (;;) {
+      await clock.settle()
+      if (pending.size > 0 && clock.refTimers() === 0 && !stuckReported) {
+        stuckReported = true
+        violation(
+          `${[...pending.values()].join(', ')} waiting with no ref'd timer or pending I/O: ` +
+            'a Lambda invocation would end here (answered null)',
+        )
+      }
+      if (drain && pending.size === 0) return
+      const next = clock.nextAt()
+      if (next === undefined || next > target) {
+        if (!drain) clock.advanceTo(target)
+        return
+      }
+      if (++steps > MAX_STEPS) {
+        violation(`no quiet point after ${MAX_STEPS} timer firings`)
+        return
+      }
+      clock.fireNext()
+    }
+  }
+
+  try {
+    const ops = [...plan.ops].sort((a, b) => a.at - b.at)
+    for (const op of ops) {
+      await runUntil(t0 + op.at)
+      start(op)
+    }
+    await runUntil(clock.now() + DRAIN_CAP_MS, true)
+    if (pending.size > 0 && violations.length === 0) {
+      violation(
+        `${[...pending.values()].join(', ')} still waiting ${DRAIN_CAP_MS / 60_000} min after the last operation`,
+      )
+    }
+    const mainEnd = clock.now()
+
+    // Thrift: with a healthy endpoint, at most one request per (refreshRatio − jitter) of a lifetime
+    // over the run, plus one, plus one per revocation, forced refresh and invalidate(), plus what
+    // each store fault may cost (stated where the fault is applied above).
+    if (!sourceFaults) {
+      for (const [key, c] of counts.entries()) {
+        const made = world.requests.filter((r) => r.key === key).length
+        const bound =
+          Math.floor((mainEnd - t0) / interval(key)) +
+          1 +
+          c.revocations +
+          c.forced +
+          c.invalidateAll +
+          c.storeAllowance
+        if (made > bound) {
+          violation(
+            `k${key}: ${made} token requests > bound ${bound} (run ${mainEnd - t0} ms, lifetime ${plan.lifetimesMs[key]} ms, ` +
+              `${c.revocations} revocations, ${c.forced} forced, ${c.invalidateAll} invalidate(), store-fault allowance ${c.storeAllowance})`,
+          )
+        }
+      }
+    }
+
+    // Recovery: the faults end; once cooldowns and store skips have passed, every instance gets a
+    // token (a failure was not cached, a store fault did not stick). A healthy run has nothing to recover from.
+    if (!storeFaults && !sourceFaults) return result()
+    store.healthy = true
+    for (const s of specs) {
+      s.healthy = true
+      s.script.length = 0
+    }
+    await runUntil(clock.now() + RECOVERY_AFTER_MS)
+    const before = violations.length
+    for (const inst of instances) {
+      track(`i${inst.n}:recover`, async () => {
+        const callSeq = ++seq
+        try {
+          served(inst, await inst.provider.getToken(), callSeq, 'getToken(recovery)')
+        } catch (err) {
+          trace(`i${inst.n}:recovery:fail`)
+          violation(
+            `i${inst.n} getToken failed after every fault had ended and cooled down: ${describe(err)}`,
+          )
+        }
+      })
+    }
+    await runUntil(clock.now() + DRAIN_CAP_MS, true)
+    if (pending.size > 0 && violations.length === before) violation('recovery callers still waiting')
+    return result()
+  } finally {
+    Math.random = realRandom
+  }
+
+  function result(): RunResult {
+    return {
+      seed: plan.seed,
+      violations,
+      interleaving: createHash('sha1').update(events.join('\n')).digest('hex').slice(0, 16),
+      requests: world.requests.length,
+      steps,
+      trace: timed,
+    }
+  }
+}
