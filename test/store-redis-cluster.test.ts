@@ -24,6 +24,17 @@ describe('redisStore on a 3-node cluster', () => {
     { teardown: () => void ioredis.disconnect() },
   )
 
+  // Reads from replicas: the store reads through a script, which both clients send to the primary.
+  let replicaReads: Cluster
+  runStoreContract(
+    "redisStore (ioredis Cluster, scaleReads: 'slave')",
+    () => {
+      replicaReads = new Cluster(cluster.nodes, { scaleReads: 'slave' })
+      return redisStore({ client: replicaReads })
+    },
+    { teardown: () => void replicaReads.disconnect() },
+  )
+
   let nodeRedis: ReturnType<typeof createCluster>
   runStoreContract(
     'redisStore (node-redis cluster)',

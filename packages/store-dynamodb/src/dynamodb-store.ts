@@ -78,6 +78,24 @@ function documentClient(client: unknown): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client as DynamoDBClient)
 }
 
+/**
+ * The expiry attribute as a number, whatever the document client's `unmarshallOptions.wrapNumbers`
+ * made of it: a number (default), a NumberValue (`wrapNumbers: true`), or what a wrapNumbers
+ * function returned (a bigint, a string, or an object whose string form is the number).
+ */
+function epochMs(attribute: unknown): number | undefined {
+  if (typeof attribute === 'number') return attribute
+  if (attribute === null || attribute === undefined) return undefined
+  const text =
+    typeof attribute === 'object' && typeof (attribute as { value?: unknown }).value === 'string'
+      ? (attribute as { value: string }).value
+      : typeof attribute === 'bigint' || typeof attribute === 'string'
+        ? String(attribute)
+        : undefined
+  if (text === undefined || !/^\d{1,16}$/.test(text)) return undefined
+  return Number(text)
+}
+
 function isConditionFailure(err: unknown): boolean {
   return (err as { name?: unknown } | null)?.name === 'ConditionalCheckFailedException'
 }
@@ -191,9 +209,9 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): TokenStore {
           new GetCommand({ TableName: tableName, Key: { [pk]: k }, ConsistentRead: true }),
         )
         const value = Item?.[v]
-        const expiresAt = Item?.[exp]
+        const expiresAt = epochMs(Item?.[exp])
         // TTL deletion is lazy: an item past its exact expiry is a miss even while DynamoDB still has it.
-        if (typeof value !== 'string' || typeof expiresAt !== 'number' || expiresAt <= now()) return undefined
+        if (typeof value !== 'string' || expiresAt === undefined || expiresAt <= now()) return undefined
         return value
       })
     },

@@ -119,6 +119,28 @@ describe('dynamoDbStore', () => {
     })
 
     it.each([
+      ['wrapNumbers: true (NumberValue)', true],
+      ['a wrapNumbers function returning bigint', (n: string) => BigInt(n)],
+      ['a wrapNumbers function returning a string', (n: string) => n],
+    ])('should read the expiry of a document client built with %s', async (_, wrapNumbers) => {
+      const reply: [number, unknown] = [
+        200,
+        { Item: { pk: { S: 'k' }, v: { S: 'stored' }, expiresAtMs: { N: '1700000001000' } } },
+      ]
+      const expired: [number, unknown] = [
+        200,
+        { Item: { pk: { S: 'k' }, v: { S: 'old' }, expiresAtMs: { N: '1700000000500' } } },
+      ]
+      dynamo(reply, expired)
+      const client = DynamoDBDocumentClient.from(makeClient(), {
+        unmarshallOptions: { wrapNumbers: wrapNumbers as never },
+      })
+      const store = dynamoDbStore({ client, tableName: 'tokens', now })
+      expect(await store.get('k')).toBe('stored')
+      expect(await store.get('k')).toBeUndefined()
+    })
+
+    it.each([
       ['no item', {}],
       ['an expired item', { Item: { pk: { S: 'k' }, v: { S: 'old' }, expiresAtMs: { N: '1700000000500' } } }],
       ['an item without expiry', { Item: { pk: { S: 'k' }, v: { S: 'x' } } }],

@@ -1,5 +1,5 @@
 import { ConfigError } from '@tokenstash/core'
-import type { LuaScript } from './scripts'
+import { type LuaScript, readFromPrimary } from './scripts'
 
 /**
  * The few commands the store needs, over whichever client the user passed. Both ioredis
@@ -114,10 +114,43 @@ function fromNodeRedis(client: NodeRedisLike): RedisCommands {
 }
 
 /**
+ * Whether the client sends read-only commands to replicas: an ioredis Cluster with `scaleReads`
+ * other than 'master', or a node-redis cluster with `useReplicas: true`.
+ */
+export function readsFromReplicas(client: unknown): boolean {
+  const c = client as {
+    isCluster?: unknown
+    options?: { scaleReads?: unknown }
+    _options?: { useReplicas?: unknown }
+  } | null
+  if (c?.isCluster === true) {
+    const scaleReads = c.options?.scaleReads
+    return scaleReads !== undefined && scaleReads !== 'master'
+  }
+  return c?._options?.useReplicas === true
+}
+
+/** Reads go through a script to the primary, so a write is seen by the next read (see readFromPrimary). */
+function withPrimaryReads(commands: RedisCommands): RedisCommands {
+  return {
+    ...commands,
+    async get(key) {
+      const value = await commands.run(readFromPrimary, key, '')
+      return typeof value === 'string' ? value : null
+    },
+  }
+}
+
+/**
  * Tells ioredis from node-redis by shape, not by `instanceof`: the peer dependency is the user's,
  * possibly another copy or version than ours. ioredis spells `evalsha`, node-redis `evalSha`.
  */
 export function commandsFor(client: unknown): RedisCommands {
+  const commands = shapeOf(client)
+  return readsFromReplicas(client) ? withPrimaryReads(commands) : commands
+}
+
+function shapeOf(client: unknown): RedisCommands {
   const has = (names: string[]) => names.every((name) => isFunction(client, name))
   if (has(['get', 'set', 'del', 'eval', 'evalsha'])) return fromIoRedis(client as IoRedisLike)
   if (has(['get', 'set', 'del', 'eval', 'evalSha'])) return fromNodeRedis(client as NodeRedisLike)

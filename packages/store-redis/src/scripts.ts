@@ -18,3 +18,11 @@ function script(body: string): LuaScript {
 export const compareAndDelete = script(
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
 )
+
+/**
+ * GET through a script. Cluster clients that read from replicas (ioredis `scaleReads: 'slave'` or
+ * `'all'`, node-redis `useReplicas: true`) send read-only commands to a replica, which may not have
+ * the token just written or may still hold one just deleted; EVALSHA is a write command to both
+ * clients, so it reaches the slot's primary.
+ */
+export const readFromPrimary = script("return redis.call('GET', KEYS[1])")

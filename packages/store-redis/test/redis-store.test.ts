@@ -2,7 +2,7 @@ import { ConfigError, StoreError } from '@tokenstash/core'
 import { redisStore } from '@tokenstash/store-redis'
 import nock from 'nock'
 import { redisKey } from '../src/keys'
-import { compareAndDelete } from '../src/scripts'
+import { compareAndDelete, readFromPrimary } from '../src/scripts'
 
 beforeAll(() => nock.disableNetConnect())
 afterAll(() => nock.enableNetConnect())
@@ -71,6 +71,48 @@ describe('redisStore', () => {
       const { client, calls } = fakeIoRedis()
       await redisStore({ client, prefix: '' }).get('k')
       expect(calls).toEqual([['get', '{k}']])
+    })
+  })
+
+  describe('with a cluster client that reads from replicas', () => {
+    it.each([
+      [
+        'an ioredis Cluster with scaleReads: slave',
+        'evalsha' as const,
+        { isCluster: true, options: { scaleReads: 'slave' } },
+      ],
+      [
+        'an ioredis Cluster with scaleReads: all',
+        'evalsha' as const,
+        { isCluster: true, options: { scaleReads: 'all' } },
+      ],
+      ['a node-redis cluster with useReplicas', 'evalSha' as const, { _options: { useReplicas: true } }],
+    ])('should read through a script from the primary with %s', async (_, spelling, shape) => {
+      const fake = fakeRedis(spelling, { [spelling]: () => 'stored' })
+      const store = redisStore({ client: Object.assign(fake.client, shape) })
+      expect(await store.get('ns:k')).toBe('stored')
+      expect(fake.calls).toHaveLength(1)
+      const [name, ...args] = fake.calls[0]!
+      expect(name).toBe(spelling)
+      expect(JSON.stringify(args)).toContain(readFromPrimary.sha1)
+      expect(JSON.stringify(args)).toContain('tokenstash:{ns:k}')
+    })
+
+    it('should read with GET from an ioredis Cluster that reads from masters', async () => {
+      const fake = fakeIoRedis({ get: () => 'stored' })
+      const store = redisStore({
+        client: Object.assign(fake.client, { isCluster: true, options: { scaleReads: 'master' } }),
+      })
+      expect(await store.get('ns:k')).toBe('stored')
+      expect(fake.calls).toEqual([['get', 'tokenstash:{ns:k}']])
+    })
+
+    it('should miss when the script finds nothing', async () => {
+      const fake = fakeIoRedis({ evalsha: () => null })
+      const store = redisStore({
+        client: Object.assign(fake.client, { isCluster: true, options: { scaleReads: 'slave' } }),
+      })
+      expect(await store.get('ns:k')).toBeUndefined()
     })
   })
 
