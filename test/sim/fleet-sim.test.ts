@@ -25,6 +25,7 @@ describe('fleet simulator', () => {
     const seeds = REPLAY === undefined ? Array.from({ length: SCHEDULES }, (_, i) => BASE + i) : [REPLAY]
     const interleavings = new Set<string>()
     const failures: string[] = []
+    const kinds = new Map<string, number>()
     let failing = 0
     const started = process.hrtime.bigint()
     for (const seed of seeds) {
@@ -33,6 +34,10 @@ describe('fleet simulator', () => {
       interleavings.add(result.interleaving)
       if (REPLAY !== undefined) console.log(`${JSON.stringify(plan)}\n${result.trace.join('\n')}`)
       if (result.violations.length === 0) continue
+      const kind = result.violations[0]!.replace(/^at \+\d+ ms: /, '')
+        .replace(/\d+/g, 'N')
+        .slice(0, 100)
+      kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
       if (++failing <= 5)
         failures.push(`seed ${seed}: ${result.violations[0]}\n  replay: ${replayCommand(seed)}`)
     }
@@ -41,8 +46,11 @@ describe('fleet simulator', () => {
       `fleet simulator: ${seeds.length} schedules (seeds ${seeds[0]}..${seeds[seeds.length - 1]}), ` +
         `${interleavings.size} distinct interleavings, ${failing} with violations, ${ms} ms`,
     )
+    for (const [kind, count] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
+      failures.push(`${count} schedules first broke with: ${kind}`)
+    }
     expect(failures).toEqual([])
-  })
+  }, 180_000)
 
   it('should replay a schedule exactly: same seed, same interleaving, same violations', async () => {
     for (let seed = 1; seed <= 200; seed++) {

@@ -73,8 +73,8 @@ interface Instance {
   n: number
   key: number
   provider: TokenProvider
-  /** Token → sequence number of the first invalidate(token) call on this instance. */
-  rejected: Map<string, number>
+  /** Token → sequence number of the first invalidate(token) call on this instance, and whether it threw. */
+  rejected: Map<string, { seq: number; threw?: string }>
 }
 
 function describe(err: unknown): string {
@@ -189,10 +189,11 @@ export async function runPlan(
           `(expiresAt ${now >= info.expiresAt ? 'passed' : 'not passed'}; lifetime ${info.lifetimeMs} ms, skew ${skew} ms)`,
       )
     }
-    const rejectedAt = inst.rejected.get(token)
-    if (rejectedAt !== undefined && callSeq > rejectedAt) {
+    const rejected = inst.rejected.get(token)
+    if (rejected !== undefined && callSeq > rejected.seq) {
       violation(
-        `${who} returned token #${info.n}, which this instance rejected with invalidate() before the call`,
+        `${who} returned token #${info.n}, which this instance rejected with invalidate() before the call` +
+          (rejected.threw ? ` (that invalidate() threw ${rejected.threw} and the token stayed in use)` : ''),
       )
     }
     if (set && (set.issuedAt !== info.issuedAt || set.expiresAt !== info.expiresAt)) {
@@ -281,10 +282,12 @@ export async function runPlan(
           if (!revoked.has(token)) return
           trace(`i${inst.n}:api:401`)
           const invalidateSeq = ++seq
-          if (!inst.rejected.has(token)) inst.rejected.set(token, invalidateSeq)
+          if (!inst.rejected.has(token)) inst.rejected.set(token, { seq: invalidateSeq })
           try {
             await inst.provider.invalidate(token)
           } catch (err) {
+            const rejected = inst.rejected.get(token)!
+            rejected.threw ??= err instanceof TokenstashError ? err.code : describe(err)
             return failed(inst, err, invalidateSeq, 'invalidate')
           }
           await getToken(inst, 'getToken(after 401)')

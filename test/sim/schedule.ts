@@ -51,7 +51,7 @@ export function randomPlan(seed: number): Plan {
 
   const ops: Op[] = []
   const bursts = int(rng, 1, 3)
-  const total = int(rng, 6, 16)
+  const total = int(rng, 4, 12)
   for (let b = 0; b < bursts; b++) {
     let at = b === 0 ? 0 : int(rng, 0, span)
     const size = Math.ceil(total / bursts)
@@ -113,7 +113,7 @@ export function randomPlan(seed: number): Plan {
     seed,
     instances,
     lifetimesMs,
-    sourceKind: chance(rng, 0.2) ? 'http' : 'custom',
+    sourceKind: chance(rng, 0.1) ? 'http' : 'custom',
     store: true,
     storeLatencyMs: [0, storeFaults ? int(rng, 1, 20) : int(rng, 0, 5)],
     sourceLatencyMs: [5, int(rng, 20, 400)],

@@ -86,6 +86,16 @@ function decide(world: SourceWorld, spec: SourceSpec): Scripted {
   return { outcome: 'ok' }
 }
 
+/** One request is sent now: what it will get, recorded for the checker. */
+function begin(world: SourceWorld, spec: SourceSpec): Scripted {
+  const s = decide(world, spec)
+  const request = { key: spec.key, at: world.clock.now(), outcome: s.outcome }
+  world.requests.push(request)
+  world.onRequest(request)
+  world.trace(`k${spec.key}:request:${s.outcome}`)
+  return s
+}
+
 function latency(world: SourceWorld, spec: SourceSpec, s: Scripted): number {
   if (s.latencyMs !== undefined) return s.latencyMs
   if (s.outcome === 'slow') return int(world.rng, 2_000, 8_000)
@@ -126,11 +136,7 @@ export function simSource(world: SourceWorld, spec: SourceSpec): TokenSource {
     id: `sim:${spec.key}`,
     fetchToken() {
       const issuedAt = world.clock.now()
-      const s = decide(world, spec)
-      const request = { key: spec.key, at: issuedAt, outcome: s.outcome }
-      world.requests.push(request)
-      world.onRequest(request)
-      world.trace(`k${spec.key}:request:${s.outcome}`)
+      const s = begin(world, spec)
       return after(latency(world, spec, s), (): TokenSet => {
         const fail = (status: number | undefined, retryable: boolean, extra = {}) =>
           new TokenEndpointError(`Token endpoint ${endpoint} answered ${status ?? 'nothing'} (simulated)`, {
@@ -183,11 +189,7 @@ export function httpSource(world: SourceWorld, spec: SourceSpec): TokenSource {
     })
   const fetch = async (): Promise<Response> => {
     const issuedAt = world.clock.now()
-    const s = decide(world, spec)
-    const request = { key: spec.key, at: issuedAt, outcome: s.outcome }
-    world.requests.push(request)
-    world.onRequest(request)
-    world.trace(`k${spec.key}:request:${s.outcome}`)
+    const s = begin(world, spec)
     return after(latency(world, spec, s), () => {
       switch (s.outcome) {
         case 'ok':
