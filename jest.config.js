@@ -1,20 +1,11 @@
 // One jest run: `unit` (per-package, nock, no network), `unit (middy 5)` and `integration`
-// (top-level test/, real servers on loopback). ESM-only dependencies (jose, p-retry,
+// (top-level test/, real servers on loopback). ESM-only dependencies (jose,
 // @middy/core, axios) are transformed to CommonJS by swc, like our own TypeScript.
 
 // The AWS SDK warns once per process that its 2027 releases need Node 22; in the test log that is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 
-const esmOnly = [
-  'jose',
-  'p-retry',
-  'is-network-error',
-  '@middy',
-  'axios',
-  'lru-cache',
-  'fast-check',
-  'pure-rand',
-]
+const esmOnly = ['jose', '@middy', 'axios', 'lru-cache', 'fast-check', 'pure-rand']
 const transformIgnorePatterns = [`node_modules/(?!(?:.*/)?(?:\\.pnpm/)?(?:${esmOnly.join('|')})(?:[@/+]))`]
 
 const packages = ['core', 'store-dynamodb', 'store-redis', 'middy', 'axios']

@@ -46,7 +46,13 @@ export interface TokenProviderOptions {
   expirySkewMs?: number
   /** Spread: refreshAt is pulled earlier by up to this fraction of the lifetime, per instance. Default 0.05. */
   jitter?: number
+  /** Retries of the token endpoint: network errors, 408, 425, 429, 5xx. Defaults in `DEFAULTS.retry`. */
   retry?: Partial<RetryOptions>
+  /**
+   * The fleet's lease on a fetch. `waitMs`: how long waiters wait for a holder still fetching
+   * (default: retry.maxElapsedMs + 10 s, one request's timeout; 25 s). `ttlMs`: how long the lease
+   * lives, longer than the holder's fetch (default waitMs + 5 s; 30 s).
+   */
   lease?: { ttlMs?: number; waitMs?: number }
   /** Bound on every store call. Default 1000 ms. */
   storeTimeoutMs?: number
