@@ -43,7 +43,7 @@ export const DEFAULTS = Object.freeze({
    */
   storeRetryAfterMs: 5_000,
   /** Consecutive failed store calls after which writes are skipped too, for `storeRetryAfterMs`. */
-  storeDownAfterFailures: 3,
+  storeDownAfterFailures: 2,
   /** A lease holder whose fetch failed tells the waiting instances for this long (negative marker). */
   failureMarkerMs: 5_000,
   /**

@@ -125,9 +125,12 @@ export class StoreTier {
     )
   }
 
-  /** A new holder clears the marker of the previous one, so its waiters do not take it for theirs. */
+  /**
+   * A new holder clears the marker of the previous one, so its waiters do not take it for theirs.
+   * Skipped like a read after a failure: with a failing store nobody waits on markers.
+   */
   async clearFailure(): Promise<void> {
-    await this.#call('delete', 'write', (s) => s.delete(derivedKey.failure(this.#o.key)))
+    await this.#call('delete', 'read', (s) => s.delete(derivedKey.failure(this.#o.key)))
   }
 
   async #runDelete(token: string): Promise<void> {
