@@ -21,8 +21,11 @@ export interface SimClock {
   now(): number
   /** Runs every promise chain until each waits on a virtual timer (or on nothing). */
   settle(): Promise<void>
-  /** Timers that keep a Node process alive (not unref'd). Simulated I/O is a ref'd timer. */
-  refTimers(): number
+  /**
+   * Timers that keep a Node process alive (not unref'd); with `owner`, only those created in that
+   * owner's async context (see `installClock`). Simulated I/O is a ref'd timer.
+   */
+  refTimers(owner?: unknown): number
   /** When the next timer fires, or undefined when none is left. */
   nextAt(): number | undefined
   /** Fires the next timer only (moving the clock to it). */
@@ -36,20 +39,21 @@ export interface SimClock {
 
 export const SIM_EPOCH = Date.UTC(2026, 0, 1)
 
-export function installClock(): SimClock {
+/** `owner()` names the async context a timer is created in (the simulator passes an instance's). */
+export function installClock(owner: () => unknown = () => undefined): SimClock {
   const clock: Clock = withGlobal(globalThis).install({
     now: SIM_EPOCH,
     toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
   })
   const timers = () => (clock as unknown as { timers?: Map<number, FakeTimer> }).timers
   // fake-timers keeps the ref flag on the handle it returns, not on its timer: remember the handles.
-  const handles = new Map<number, Handle>()
+  const handles = new Map<number, { handle: Handle; owner: unknown }>()
   const g = globalThis as unknown as Record<string, (...args: unknown[]) => unknown>
   for (const name of ['setTimeout', 'setInterval']) {
     const fake = g[name]!
     g[name] = Object.assign(function track(this: unknown, ...args: unknown[]) {
       const handle = fake.apply(this, args) as Handle
-      handles.set(Number(handle), handle)
+      handles.set(Number(handle), { handle, owner: owner() })
       return handle
     }, fake)
   }
@@ -65,9 +69,13 @@ export function installClock(): SimClock {
   return {
     now: () => clock.now,
     settle: () => new Promise<void>((resolve) => realSetImmediate(resolve)),
-    refTimers() {
+    refTimers(of?: unknown) {
       let n = 0
-      for (const id of timers()?.keys() ?? []) if (handles.get(id)?.hasRef?.() !== false) n++
+      for (const id of timers()?.keys() ?? []) {
+        const h = handles.get(id)
+        if (of !== undefined && h?.owner !== of) continue
+        if (h?.handle.hasRef?.() !== false) n++
+      }
       return n
     },
     nextAt: () => next()?.callAt,

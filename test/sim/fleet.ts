@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { createHash } from 'node:crypto'
 import {
   createTokenProvider,
@@ -6,7 +7,7 @@ import {
   type TokenProvider,
   TokenstashError,
 } from '@tokenstash/core'
-import type { SimClock } from './clock'
+import { installClock, type SimClock } from './clock'
 import { int, mulberry32 } from './prng'
 import { httpSource, type Outcome, type Request, type Scripted, type SourceSpec, simSource } from './source'
 import { FaultyStore, HANG_MS, type StoreMethod } from './store'
@@ -60,6 +61,18 @@ export interface RunResult {
   steps: number
   /** Every event with its virtual time, when asked for (replay). */
   trace: string[]
+}
+
+/**
+ * Which instance the running code works for: every operation runs in its instance's context, so
+ * each timer (the provider's, or simulated I/O) is counted for the instance that made it, as if
+ * each instance were its own process.
+ */
+export const instanceContext = new AsyncLocalStorage<number>()
+
+/** The virtual clock for `runPlan`, counting each timer for the instance that created it. */
+export function installSimClock(): SimClock {
+  return installClock(() => instanceContext.getStore())
 }
 
 const MAX_VIOLATIONS = 5
@@ -233,13 +246,14 @@ export async function runPlan(
 
   // ---- operations ---------------------------------------------------------------------------
 
-  const pending = new Map<number, string>()
+  const pending = new Map<number, { inst: number; label: string }>()
   let nextCaller = 0
-  const track = (label: string, work: () => Promise<void>) => {
+  const track = (inst: number, label: string, work: () => Promise<void>) => {
     const id = nextCaller++
-    pending.set(id, label)
+    pending.set(id, { inst, label })
     trace(label)
-    work()
+    instanceContext
+      .run(inst, work)
       .catch((err) => violation(`simulator error in ${label}: ${describe(err)}`))
       .finally(() => pending.delete(id))
   }
@@ -271,7 +285,7 @@ export async function runPlan(
     switch (op.kind) {
       case 'call': {
         const inst = instances[op.inst]!
-        return track(`i${inst.n}:call`, async () => {
+        return track(inst.n, `i${inst.n}:call`, async () => {
           let token = await getToken(inst, 'getToken')
           if (token === undefined && op.retryOnFailMs !== undefined) {
             await wait(op.retryOnFailMs)
@@ -295,7 +309,7 @@ export async function runPlan(
       }
       case 'getSet': {
         const inst = instances[op.inst]!
-        return track(`i${inst.n}:getTokenSet`, async () => {
+        return track(inst.n, `i${inst.n}:getTokenSet`, async () => {
           const callSeq = ++seq
           try {
             const set = await inst.provider.getTokenSet()
@@ -308,14 +322,14 @@ export async function runPlan(
       case 'force': {
         const inst = instances[op.inst]!
         counts[inst.key]!.forced++
-        return track(`i${inst.n}:force`, async () => {
+        return track(inst.n, `i${inst.n}:force`, async () => {
           await getToken(inst, 'getToken(force)', { forceRefresh: true })
         })
       }
       case 'invalidateAll': {
         const inst = instances[op.inst]!
         counts[inst.key]!.invalidateAll++
-        return track(`i${inst.n}:invalidate()`, async () => {
+        return track(inst.n, `i${inst.n}:invalidate()`, async () => {
           const callSeq = ++seq
           await inst.provider.invalidate().catch((err) => failed(inst, err, callSeq, 'invalidate()'))
         })
@@ -368,12 +382,17 @@ export async function runPlan(
   const runUntil = async (target: number, drain = false) => {
     for (;;) {
       await clock.settle()
-      if (pending.size > 0 && clock.refTimers() === 0 && !stuckReported) {
-        stuckReported = true
-        violation(
-          `${[...pending.values()].join(', ')} waiting with no ref'd timer or pending I/O: ` +
-            'a Lambda invocation would end here (answered null)',
-        )
+      if (pending.size > 0 && !stuckReported) {
+        for (const inst of new Set([...pending.values()].map((p) => p.inst))) {
+          if (clock.refTimers(inst) > 0) continue
+          stuckReported = true
+          const waiting = [...pending.values()].filter((p) => p.inst === inst).map((p) => p.label)
+          violation(
+            `${waiting.join(', ')} waiting with no ref'd timer or pending I/O of instance ${inst}: ` +
+              'a Lambda invocation would end here (answered null)',
+          )
+          break
+        }
       }
       if (drain && pending.size === 0) return
       const next = clock.nextAt()
@@ -436,7 +455,7 @@ export async function runPlan(
     await runUntil(clock.now() + RECOVERY_AFTER_MS)
     const before = violations.length
     for (const inst of instances) {
-      track(`i${inst.n}:recover`, async () => {
+      track(inst.n, `i${inst.n}:recover`, async () => {
         const callSeq = ++seq
         try {
           served(inst, await inst.provider.getToken(), callSeq, 'getToken(recovery)')
