@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { DEFAULTS } from './defaults'
-import { type EncryptionKeyInput, Keyring } from './encryption'
 import { EntryCodec, type FailureRecord } from './entry'
 import {
   ConfigError,
@@ -11,8 +10,9 @@ import {
   TokenResponseError,
   TokenstashError,
 } from './errors'
-import { checkNamespace, providerKey } from './key'
-import { type Timing, timing } from './policy'
+import { providerKey } from './key'
+import { providerConfig, type TokenProviderOptions } from './options'
+import { type RefreshPolicy, type Timing, timing } from './policy'
 import { backoffStep, fetchWithRetry, type RetryOptions } from './retry'
 import { SingleFlight, sleep, withSignal } from './single-flight'
 import { describe, type StoredToken, StoreTier } from './store-tier'
@@ -23,51 +23,21 @@ import type {
   TokenProvider,
   TokenSet,
   TokenSource,
-  TokenStore,
 } from './types'
-import { expectFunction, optionalNumber } from './validate'
 
-export interface TokenProviderOptions {
-  /** How a token is obtained: `clientCredentials(...)`, `auth0(...)`, `cognito(...)` or your own. */
-  source: TokenSource
-  /** Shared second tier (DynamoDB, Redis). The first tier is always this provider's memory. */
-  store?: TokenStore
-  /**
-   * 32 bytes (a string is base64 or base64url of them) sealing entries in the shared store with
-   * AES-256-GCM. A list rotates: the first encrypts, all decrypt. Required with a store unless
-   * `encryption: false`.
-   */
-  encryptionKey?: EncryptionKeyInput
-  /** Store tokens in clear in the shared store. Only for stores nobody else can read. */
-  encryption?: false
-  /** Refresh once this fraction of the lifetime has passed. Default 0.75. */
-  refreshRatio?: number
-  /** Never hand out a token this close to expiry (capped at 1/8 of the lifetime). Default 30 s. */
-  expirySkewMs?: number
-  /** Spread: refreshAt is pulled earlier by up to this fraction of the lifetime, per instance. Default 0.05. */
-  jitter?: number
-  /** Retries of the token endpoint: network errors, 408, 425, 429, 5xx. Defaults in `DEFAULTS.retry`. */
-  retry?: Partial<RetryOptions>
-  /**
-   * The fleet's lease on a fetch. `waitMs`: how long waiters wait for a holder still fetching
-   * (default: retry.maxElapsedMs + 10 s, one request's timeout; 25 s). `ttlMs`: how long the lease
-   * lives, longer than the holder's fetch (default waitMs + 5 s; 30 s).
-   */
-  lease?: { ttlMs?: number; waitMs?: number }
-  /** Bound on every store call. Default 1000 ms. */
-  storeTimeoutMs?: number
-  /** Part of the cache key: separates environments or tenants sharing a store. Default 'default'. */
-  namespace?: string
-  /** Observability hook. Events never hold a token or a secret. A throwing hook is ignored. */
-  onEvent?: (event: TokenEvent) => void
-  /** Clock, for tests. Default `Date.now`. */
-  now?: () => number
-  /**
-   * Refresh in the background while serving the current token (default outside AWS Lambda), or inline
-   * by the caller that wins the lease (default inside Lambda, where work after the response is frozen).
-   */
-  backgroundRefresh?: boolean
-}
+export type { TokenProviderOptions }
+
+// How a token is served, top to bottom in this file:
+//   getToken        the warm path: a token before refreshAt, from memory, no await.
+//   getTokenSet     a token before usableUntil is served (a refresh starts once past refreshAt);
+//                   otherwise #obtain joins or starts the one flight of this provider.
+//   #acquire        the flight: store → lease → (waiting for the holder) → cooldown → fetch.
+//   #fetchAndKeep   fetch with retries, keep the token in memory, write it unless another
+//                   instance wrote one meanwhile.
+//   invalidate      forget a rejected token, remember it until it expires, compare-and-delete.
+// Store calls (timeouts, skipping after failures, codec, lease, cooldown, failure marker) live in
+// store-tier.ts; the retry loop in retry.ts; option checking in options.ts. Time comes only from
+// the injected `now` and timers only from setTimeout, so a simulator can drive both.
 
 interface Cached {
   set: TokenSet
@@ -87,8 +57,6 @@ const FLIGHT = 'token'
 const POLL_MS = [25, 40, 60, 100, 150, 200, 250]
 /** Every third poll also looks for the holder's failure and whether the lease was released. */
 const CHECK_EVERY = 3
-/** How long past the fetch budget a lease outlives its holder by default. */
-const LEASE_MARGIN_MS = 5_000
 
 class Provider implements TokenProvider {
   readonly key: string
@@ -96,7 +64,7 @@ class Provider implements TokenProvider {
   readonly #tier?: StoreTier
   readonly #now: () => number
   readonly #onEvent?: (event: TokenEvent) => void
-  readonly #policy: { refreshRatio: number; jitterFraction: number; expirySkewMs: number }
+  readonly #policy: RefreshPolicy
   readonly #retry: RetryOptions
   readonly #lease: { ttlMs: number; waitMs: number }
   readonly #background: boolean
@@ -119,112 +87,21 @@ class Provider implements TokenProvider {
   #nextRefreshTry = 0
 
   constructor(options: TokenProviderOptions) {
-    if (!options || typeof options !== 'object')
-      throw new ConfigError('Expected an options object with a `source`')
-    const { source, store } = options
-    if (!source || typeof source.fetchToken !== 'function' || typeof source.id !== 'string') {
-      throw new ConfigError(
-        'Expected `source` to be a TokenSource such as clientCredentials({...}), auth0({...}) or cognito({...})',
-      )
-    }
-    if (store !== undefined) {
-      for (const m of ['get', 'set', 'delete', 'acquireLease', 'releaseLease'] as const) {
-        if (typeof store?.[m] !== 'function') {
-          throw new ConfigError(`Expected \`store\` to be a TokenStore with a \`${m}\` method`)
-        }
-      }
-    }
-    let keyring: Keyring | undefined
-    if (options.encryption !== undefined && options.encryption !== false) {
-      throw new ConfigError(
-        `Expected \`encryption\` to be false or left out, got ${String(options.encryption)}`,
-      )
-    }
-    if (options.encryption === false) {
-      if (options.encryptionKey !== undefined) {
-        throw new ConfigError(
-          '`encryption: false` and `encryptionKey` contradict each other: pass one of them',
-        )
-      }
-    } else if (options.encryptionKey !== undefined) {
-      keyring = new Keyring(options.encryptionKey)
-    } else if (store) {
-      throw new ConfigError(
-        'A shared `store` needs `encryptionKey` (32 random bytes as base64, e.g. from Secrets Manager or SSM; ' +
-          'generate one with `openssl rand -base64 32`), or `encryption: false` if nobody else can read the store',
-      )
-    }
-
-    const refreshRatio = optionalNumber('refreshRatio', options.refreshRatio, DEFAULTS.refreshRatio, {
-      min: 0,
-      minExclusive: true,
-      max: 1,
-    })
-    const jitter = optionalNumber('jitter', options.jitter, DEFAULTS.jitter, { min: 0, max: 0.5 })
-    if (jitter >= refreshRatio) {
-      throw new ConfigError(
-        `Expected \`jitter\` to be smaller than \`refreshRatio\` (${refreshRatio}), got ${jitter}`,
-      )
-    }
-    const r = options.retry ?? {}
-    this.#retry = {
-      retries: optionalNumber('retry.retries', r.retries, DEFAULTS.retry.retries, {
-        min: 0,
-        max: 20,
-        integer: true,
-      }),
-      minTimeoutMs: optionalNumber('retry.minTimeoutMs', r.minTimeoutMs, DEFAULTS.retry.minTimeoutMs, {
-        min: 0,
-      }),
-      maxTimeoutMs: optionalNumber('retry.maxTimeoutMs', r.maxTimeoutMs, DEFAULTS.retry.maxTimeoutMs, {
-        min: 0,
-      }),
-      factor: optionalNumber('retry.factor', r.factor, DEFAULTS.retry.factor, { min: 1 }),
-      maxElapsedMs: optionalNumber('retry.maxElapsedMs', r.maxElapsedMs, DEFAULTS.retry.maxElapsedMs, {
-        min: 0,
-        minExclusive: true,
-      }),
-    }
-    if (this.#retry.maxTimeoutMs < this.#retry.minTimeoutMs) {
-      throw new ConfigError(
-        `Expected \`retry.maxTimeoutMs\` (${this.#retry.maxTimeoutMs}) to be at least \`retry.minTimeoutMs\` (${this.#retry.minTimeoutMs})`,
-      )
-    }
-    // The fetch budget: every attempt and wait of one fetch, plus the last request's own timeout.
-    // A lease outlives it, and losers wait for a live holder that long.
-    const budget = this.#retry.maxElapsedMs + DEFAULTS.timeoutMs
-    const l = options.lease ?? {}
-    this.#lease = {
-      ttlMs: optionalNumber('lease.ttlMs', l.ttlMs, budget + LEASE_MARGIN_MS, { min: 0, minExclusive: true }),
-      waitMs: optionalNumber('lease.waitMs', l.waitMs, budget, { min: 0 }),
-    }
-    const storeTimeoutMs = optionalNumber('storeTimeoutMs', options.storeTimeoutMs, DEFAULTS.storeTimeoutMs, {
-      min: 0,
-      minExclusive: true,
-    })
-    this.#policy = {
-      refreshRatio,
-      // Drawn once per instance, so a fleet's refreshes spread instead of landing together.
-      jitterFraction: Math.random() * jitter,
-      expirySkewMs: optionalNumber('expirySkewMs', options.expirySkewMs, DEFAULTS.expirySkewMs, { min: 0 }),
-    }
-    this.#now = options.now === undefined ? Date.now : expectFunction('now', options.now)
-    if (options.onEvent !== undefined) this.#onEvent = expectFunction('onEvent', options.onEvent)
-    if (options.backgroundRefresh !== undefined && typeof options.backgroundRefresh !== 'boolean') {
-      throw new ConfigError(
-        `Expected \`backgroundRefresh\` to be a boolean, got ${typeof options.backgroundRefresh}`,
-      )
-    }
-    this.#background = options.backgroundRefresh ?? !process.env.AWS_LAMBDA_FUNCTION_NAME
-
-    this.#source = source
-    this.key = providerKey(source.id, checkNamespace(options.namespace ?? DEFAULTS.namespace))
-    if (store) {
-      this.#tier = new StoreTier(store, {
+    const c = providerConfig(options)
+    this.#source = c.source
+    this.#now = c.now
+    this.#onEvent = c.onEvent
+    this.#policy = c.policy
+    this.#retry = c.retry
+    this.#lease = c.lease
+    this.#background = c.background
+    this.key = providerKey(c.source.id, c.namespace)
+    if (c.store) {
+      this.#tier = new StoreTier(c.store, {
         key: this.key,
         owner: randomUUID(),
-        codec: new EntryCodec(this.key, keyring),
-        timeoutMs: storeTimeoutMs,
+        codec: new EntryCodec(this.key, c.keyring),
+        timeoutMs: c.storeTimeoutMs,
         now: this.#now,
         emit: (event) => this.#emit(event),
         stats: this.#stats,

@@ -1,0 +1,177 @@
+import { DEFAULTS } from './defaults'
+import { type EncryptionKeyInput, Keyring } from './encryption'
+import { ConfigError } from './errors'
+import { checkNamespace } from './key'
+import type { RefreshPolicy } from './policy'
+import type { RetryOptions } from './retry'
+import type { TokenEvent, TokenSource, TokenStore } from './types'
+import { expectFunction, optionalNumber } from './validate'
+
+export interface TokenProviderOptions {
+  /** How a token is obtained: `clientCredentials(...)`, `auth0(...)`, `cognito(...)` or your own. */
+  source: TokenSource
+  /** Shared second tier (DynamoDB, Redis). The first tier is always this provider's memory. */
+  store?: TokenStore
+  /**
+   * 32 bytes (a string is base64 or base64url of them) sealing entries in the shared store with
+   * AES-256-GCM. A list rotates: the first encrypts, all decrypt. Required with a store unless
+   * `encryption: false`.
+   */
+  encryptionKey?: EncryptionKeyInput
+  /** Store tokens in clear in the shared store. Only for stores nobody else can read. */
+  encryption?: false
+  /** Refresh once this fraction of the lifetime has passed. Default 0.75. */
+  refreshRatio?: number
+  /** Never hand out a token this close to expiry (capped at 1/8 of the lifetime). Default 30 s. */
+  expirySkewMs?: number
+  /** Spread: refreshAt is pulled earlier by up to this fraction of the lifetime, per instance. Default 0.05. */
+  jitter?: number
+  /** Retries of the token endpoint: network errors, 408, 425, 429, 5xx. Defaults in `DEFAULTS.retry`. */
+  retry?: Partial<RetryOptions>
+  /**
+   * The fleet's lease on a fetch. `waitMs`: how long waiters wait for a holder still fetching
+   * (default: retry.maxElapsedMs + 10 s, one request's timeout; 25 s). `ttlMs`: how long the lease
+   * lives, longer than the holder's fetch (default waitMs + 5 s; 30 s).
+   */
+  lease?: { ttlMs?: number; waitMs?: number }
+  /** Bound on every store call. Default 1000 ms. */
+  storeTimeoutMs?: number
+  /** Part of the cache key: separates environments or tenants sharing a store. Default 'default'. */
+  namespace?: string
+  /** Observability hook. Events never hold a token or a secret. A throwing hook is ignored. */
+  onEvent?: (event: TokenEvent) => void
+  /** Clock, for tests. Default `Date.now`. */
+  now?: () => number
+  /**
+   * Refresh in the background while serving the current token (default outside AWS Lambda), or inline
+   * by the caller that wins the lease (default inside Lambda, where work after the response is frozen).
+   */
+  backgroundRefresh?: boolean
+}
+
+/** How long past the fetch budget a lease outlives its holder by default. */
+const LEASE_MARGIN_MS = 5_000
+
+/** The options of createTokenProvider, checked, with every default filled in. */
+export interface ProviderConfig {
+  source: TokenSource
+  store?: TokenStore
+  keyring?: Keyring
+  policy: RefreshPolicy
+  retry: RetryOptions
+  lease: { ttlMs: number; waitMs: number }
+  storeTimeoutMs: number
+  namespace: string
+  onEvent?: (event: TokenEvent) => void
+  now: () => number
+  background: boolean
+}
+
+/** Checks every option once, at construction; a bad one throws a ConfigError that names it. */
+export function providerConfig(options: TokenProviderOptions): ProviderConfig {
+  if (!options || typeof options !== 'object')
+    throw new ConfigError('Expected an options object with a `source`')
+  const { source, store } = options
+  if (!source || typeof source.fetchToken !== 'function' || typeof source.id !== 'string') {
+    throw new ConfigError(
+      'Expected `source` to be a TokenSource such as clientCredentials({...}), auth0({...}) or cognito({...})',
+    )
+  }
+  if (store !== undefined) {
+    for (const m of ['get', 'set', 'delete', 'acquireLease', 'releaseLease'] as const) {
+      if (typeof store?.[m] !== 'function') {
+        throw new ConfigError(`Expected \`store\` to be a TokenStore with a \`${m}\` method`)
+      }
+    }
+  }
+  let keyring: Keyring | undefined
+  if (options.encryption !== undefined && options.encryption !== false) {
+    throw new ConfigError(
+      `Expected \`encryption\` to be false or left out, got ${String(options.encryption)}`,
+    )
+  }
+  if (options.encryption === false) {
+    if (options.encryptionKey !== undefined) {
+      throw new ConfigError('`encryption: false` and `encryptionKey` contradict each other: pass one of them')
+    }
+  } else if (options.encryptionKey !== undefined) {
+    keyring = new Keyring(options.encryptionKey)
+  } else if (store) {
+    throw new ConfigError(
+      'A shared `store` needs `encryptionKey` (32 random bytes as base64, e.g. from Secrets Manager or SSM; ' +
+        'generate one with `openssl rand -base64 32`), or `encryption: false` if nobody else can read the store',
+    )
+  }
+
+  const refreshRatio = optionalNumber('refreshRatio', options.refreshRatio, DEFAULTS.refreshRatio, {
+    min: 0,
+    minExclusive: true,
+    max: 1,
+  })
+  const jitter = optionalNumber('jitter', options.jitter, DEFAULTS.jitter, { min: 0, max: 0.5 })
+  if (jitter >= refreshRatio) {
+    throw new ConfigError(
+      `Expected \`jitter\` to be smaller than \`refreshRatio\` (${refreshRatio}), got ${jitter}`,
+    )
+  }
+  const r = options.retry ?? {}
+  const retry: RetryOptions = {
+    retries: optionalNumber('retry.retries', r.retries, DEFAULTS.retry.retries, {
+      min: 0,
+      max: 20,
+      integer: true,
+    }),
+    minTimeoutMs: optionalNumber('retry.minTimeoutMs', r.minTimeoutMs, DEFAULTS.retry.minTimeoutMs, {
+      min: 0,
+    }),
+    maxTimeoutMs: optionalNumber('retry.maxTimeoutMs', r.maxTimeoutMs, DEFAULTS.retry.maxTimeoutMs, {
+      min: 0,
+    }),
+    factor: optionalNumber('retry.factor', r.factor, DEFAULTS.retry.factor, { min: 1 }),
+    maxElapsedMs: optionalNumber('retry.maxElapsedMs', r.maxElapsedMs, DEFAULTS.retry.maxElapsedMs, {
+      min: 0,
+      minExclusive: true,
+    }),
+  }
+  if (retry.maxTimeoutMs < retry.minTimeoutMs) {
+    throw new ConfigError(
+      `Expected \`retry.maxTimeoutMs\` (${retry.maxTimeoutMs}) to be at least \`retry.minTimeoutMs\` (${retry.minTimeoutMs})`,
+    )
+  }
+  // The fetch budget: every attempt and wait of one fetch, plus the last request's own timeout.
+  // A lease outlives it, and losers wait for a live holder that long.
+  const budget = retry.maxElapsedMs + DEFAULTS.timeoutMs
+  const l = options.lease ?? {}
+  const lease = {
+    ttlMs: optionalNumber('lease.ttlMs', l.ttlMs, budget + LEASE_MARGIN_MS, { min: 0, minExclusive: true }),
+    waitMs: optionalNumber('lease.waitMs', l.waitMs, budget, { min: 0 }),
+  }
+  const storeTimeoutMs = optionalNumber('storeTimeoutMs', options.storeTimeoutMs, DEFAULTS.storeTimeoutMs, {
+    min: 0,
+    minExclusive: true,
+  })
+  const policy: RefreshPolicy = {
+    refreshRatio,
+    // Drawn once per instance, so a fleet's refreshes spread instead of landing together.
+    jitterFraction: Math.random() * jitter,
+    expirySkewMs: optionalNumber('expirySkewMs', options.expirySkewMs, DEFAULTS.expirySkewMs, { min: 0 }),
+  }
+  if (options.backgroundRefresh !== undefined && typeof options.backgroundRefresh !== 'boolean') {
+    throw new ConfigError(
+      `Expected \`backgroundRefresh\` to be a boolean, got ${typeof options.backgroundRefresh}`,
+    )
+  }
+  return {
+    source,
+    store,
+    keyring,
+    policy,
+    retry,
+    lease,
+    storeTimeoutMs,
+    namespace: checkNamespace(options.namespace ?? DEFAULTS.namespace),
+    onEvent: options.onEvent === undefined ? undefined : expectFunction('onEvent', options.onEvent),
+    now: options.now === undefined ? Date.now : expectFunction('now', options.now),
+    background: options.backgroundRefresh ?? !process.env.AWS_LAMBDA_FUNCTION_NAME,
+  }
+}
