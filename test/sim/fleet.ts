@@ -31,6 +31,8 @@ export type Op =
   | { at: number; kind: 'hang'; inst: number; method?: StoreMethod; nth: number; afterLease?: boolean }
   /** The store restarts empty. */
   | { at: number; kind: 'restart' }
+  /** For `ms`, reading a token answers the other key's entry. */
+  | { at: number; kind: 'crossed'; ms: number }
   /** The key's token endpoint answers `outcome` for `ms`. */
   | { at: number; kind: 'sourceFault'; key: number; outcome: Outcome; ms: number }
 
@@ -97,7 +99,9 @@ function describe(err: unknown): string {
 
 /** Is this plan healthy (no store fault), and does the token endpoint fail in it? */
 export function classify(plan: Plan): { storeFaults: boolean; sourceFaults: boolean } {
-  const storeFaults = plan.ops.some((o) => o.kind === 'outage' || o.kind === 'hang' || o.kind === 'restart')
+  const storeFaults = plan.ops.some(
+    (o) => o.kind === 'outage' || o.kind === 'hang' || o.kind === 'restart' || o.kind === 'crossed',
+  )
   const sourceFaults =
     plan.ops.some((o) => o.kind === 'sourceFault') ||
     (plan.script ?? []).some((s) => s.some((x) => x.outcome !== 'ok'))
@@ -364,6 +368,14 @@ export async function runPlan(
           (op.method === 'get' ? 0 : instancesOf(key))
         return
       }
+      case 'crossed':
+        store.crossed.push({ from: clock.now(), to: clock.now() + op.ms })
+        trace('store:crossed')
+        // A foreign entry must read as a miss: each instance of the key may fetch once per interval.
+        for (const [key, c] of counts.entries()) {
+          c.storeAllowance += instancesOf(key) * (Math.floor(op.ms / interval(key)) + 1)
+        }
+        return
       case 'restart':
         store.restart()
         for (const [key, c] of counts.entries()) c.storeAllowance += instancesOf(key)

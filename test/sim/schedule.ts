@@ -84,6 +84,7 @@ export function randomPlan(seed: number): Plan {
             ['hang', 4],
             ['outage', 2],
             ['restart', 1],
+            ['crossed', 1],
           ])
           if (what === 'hang')
             ops.push({ at, kind: 'hang', inst, method: pick(rng, STORE_METHODS), nth: int(rng, 1, 4) })
@@ -94,6 +95,7 @@ export function randomPlan(seed: number): Plan {
               ms: int(rng, 100, 8_000),
               fault: chance(rng, 0.5) ? 'error' : 'hang',
             })
+          else if (what === 'crossed') ops.push({ at, kind: 'crossed', ms: int(rng, 100, 5_000) })
           else ops.push({ at, kind: 'restart' })
           break
         }

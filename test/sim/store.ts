@@ -34,7 +34,11 @@ export class FaultyStore {
   /** Windows [from, to) during which every call fails, or hangs. */
   readonly outages: { from: number; to: number; kind: 'error' | 'hang' }[] = []
   readonly hangs: ArmedHang[] = []
+  /** Windows during which a read of a token answers another key's entry (a wrong prefix, a swapped item). */
+  readonly crossed: { from: number; to: number }[] = []
   healthy = false
+  /** Token keys written so far (derived keys hold a '#'). */
+  readonly #tokenKeys = new Set<string>()
   /** Instances whose last acquireLease was granted and not released yet. */
   readonly #leased = new Set<number>()
 
@@ -81,7 +85,23 @@ export class FaultyStore {
     return this.outages.find((o) => o.from <= now && now < o.to)?.kind
   }
 
+  /** During a crossed window, the key whose entry a read of `key` answers instead. */
+  #crossedKey(method: StoreMethod, key: string): string | undefined {
+    const now = this.world.clock.now()
+    if (this.healthy || method !== 'get' || !this.crossed.some((c) => c.from <= now && now < c.to))
+      return undefined
+    for (const other of this.#tokenKeys) if (other !== key) return other
+    return undefined
+  }
+
   #call(inst: number, method: StoreMethod, args: unknown[]): Promise<unknown> {
+    const key = args[0] as string
+    if (method === 'set' && !key.includes('#')) this.#tokenKeys.add(key)
+    const crossed = this.#crossedKey(method, key)
+    if (crossed) {
+      this.world.trace(`i${inst}:store-get:crossed`)
+      args = [crossed]
+    }
     const fault = this.#fault(inst, method)
     if (fault) this.world.trace(`i${inst}:store-${method}:${fault}`)
     const ms = fault === 'hang' ? HANG_MS : int(this.world.rng, this.#latency[0], this.#latency[1])
