@@ -110,3 +110,42 @@ export const DEFECTS: Defect[] = [
     },
   },
 ]
+
+/**
+ * Found by the random schedules on the reworked provider (55503bc..a902f76), kept as fixed cases.
+ * `seen` is what the simulator reported there.
+ */
+export const FOUND: Defect[] = [
+  {
+    name: 'A a flight still running at invalidate(t) (its lease release hangs) hands t to callers who came after',
+    seen: 'i0 getToken(after 401) returned token #1, which this instance rejected with invalidate() before the call (random seed 3564 has it)',
+    plan: {
+      ...base,
+      seed: 2001,
+      instances: [{ key: 0, background: false }],
+      ops: [
+        { at: 0, kind: 'hang', inst: 0, method: 'releaseLease', nth: 1 },
+        { at: 0, kind: 'call', inst: 0 },
+        { at: 100, kind: 'revoke', key: 0 },
+        { at: 200, kind: 'call', inst: 0 },
+      ],
+    },
+  },
+  {
+    name: 'B after invalidate(t) threw TokenRejectedError (the replacement was rejected too), t is still served',
+    seen: 'i0 getToken returned token #2, which this instance rejected with invalidate() before the call (that invalidate() threw ERR_TOKEN_REJECTED and the token stayed in use) (two seeds of an earlier version of schedule.ts had it)',
+    plan: {
+      ...base,
+      seed: 2002,
+      instances: [{ key: 0, background: false }],
+      ops: [
+        { at: 0, kind: 'call', inst: 0 },
+        { at: 100, kind: 'revoke', key: 0 },
+        { at: 200, kind: 'call', inst: 0 },
+        { at: 300, kind: 'revoke', key: 0 },
+        { at: 400, kind: 'call', inst: 0 },
+        { at: 500, kind: 'call', inst: 0 },
+      ],
+    },
+  },
+]

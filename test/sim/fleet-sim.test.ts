@@ -1,5 +1,5 @@
 import type { SimClock } from './clock'
-import { DEFECTS } from './defects'
+import { DEFECTS, type Defect, FOUND } from './defects'
 import { installSimClock, runPlan } from './fleet'
 import { randomPlan } from './schedule'
 
@@ -36,11 +36,13 @@ describe('fleet simulator', () => {
     const failures: string[] = []
     const kinds = new Map<string, number>()
     let failing = 0
+    let steps = 0
     const started = process.hrtime.bigint()
     for (const seed of seeds) {
       const plan = randomPlan(seed)
       const result = await runPlan(plan, clock, { trace: REPLAY !== undefined })
       interleavings.add(result.interleaving)
+      steps += result.steps
       if (REPLAY !== undefined) console.log(`${JSON.stringify(plan)}\n${result.trace.join('\n')}`)
       if (result.violations.length === 0) continue
       for (const kind of new Set(result.violations.map(kindOf))) kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
@@ -50,7 +52,7 @@ describe('fleet simulator', () => {
     const ms = Number((process.hrtime.bigint() - started) / 1_000_000n)
     console.log(
       `fleet simulator: ${seeds.length} schedules (seeds ${seeds[0]}..${seeds[seeds.length - 1]}), ` +
-        `${interleavings.size} distinct interleavings, ${failing} with violations, ${ms} ms`,
+        `${interleavings.size} distinct interleavings, ${steps} timer steps, ${failing} with violations, ${ms} ms`,
     )
     for (const [kind, count] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
       failures.push(`${count} schedules broke: ${kind}`)
@@ -70,15 +72,22 @@ describe('fleet simulator', () => {
     }
   })
 
+  const holds = async (defect: Defect) => {
+    const result = await runPlan(defect.plan, clock, { trace: true })
+    if (result.violations.length > 0 || process.env.SIM_TRACE)
+      console.log(`${defect.name}\n${result.trace.join('\n')}`)
+    expect(result.violations).toEqual([])
+  }
+
   describe('the defects of issue 8 as fixed schedules', () => {
-    it.each(DEFECTS.map((d) => [d.name, d] as const))(
-      'should hold every invariant in defect %s',
-      async (_, defect) => {
-        const result = await runPlan(defect.plan, clock, { trace: true })
-        if (result.violations.length > 0 || process.env.SIM_TRACE)
-          console.log(`${defect.name}\n${result.trace.join('\n')}`)
-        expect(result.violations).toEqual([])
-      },
+    it.each(DEFECTS.map((d) => [d.name, d] as const))('should hold every invariant in defect %s', (_, d) =>
+      holds(d),
+    )
+  })
+
+  describe('violations the random schedules found, as fixed schedules', () => {
+    it.each(FOUND.map((d) => [d.name, d] as const))('should hold every invariant in case %s', (_, d) =>
+      holds(d),
     )
   })
 })
