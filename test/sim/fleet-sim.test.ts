@@ -1,6 +1,7 @@
+import type { TokenProvider } from '@tokenstash/core'
 import type { SimClock } from './clock'
 import { DEFECTS, type Defect, FOUND } from './defects'
-import { installSimClock, runPlan } from './fleet'
+import { installSimClock, type Plan, runPlan } from './fleet'
 import { randomPlan } from './schedule'
 
 // The deterministic fleet simulator (README.md here): random schedules from seeds 1..SIM_SCHEDULES,
@@ -89,5 +90,71 @@ describe('fleet simulator', () => {
     it.each(FOUND.map((d) => [d.name, d] as const))('should hold every invariant in case %s', (_, d) =>
       holds(d),
     )
+  })
+
+  describe('the checker', () => {
+    // Each invariant must be able to fail: a provider with a planted bug breaks exactly it.
+    const fleet: Plan = {
+      seed: 3001,
+      instances: [
+        { key: 0, background: false },
+        { key: 1, background: false },
+      ],
+      lifetimesMs: [4_000, 4_000],
+      sourceKind: 'custom',
+      store: true,
+      storeLatencyMs: [1, 3],
+      sourceLatencyMs: [20, 50],
+      apiLatencyMs: [1, 5],
+      ops: [0, 1, 2_000, 3_500, 6_000].flatMap((at) => [
+        { at, kind: 'call' as const, inst: 0 },
+        { at: at + 1, kind: 'call' as const, inst: 1 },
+      ]),
+    }
+    /** `p` with its getToken replaced. */
+    const withGetToken = (p: TokenProvider, getToken: TokenProvider['getToken']): TokenProvider => ({
+      key: p.key,
+      getToken,
+      getTokenSet: (opts) => p.getTokenSet(opts),
+      invalidate: (token) => p.invalidate(token),
+      stats: () => p.stats(),
+    })
+    const planted = async (wrap: (p: TokenProvider, inst: number) => TokenProvider, plan = fleet) =>
+      (await runPlan(plan, clock, { wrap })).violations.join('\n')
+
+    it('should pass the plan with the real provider', async () => {
+      expect((await runPlan(fleet, clock)).violations).toEqual([])
+    })
+
+    it('should catch a token served after its usableUntil', async () => {
+      const stale = (p: TokenProvider) => {
+        let first: Promise<string> | undefined
+        return withGetToken(p, () => (first ??= p.getToken()))
+      }
+      expect(await planted(stale)).toMatch(/returned token #1 \d+ ms after its usableUntil/)
+    })
+
+    it('should catch a token served under another key', async () => {
+      const providers: TokenProvider[] = []
+      const crossed = (p: TokenProvider, inst: number) => {
+        providers[inst] = p
+        return withGetToken(p, () => providers[1 - inst]!.getToken())
+      }
+      expect(await planted(crossed)).toMatch(/i0 getToken returned token #\d+ of key 1 under key 0/)
+    })
+
+    it('should catch a cached failure', async () => {
+      const remembering = (p: TokenProvider) => {
+        let failure: Promise<string> | undefined
+        return withGetToken(p, () => failure ?? p.getToken().catch((err) => (failure = Promise.reject(err))))
+      }
+      const failing: Plan = { ...fleet, script: [[{ outcome: 'invalid_client' }], []] }
+      expect(await planted(remembering, failing)).toMatch(/got the very error an earlier call already got/)
+    })
+
+    it('should catch a caller left waiting without a timer', async () => {
+      const stuck = (p: TokenProvider) => withGetToken(p, () => new Promise<string>(() => {}))
+      expect(await planted(stuck)).toMatch(/waiting with no ref'd timer or pending I\/O of instance 0/)
+    })
   })
 })

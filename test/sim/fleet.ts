@@ -111,7 +111,11 @@ export function classify(plan: Plan): { storeFaults: boolean; sourceFaults: bool
 export async function runPlan(
   plan: Plan,
   clock: SimClock,
-  options: { trace?: boolean } = {},
+  options: {
+    trace?: boolean
+    /** Wraps each instance's provider: the checker's own tests use it to plant a known bug. */
+    wrap?: (provider: TokenProvider, inst: number) => TokenProvider
+  } = {},
 ): Promise<RunResult> {
   clock.reset()
   const t0 = clock.now()
@@ -179,7 +183,7 @@ export async function runPlan(
       backgroundRefresh: spec.background,
       now: () => clock.now(),
     })
-    return { n, key: spec.key, provider, rejected: new Map() }
+    return { n, key: spec.key, provider: options.wrap?.(provider, n) ?? provider, rejected: new Map() }
   })
 
   // ---- checks on what callers get -------------------------------------------------------------
