@@ -188,6 +188,8 @@ export class StoreError extends TokenstashError {
 /**
  * A token was rejected (e.g. a 401 from the resource server) right after it was fetched to replace
  * one that was rejected before. Refetching again would loop; the configuration is likely wrong.
+ * `getToken` throws it too for `DEFAULTS.rejectionWindowMs` after that: the rejected token is not
+ * served again, and no new one is fetched before then.
  *
  * @example
  * ```ts

@@ -85,6 +85,8 @@ class Provider implements TokenProvider {
   #cooldownUntil = 0
   #rateLimitStreak = 0
   #nextRefreshTry = 0
+  /** After a replacement was rejected too: no token is served or fetched before this time. */
+  #blockedUntil = 0
 
   constructor(options: TokenProviderOptions) {
     const c = providerConfig(options)
@@ -132,10 +134,11 @@ class Provider implements TokenProvider {
       const fresh = await withSignal(refreshed, opts.signal)
       // A token is never served at or after usableUntil, even if the clock moved while we waited.
       const after = this.#now()
-      if (fresh && after < fresh.timing.usableUntil) return fresh.set
+      if (this.#servable(fresh)) return fresh.set
       if (after < cur.timing.usableUntil) return cur.set
       // The refresh outlasted the current token: obtain a new one like any caller without one.
     }
+    if (this.#now() < this.#blockedUntil) throw this.#loopError()
     return (await withSignal(this.#obtain(force ? 'force' : 'obtain', cur), opts.signal)).set
   }
 
@@ -150,19 +153,20 @@ class Provider implements TokenProvider {
     const cur = this.#cur
     // Not (or no longer) the current token: a late 401 for an old token. getToken() has the newer one.
     if (!cur || cur.set.accessToken !== rejectedToken) return
-    if (cur.replacesRejected && this.#now() - cur.adoptedAt < DEFAULTS.rejectionWindowMs) {
-      this.#emit({ type: 'error', code: 'ERR_TOKEN_REJECTED' })
-      throw new TokenRejectedError(
-        `A token fetched from ${this.#endpointName()} to replace a rejected one was rejected as well; ` +
-          'not fetching again to avoid a loop. Check that the audience, scope and issuer match what the API expects.',
-      )
-    }
     this.#remember(rejectedToken, cur.set.expiresAt)
     this.#cur = undefined
     this.#pendingReplacement = true
+    // The replacement of a rejected token rejected too: the configuration is likely wrong. Neither
+    // serve it again nor fetch in a loop: getToken fails until the rejection window has passed.
+    const looping = cur.replacesRejected && this.#now() - cur.adoptedAt < DEFAULTS.rejectionWindowMs
+    if (looping) this.#blockedUntil = cur.adoptedAt + DEFAULTS.rejectionWindowMs
     // Compare-and-delete on the stored value, so a burst of 401s deletes once and never removes a
     // newer token another instance wrote; queued while the store cannot be reached.
     await this.#tier?.deleteToken(rejectedToken)
+    if (looping) {
+      this.#emit({ type: 'error', code: 'ERR_TOKEN_REJECTED' })
+      throw this.#loopError()
+    }
     this.#emit({ type: 'invalidate' })
   }
 
@@ -214,7 +218,8 @@ class Provider implements TokenProvider {
           this.#emitError(err)
           throw err
         })
-      if (got && this.#now() < got.timing.usableUntil && (mode !== 'force' || got !== prev)) return got
+      // A flight that started before an invalidate may bring back the token it rejected: not served.
+      if (this.#servable(got) && (mode !== 'force' || got !== prev)) return got
     }
     throw new TokenResponseError(
       `The token from ${this.#endpointName()} was no longer usable when it arrived (lifetime shorter than the request took)`,
@@ -347,6 +352,11 @@ class Provider implements TokenProvider {
     done()
     // Fail open: availability over thrift.
     return false
+  }
+
+  /** Whether a flight's result may be served now: before its usableUntil and not rejected. */
+  #servable(c: Cached | undefined): c is Cached {
+    return c !== undefined && this.#now() < c.timing.usableUntil && !this.#isRejected(c.set.accessToken)
   }
 
   /** `set` if it may be served for `mode` and is neither rejected nor the token being replaced. */
@@ -510,6 +520,14 @@ class Provider implements TokenProvider {
     } else if (!(err instanceof Error && err.name === 'AbortError')) {
       this.#emit({ type: 'error', message: describe(err) })
     }
+  }
+
+  #loopError(): TokenRejectedError {
+    return new TokenRejectedError(
+      `A token fetched from ${this.#endpointName()} to replace a rejected one was rejected as well; ` +
+        `not fetching again before ${new Date(this.#blockedUntil).toISOString()} to avoid a loop. ` +
+        'Check that the audience, scope and issuer match what the API expects.',
+    )
   }
 
   #endpointName(): string {

@@ -49,6 +49,22 @@ describe('createTokenProvider under races', () => {
       expect(await q.getToken()).toBe('tok-2-fake')
     })
 
+    it('should not hand a token rejected during a running flight to the callers that join that flight', async () => {
+      const clock = fakeClock()
+      const inner = memoryStore({ now: clock.now })
+      // The flight that fetched t1 is still running (its lease release is slow) when t1 is rejected.
+      const { store } = slowStore(inner, 0, (op) => (op === 'releaseLease' ? 100 : undefined))
+      const source = fakeSource(clock.now)
+      const p = createTokenProvider({ source, store, encryptionKey: key32(), now: clock.now })
+      const first = p.getToken()
+      await pause(30)
+      const t1 = await p.getToken()
+      await p.invalidate(t1)
+      expect(await p.getToken()).toBe('tok-2-fake')
+      // Even the caller that started the flight: when it ended, t1 was rejected already.
+      expect(await first).toBe('tok-2-fake')
+    })
+
     it('should treat invalidate of a token that is no longer current as a no-op', async () => {
       const clock = fakeClock()
       const source = fakeSource(clock.now)

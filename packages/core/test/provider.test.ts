@@ -637,17 +637,17 @@ describe('createTokenProvider', () => {
       expect(await store.get(a.key)).toBe(newer)
     })
 
-    it('should raise TokenRejectedError when the replacement is rejected again right away', async () => {
+    it('should raise TokenRejectedError when the replacement is rejected again right away, and neither serve it nor fetch until the window has passed', async () => {
       const clock = fakeClock()
       const source = fakeSource(clock.now)
       const p = createTokenProvider({ source, now: clock.now })
       await p.invalidate(await p.getToken())
       const t2 = await p.getToken()
       await expect(p.invalidate(t2)).rejects.toBeInstanceOf(TokenRejectedError)
-      expect(await p.getToken()).toBe(t2)
+      // The rejected replacement is not served again, and no refetch loop starts.
+      await expect(p.getToken()).rejects.toBeInstanceOf(TokenRejectedError)
       expect(source.calls).toBe(2)
-      clock.advance(31_000)
-      await p.invalidate(t2)
+      clock.advance(30_000)
       expect(await p.getToken()).toBe('tok-3-fake')
     })
 
