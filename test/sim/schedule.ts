@@ -51,7 +51,7 @@ export function randomPlan(seed: number): Plan {
 
   const ops: Op[] = []
   const bursts = int(rng, 1, 3)
-  const total = int(rng, 4, 10)
+  const total = int(rng, 4, 8)
   for (let b = 0; b < bursts; b++) {
     let at = b === 0 ? 0 : int(rng, 0, span)
     const size = Math.ceil(total / bursts)
