@@ -118,7 +118,7 @@ export const DEFECTS: Defect[] = [
 export const FOUND: Defect[] = [
   {
     name: 'A a flight still running at invalidate(t) (its lease release hangs) hands t to callers who came after',
-    seen: 'i0 getToken(after 401) returned token #1, which this instance rejected with invalidate() before the call (random seed 3564 has it)',
+    seen: 'i0 getToken(after 401) returned token #1, which this instance rejected with invalidate() before the call (four random seeds had it while the simulator was built)',
     plan: {
       ...base,
       seed: 2001,
