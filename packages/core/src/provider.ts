@@ -162,7 +162,7 @@ class Provider implements TokenProvider {
     if (looping) this.#blockedUntil = cur.adoptedAt + DEFAULTS.rejectionWindowMs
     // Compare-and-delete on the stored value, so a burst of 401s deletes once and never removes a
     // newer token another instance wrote; queued while the store cannot be reached.
-    await this.#tier?.deleteToken(rejectedToken)
+    await this.#tier?.deleteToken(rejectedToken, cur.set.expiresAt)
     if (looping) {
       this.#emit({ type: 'error', code: 'ERR_TOKEN_REJECTED' })
       throw this.#loopError()
@@ -295,7 +295,7 @@ class Provider implements TokenProvider {
       durationMs: this.#now() - started,
       expiresAt: set.expiresAt,
     })
-    if (this.#rejected.has(set.accessToken)) {
+    if (this.#isRejected(set.accessToken)) {
       throw new TokenRejectedError(
         `${this.#endpointName()} answered with the token that was just rejected; not using it again. ` +
           'The identity provider may cache tokens per client: check its configuration.',

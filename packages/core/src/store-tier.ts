@@ -41,7 +41,8 @@ export class StoreTier {
   #failures = 0
   #lastFailureAt = Number.NEGATIVE_INFINITY
   #reportedDown = false
-  readonly #pendingDeletes = new Set<string>()
+  /** Rejected tokens whose compare-and-delete has not reached the store yet, with their expiry. */
+  readonly #pendingDeletes = new Map<string, number>()
 
   constructor(store: TokenStore, options: StoreTierOptions) {
     this.#store = store
@@ -68,16 +69,17 @@ export class StoreTier {
   }
 
   /** Deletes the entry only if it still holds `token`; queued when the store cannot be reached. */
-  async deleteToken(token: string): Promise<void> {
-    this.#pendingDeletes.add(token)
+  async deleteToken(token: string, expiresAt: number): Promise<void> {
+    this.#pendingDeletes.set(token, expiresAt)
     await this.#runDelete(token)
   }
 
-  /** Runs the compare-and-deletes queued while the store was failing. */
+  /** Runs the compare-and-deletes queued while the store was failing (an expired token is gone anyway). */
   async flushDeletes(): Promise<void> {
-    for (const token of [...this.#pendingDeletes]) {
-      if (this.#skipped('write')) return
-      await this.#runDelete(token)
+    for (const [token, expiresAt] of [...this.#pendingDeletes]) {
+      if (expiresAt <= this.#o.now()) this.#pendingDeletes.delete(token)
+      else if (this.#skipped('write')) return
+      else await this.#runDelete(token)
     }
   }
 
