@@ -149,3 +149,30 @@ export const FOUND: Defect[] = [
     },
   },
 ]
+
+/** The defaults and races section of issue 8, as fixed schedules (`seen`: on main at af7919e). */
+export const RACES: Defect[] = [
+  {
+    name: 'R1 an identity provider answering in 6 s: 6 cold instances send one request',
+    seen: 'k0: 6 token requests > bound 1 (run 11067 ms, lifetime 60000 ms, …)',
+    plan: {
+      ...base,
+      seed: 3001,
+      sourceLatencyMs: [6_000, 6_000],
+      instances: [0, 1, 2, 3, 4, 5].map(() => ({ key: 0, background: false })),
+      ops: [0, 1, 2, 3, 4, 5].map((inst) => ({ at: inst * 10, kind: 'call' as const, inst })),
+    },
+  },
+  {
+    name: 'R2 a holder that failed fast (invalid_client) tells the losers: one request for 6 cold instances',
+    seen: '6 token requests, the scenario allows 1',
+    plan: {
+      ...base,
+      seed: 3002,
+      instances: [0, 1, 2, 3, 4, 5].map(() => ({ key: 0, background: false })),
+      script: [Array.from({ length: 6 }, () => ({ outcome: 'invalid_client' as const }))],
+      ops: [0, 1, 2, 3, 4, 5].map((inst) => ({ at: inst * 10, kind: 'call' as const, inst })),
+      expect: { maxRequests: 1 },
+    },
+  },
+]

@@ -1,6 +1,6 @@
 import type { TokenProvider } from '@tokenstash/core'
 import type { SimClock } from './clock'
-import { DEFECTS, type Defect, FOUND } from './defects'
+import { DEFECTS, type Defect, FOUND, RACES } from './defects'
 import { installSimClock, type Plan, runPlan } from './fleet'
 import { randomPlan } from './schedule'
 
@@ -82,6 +82,12 @@ describe('fleet simulator', () => {
 
   describe('the defects of issue 8 as fixed schedules', () => {
     it.each(DEFECTS.map((d) => [d.name, d] as const))('should hold every invariant in defect %s', (_, d) =>
+      holds(d),
+    )
+  })
+
+  describe('the defaults and races of issue 8 as fixed schedules', () => {
+    it.each(RACES.map((d) => [d.name, d] as const))('should hold every invariant in case %s', (_, d) =>
       holds(d),
     )
   })

@@ -51,7 +51,7 @@ export interface Plan {
   script?: Scripted[][]
   ops: Op[]
   /** Scenario-specific expectations on top of the invariants. */
-  expect?: { allSucceed?: boolean }
+  expect?: { allSucceed?: boolean; maxRequests?: number }
 }
 
 export interface RunResult {
@@ -102,9 +102,11 @@ export function classify(plan: Plan): { storeFaults: boolean; sourceFaults: bool
   const storeFaults = plan.ops.some(
     (o) => o.kind === 'outage' || o.kind === 'hang' || o.kind === 'restart' || o.kind === 'crossed',
   )
+  // A slow answer is still an answer: the endpoint counts as failing only when it refuses or breaks.
+  const failing = (outcome: Outcome) => outcome !== 'ok' && outcome !== 'slow'
   const sourceFaults =
-    plan.ops.some((o) => o.kind === 'sourceFault') ||
-    (plan.script ?? []).some((s) => s.some((x) => x.outcome !== 'ok'))
+    plan.ops.some((o) => o.kind === 'sourceFault' && failing(o.outcome)) ||
+    (plan.script ?? []).some((s) => s.some((x) => failing(x.outcome)))
   return { storeFaults, sourceFaults }
 }
 
@@ -458,6 +460,11 @@ export async function runPlan(
           )
         }
       }
+    }
+
+    const max = plan.expect?.maxRequests
+    if (max !== undefined && world.requests.length > max) {
+      violation(`${world.requests.length} token requests, the scenario allows ${max}`)
     }
 
     // Recovery: the faults end; once cooldowns and store skips have passed, every instance gets a
