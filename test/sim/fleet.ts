@@ -9,7 +9,15 @@ import {
 } from '@tokenstash/core'
 import { installClock, type SimClock } from './clock'
 import { int, mulberry32 } from './prng'
-import { httpSource, type Outcome, type Request, type Scripted, type SourceSpec, simSource } from './source'
+import {
+  httpSource,
+  type Issued,
+  type Outcome,
+  type Request,
+  type Scripted,
+  type SourceSpec,
+  simSource,
+} from './source'
 import { FaultyStore, HANG_MS, type StoreMethod } from './store'
 
 // One schedule of the fleet simulator: N providers (each its own memory tier, one shared store,
@@ -110,21 +118,29 @@ export function classify(plan: Plan): { storeFaults: boolean; sourceFaults: bool
   return { storeFaults, sourceFaults }
 }
 
-export async function runPlan(
-  plan: Plan,
-  clock: SimClock,
-  options: {
-    trace?: boolean
-    /** Wraps each instance's provider: the checker's own tests use it to plant a known bug. */
-    wrap?: (provider: TokenProvider, inst: number) => TokenProvider
-  } = {},
-): Promise<RunResult> {
-  clock.reset()
-  const t0 = clock.now()
-  const rng = mulberry32(plan.seed ^ 0x9e3779b9)
+export interface RunOptions {
+  /** Keep every event with its virtual time (for replay). */
+  trace?: boolean
+  /** Wraps each instance's provider: the checker's own tests use it to plant a known bug. */
+  wrap?: (provider: TokenProvider, inst: number) => TokenProvider
+}
+
+/** Runs one plan on `clock` (from `installSimClock`) and returns what broke. */
+export async function runPlan(plan: Plan, clock: SimClock, options: RunOptions = {}): Promise<RunResult> {
   const realRandom = Math.random
   // The provider draws jitter (refreshAt, polls, backoff) with Math.random: seeded, a seed replays exactly.
   Math.random = mulberry32(plan.seed ^ 0x5bd1e995)
+  try {
+    return await simulate(plan, clock, options)
+  } finally {
+    Math.random = realRandom
+  }
+}
+
+async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promise<RunResult> {
+  clock.reset()
+  const t0 = clock.now()
+  const rng = mulberry32(plan.seed ^ 0x9e3779b9)
 
   const { storeFaults, sourceFaults } = classify(plan)
   const mustSucceed = !sourceFaults || plan.expect?.allSucceed === true
@@ -148,7 +164,7 @@ export async function runPlan(
   const world = {
     clock,
     rng,
-    issued: new Map<string, import('./source').Issued>(),
+    issued: new Map<string, Issued>(),
     requests: [] as Request[],
     trace,
     onRequest(request: Request) {
@@ -426,76 +442,70 @@ export async function runPlan(
     }
   }
 
-  try {
-    const ops = [...plan.ops].sort((a, b) => a.at - b.at)
-    for (const op of ops) {
-      await runUntil(t0 + op.at)
-      start(op)
-    }
-    await runUntil(clock.now() + DRAIN_CAP_MS, true)
-    if (pending.size > 0 && violations.length === 0) {
-      violation(
-        `${[...pending.values()].join(', ')} still waiting ${DRAIN_CAP_MS / 60_000} min after the last operation`,
-      )
-    }
-    const mainEnd = clock.now()
+  const ops = [...plan.ops].sort((a, b) => a.at - b.at)
+  for (const op of ops) {
+    await runUntil(t0 + op.at)
+    start(op)
+  }
+  await runUntil(clock.now() + DRAIN_CAP_MS, true)
+  if (pending.size > 0 && violations.length === 0) {
+    violation(
+      `${[...pending.values()].map((p) => p.label).join(', ')} still waiting ${DRAIN_CAP_MS / 60_000} min after the last operation`,
+    )
+  }
+  const mainEnd = clock.now()
 
-    // Thrift: with a healthy endpoint, at most one request per (refreshRatio − jitter) of a lifetime
-    // over the run, plus one, plus one per revocation, forced refresh and invalidate(), plus what
-    // each store fault may cost (stated where the fault is applied above).
-    if (!sourceFaults) {
-      for (const [key, c] of counts.entries()) {
-        const made = world.requests.filter((r) => r.key === key).length
-        const bound =
-          Math.floor((mainEnd - t0) / interval(key)) +
-          1 +
-          c.revocations +
-          c.forced +
-          c.invalidateAll +
-          c.storeAllowance
-        if (made > bound) {
-          violation(
-            `k${key}: ${made} token requests > bound ${bound} (run ${mainEnd - t0} ms, lifetime ${plan.lifetimesMs[key]} ms, ` +
-              `${c.revocations} revocations, ${c.forced} forced, ${c.invalidateAll} invalidate(), store-fault allowance ${c.storeAllowance})`,
-          )
-        }
+  // Thrift: with a healthy endpoint, at most one request per (refreshRatio − jitter) of a lifetime
+  // over the run, plus one, plus one per revocation, forced refresh and invalidate(), plus what
+  // each store fault may cost (stated where the fault is applied above).
+  if (!sourceFaults) {
+    for (const [key, c] of counts.entries()) {
+      const made = world.requests.filter((r) => r.key === key).length
+      const bound =
+        Math.floor((mainEnd - t0) / interval(key)) +
+        1 +
+        c.revocations +
+        c.forced +
+        c.invalidateAll +
+        c.storeAllowance
+      if (made > bound) {
+        violation(
+          `k${key}: ${made} token requests > bound ${bound} (run ${mainEnd - t0} ms, lifetime ${plan.lifetimesMs[key]} ms, ` +
+            `${c.revocations} revocations, ${c.forced} forced, ${c.invalidateAll} invalidate(), store-fault allowance ${c.storeAllowance})`,
+        )
       }
     }
-
-    const max = plan.expect?.maxRequests
-    if (max !== undefined && world.requests.length > max) {
-      violation(`${world.requests.length} token requests, the scenario allows ${max}`)
-    }
-
-    // Recovery: the faults end; once cooldowns and store skips have passed, every instance gets a
-    // token (a failure was not cached, a store fault did not stick). A healthy run has nothing to recover from.
-    if (!storeFaults && !sourceFaults) return result()
-    store.healthy = true
-    for (const s of specs) {
-      s.healthy = true
-      s.script.length = 0
-    }
-    await runUntil(clock.now() + RECOVERY_AFTER_MS)
-    const before = violations.length
-    for (const inst of instances) {
-      track(inst.n, `i${inst.n}:recover`, async () => {
-        const callSeq = ++seq
-        try {
-          served(inst, await inst.provider.getToken(), callSeq, 'getToken(recovery)')
-        } catch (err) {
-          trace(`i${inst.n}:recovery:fail`)
-          violation(
-            `i${inst.n} getToken failed after every fault had ended and cooled down: ${describe(err)}`,
-          )
-        }
-      })
-    }
-    await runUntil(clock.now() + DRAIN_CAP_MS, true)
-    if (pending.size > 0 && violations.length === before) violation('recovery callers still waiting')
-    return result()
-  } finally {
-    Math.random = realRandom
   }
+
+  const max = plan.expect?.maxRequests
+  if (max !== undefined && world.requests.length > max) {
+    violation(`${world.requests.length} token requests, the scenario allows ${max}`)
+  }
+
+  // Recovery: the faults end; once cooldowns and store skips have passed, every instance gets a
+  // token (a failure was not cached, a store fault did not stick). A healthy run has nothing to recover from.
+  if (!storeFaults && !sourceFaults) return result()
+  store.healthy = true
+  for (const s of specs) {
+    s.healthy = true
+    s.script.length = 0
+  }
+  await runUntil(clock.now() + RECOVERY_AFTER_MS)
+  const before = violations.length
+  for (const inst of instances) {
+    track(inst.n, `i${inst.n}:recover`, async () => {
+      const callSeq = ++seq
+      try {
+        served(inst, await inst.provider.getToken(), callSeq, 'getToken(recovery)')
+      } catch (err) {
+        trace(`i${inst.n}:recovery:fail`)
+        violation(`i${inst.n} getToken failed after every fault had ended and cooled down: ${describe(err)}`)
+      }
+    })
+  }
+  await runUntil(clock.now() + DRAIN_CAP_MS, true)
+  if (pending.size > 0 && violations.length === before) violation('recovery callers still waiting')
+  return result()
 
   function result(): RunResult {
     return {
