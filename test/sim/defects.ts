@@ -175,4 +175,29 @@ export const RACES: Defect[] = [
       expect: { maxRequests: 1 },
     },
   },
+  {
+    name: 'R3 clock skew: a reader 30 s slow does not serve, past its real usableUntil, a token written by an instance 30 s fast',
+    seen: 'i1 getToken returned token #1 996 ms after its usableUntil (…), and so on up to 30996 ms after it (expiresAt passed)',
+    plan: {
+      ...base,
+      seed: 3003,
+      lifetimesMs: [HOUR, HOUR],
+      instances: [
+        { key: 0, background: false },
+        { key: 0, background: true },
+      ],
+      clockOffsetsMs: [30_000, -30_000],
+      ops: [
+        { at: 0, kind: 'call', inst: 0 },
+        { at: 1_000, kind: 'call', inst: 1 },
+        // Every refresh fails from before refreshAt on, so the reader keeps the token it has.
+        { at: 0.6 * HOUR, kind: 'sourceFault', key: 0, outcome: '5xx', ms: HOUR },
+        ...[-90, -60, -45, -31, -30, -29, -15, -1, 0, 1, 15, 29, 30].map((s) => ({
+          at: HOUR + s * 1_000,
+          kind: 'call' as const,
+          inst: 1,
+        })),
+      ],
+    },
+  },
 ]

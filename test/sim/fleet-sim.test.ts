@@ -31,35 +31,39 @@ describe('fleet simulator', () => {
   })
   afterAll(() => clock.uninstall())
 
-  it('should hold every invariant over random schedules', async () => {
-    const seeds = REPLAY === undefined ? Array.from({ length: SCHEDULES }, (_, i) => BASE + i) : [REPLAY]
-    const interleavings = new Set<string>()
-    const failures: string[] = []
-    const kinds = new Map<string, number>()
-    let failing = 0
-    let steps = 0
-    const started = process.hrtime.bigint()
-    for (const seed of seeds) {
-      const plan = randomPlan(seed)
-      const result = await runPlan(plan, clock, { trace: REPLAY !== undefined })
-      interleavings.add(result.interleaving)
-      steps += result.steps
-      if (REPLAY !== undefined) console.log(`${JSON.stringify(plan)}\n${result.trace.join('\n')}`)
-      if (result.violations.length === 0) continue
-      for (const kind of new Set(result.violations.map(kindOf))) kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
-      if (++failing <= 5)
-        failures.push(`seed ${seed}: ${result.violations[0]}\n  replay: ${replayCommand(seed)}`)
-    }
-    const ms = Number((process.hrtime.bigint() - started) / 1_000_000n)
-    console.log(
-      `fleet simulator: ${seeds.length} schedules (seeds ${seeds[0]}..${seeds[seeds.length - 1]}), ` +
-        `${interleavings.size} distinct interleavings, ${steps} timer steps, ${failing} with violations, ${ms} ms`,
-    )
-    for (const [kind, count] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
-      failures.push(`${count} schedules broke: ${kind}`)
-    }
-    expect(failures).toEqual([])
-  }, 180_000)
+  it(
+    'should hold every invariant over random schedules',
+    async () => {
+      const seeds = REPLAY === undefined ? Array.from({ length: SCHEDULES }, (_, i) => BASE + i) : [REPLAY]
+      const interleavings = new Set<string>()
+      const failures: string[] = []
+      const kinds = new Map<string, number>()
+      let failing = 0
+      let steps = 0
+      const started = process.hrtime.bigint()
+      for (const seed of seeds) {
+        const plan = randomPlan(seed)
+        const result = await runPlan(plan, clock, { trace: REPLAY !== undefined })
+        interleavings.add(result.interleaving)
+        steps += result.steps
+        if (REPLAY !== undefined) console.log(`${JSON.stringify(plan)}\n${result.trace.join('\n')}`)
+        if (result.violations.length === 0) continue
+        for (const kind of new Set(result.violations.map(kindOf))) kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
+        if (++failing <= 5)
+          failures.push(`seed ${seed}: ${result.violations[0]}\n  replay: ${replayCommand(seed)}`)
+      }
+      const ms = Number((process.hrtime.bigint() - started) / 1_000_000n)
+      console.log(
+        `fleet simulator: ${seeds.length} schedules (seeds ${seeds[0]}..${seeds[seeds.length - 1]}), ` +
+          `${interleavings.size} distinct interleavings, ${steps} timer steps, ${failing} with violations, ${ms} ms`,
+      )
+      for (const [kind, count] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
+        failures.push(`${count} schedules broke: ${kind}`)
+      }
+      expect(failures).toEqual([])
+    },
+    Math.max(180_000, SCHEDULES * 40),
+  )
 
   it('should replay a schedule exactly: same seed, same interleaving, same violations', async () => {
     for (let seed = 1; seed <= 100; seed++) {

@@ -55,6 +55,8 @@ export interface Plan {
   sourceLatencyMs: [number, number]
   /** How long the API takes to answer a request made with the token (and say 401 to a revoked one). */
   apiLatencyMs: [number, number]
+  /** Per instance, how far its clock is off true time (clock skew between hosts); none by default. */
+  clockOffsetsMs?: number[]
   /** Per key, what the first requests get, before fault windows and health. */
   script?: Scripted[][]
   ops: Op[]
@@ -192,14 +194,19 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
     healthy: false,
   }))
   const store = new FaultyStore(world, plan.storeLatencyMs)
+  const offsets = plan.instances.map((_, n) => plan.clockOffsetsMs?.[n] ?? 0)
+  /** How far two instances' clocks can be apart, and one from true time. */
+  const skewSpread = Math.max(...offsets) - Math.min(...offsets)
+  const skewMax = Math.max(...offsets.map(Math.abs))
   const instances: Instance[] = plan.instances.map((spec, n) => {
-    const source = (plan.sourceKind === 'http' ? httpSource : simSource)(world, specs[spec.key]!)
+    const offset = offsets[n]!
+    const source = (plan.sourceKind === 'http' ? httpSource : simSource)(world, specs[spec.key]!, offset)
     const provider = createTokenProvider({
       source,
       store: plan.store ? store.view(n) : undefined,
       encryption: false,
       backgroundRefresh: spec.background,
-      now: () => clock.now(),
+      now: () => clock.now() + offset,
     })
     return { n, key: spec.key, provider: options.wrap?.(provider, n) ?? provider, rejected: new Map() }
   })
@@ -235,7 +242,11 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
           (rejected.threw ? ` (that invalidate() threw ${rejected.threw} and the token stayed in use)` : ''),
       )
     }
-    if (set && (set.issuedAt !== info.issuedAt || set.expiresAt !== info.expiresAt)) {
+    // The times are the clock of whichever instance fetched it.
+    if (
+      set &&
+      (set.expiresAt - set.issuedAt !== info.lifetimeMs || Math.abs(set.issuedAt - info.issuedAt) > skewMax)
+    ) {
       violation(`${who} returned token #${info.n} with times that are not the issued ones`)
     }
   }
@@ -259,7 +270,10 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
         )
       }
       if (err instanceof RateLimitedError) {
-        rateLimits.push({ key: inst.key, inst: inst.n, retryAt: err.retryAt, at: clock.now() })
+        // retryAt is on the instance's clock, maybe from another instance's (through the store): in
+        // true time, the earliest it can mean.
+        const retryAt = err.retryAt - offsets[inst.n]! - skewSpread
+        rateLimits.push({ key: inst.key, inst: inst.n, retryAt, at: clock.now() })
       }
     }
     if (typeof err === 'object' && err !== null) {
@@ -304,7 +318,10 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
     invalidateAll: 0,
     storeAllowance: 0,
   }))
-  const interval = (key: number) => (DEFAULTS.refreshRatio - DEFAULTS.jitter) * plan.lifetimesMs[key]!
+  // An instance whose clock runs ahead sees a token written by one behind as older: it refreshes up
+  // to the clocks' spread earlier.
+  const interval = (key: number) =>
+    (DEFAULTS.refreshRatio - DEFAULTS.jitter) * plan.lifetimesMs[key]! - skewSpread
   const instancesOf = (key: number) => instances.filter((i) => i.key === key).length
 
   const start = (op: Op) => {

@@ -46,7 +46,11 @@ export function randomPlan(seed: number): Plan {
     key: i < 2 ? i : int(rng, 0, 1),
     background: chance(rng, 0.5),
   }))
-  const lifetimesMs = [pick(rng, [4_000, 8_000, 20_000]), pick(rng, [4_000, 8_000, 20_000])]
+  // Clock skew between instances (±30 s, the tolerance the core README states) needs tokens long
+  // enough for it: the margin is capped at L/8, so at least 12 minutes.
+  const skewed = chance(rng, 0.15)
+  const lifetimes = skewed ? [900_000, 3_600_000] : [4_000, 8_000, 20_000]
+  const lifetimesMs = [pick(rng, lifetimes), pick(rng, lifetimes)]
   const span = int(rng, 1, 3) * Math.max(...lifetimesMs)
 
   const ops: Op[] = []
@@ -120,6 +124,7 @@ export function randomPlan(seed: number): Plan {
     storeLatencyMs: [0, storeFaults ? int(rng, 1, 20) : int(rng, 0, 5)],
     sourceLatencyMs: [5, int(rng, 20, 400)],
     apiLatencyMs: [1, int(rng, 1, 30)],
+    ...(skewed ? { clockOffsetsMs: instances.map(() => int(rng, -30_000, 30_000)) } : {}),
     ops,
   }
 }

@@ -102,12 +102,27 @@ function latency(world: SourceWorld, spec: SourceSpec, s: Scripted): number {
   return int(world.rng, spec.latencyMs[0], spec.latencyMs[1])
 }
 
-function mint(world: SourceWorld, spec: SourceSpec, issuedAt: number): { token: string; set: TokenSet } {
+/**
+ * A new token sent at true time `issuedAt`. The registry keeps true times; the TokenSet carries the
+ * requesting instance's clock (`offsetMs` off true time), as a real source computes them.
+ */
+function mint(
+  world: SourceWorld,
+  spec: SourceSpec,
+  issuedAt: number,
+  offsetMs: number,
+): { token: string; set: TokenSet } {
   const n = world.issued.size + 1
   const token = `sim-${spec.key}-${n}-${Math.floor(world.rng() * 2 ** 32).toString(36)}`
   const expiresAt = issuedAt + spec.lifetimeMs
   world.issued.set(token, { key: spec.key, n, issuedAt, expiresAt, lifetimeMs: spec.lifetimeMs })
-  return { token, set: { accessToken: token, tokenType: 'Bearer', issuedAt, expiresAt } }
+  const set = {
+    accessToken: token,
+    tokenType: 'Bearer',
+    issuedAt: issuedAt + offsetMs,
+    expiresAt: expiresAt + offsetMs,
+  }
+  return { token, set }
 }
 
 function after<T>(ms: number, answer: () => T): Promise<Awaited<T>> {
@@ -129,8 +144,8 @@ function circularError(): Error {
   return err
 }
 
-/** A custom TokenSource raising what the built-in sources raise. */
-export function simSource(world: SourceWorld, spec: SourceSpec): TokenSource {
+/** A custom TokenSource raising what the built-in sources raise, for an instance whose clock is `offsetMs` off. */
+export function simSource(world: SourceWorld, spec: SourceSpec, offsetMs = 0): TokenSource {
   const endpoint = `https://idp-${spec.key}.sim/oauth2/token`
   return {
     id: `sim:${spec.key}`,
@@ -148,7 +163,7 @@ export function simSource(world: SourceWorld, spec: SourceSpec): TokenSource {
         switch (s.outcome) {
           case 'ok':
           case 'slow':
-            return mint(world, spec, issuedAt).set
+            return mint(world, spec, issuedAt, offsetMs).set
           case '5xx':
             throw fail(503, true)
           case '429':
@@ -181,7 +196,7 @@ export function simSource(world: SourceWorld, spec: SourceSpec): TokenSource {
  * and wrapped by the production code. (Its per-request `AbortSignal.timeout` runs on the real
  * clock, so slow answers stay below its 10 s.)
  */
-export function httpSource(world: SourceWorld, spec: SourceSpec): TokenSource {
+export function httpSource(world: SourceWorld, spec: SourceSpec, offsetMs = 0): TokenSource {
   const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
     new Response(JSON.stringify(body), {
       status,
@@ -195,7 +210,7 @@ export function httpSource(world: SourceWorld, spec: SourceSpec): TokenSource {
         case 'ok':
         case 'slow':
           return json(200, {
-            access_token: mint(world, spec, issuedAt).token,
+            access_token: mint(world, spec, issuedAt, offsetMs).token,
             token_type: 'Bearer',
             expires_in: spec.lifetimeMs / 1000,
           })
@@ -229,7 +244,7 @@ export function httpSource(world: SourceWorld, spec: SourceSpec): TokenSource {
     tokenEndpoint: `https://idp-${spec.key}.sim/oauth2/token`,
     clientId: `client-${spec.key}`,
     clientSecret: `sim-secret-${spec.key}`,
-    now: () => world.clock.now(),
+    now: () => world.clock.now() + offsetMs,
     fetch: fetch as typeof globalThis.fetch,
   })
 }
