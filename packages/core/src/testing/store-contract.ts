@@ -81,8 +81,12 @@ export function runStoreContract(
     })
 
     it('should forget a value after its ttl', async () => {
+      const started = Date.now()
       await store.set(key, 'short', ttl)
-      expect(await store.get(key)).toBe('short')
+      const read = await store.get(key)
+      // On a loaded machine the set and the read may outlast the ttl: then the value may
+      // rightly be gone already, and only the expiry below is this test's to check.
+      if (Date.now() - started < ttl) expect(read).toBe('short')
       await sleep(ttl * 2 + 100)
       expect(await store.get(key)).toBeUndefined()
     })
