@@ -18,7 +18,7 @@ import {
   type SourceSpec,
   simSource,
 } from './source'
-import { FaultyStore, HANG_MS, type StoreMethod } from './store'
+import { FaultyStore, HANG_MS, type OutageKind, SLOW_MS, type StoreMethod } from './store'
 
 // One schedule of the fleet simulator: N providers (each its own memory tier, one shared store,
 // two keys) on the virtual clock, driven by a plan of operations, checked after every step
@@ -33,8 +33,8 @@ export type Op =
   | { at: number; kind: 'invalidateAll'; inst: number }
   /** The API revokes the key's newest token: every later request with it gets 401. */
   | { at: number; kind: 'revoke'; key: number }
-  /** Every store call fails (error) or hangs for `ms`. */
-  | { at: number; kind: 'outage'; ms: number; fault: 'error' | 'hang' }
+  /** For `ms`, every store call fails (error), hangs, or answers in 0.5-1.5 s (slow). */
+  | { at: number; kind: 'outage'; ms: number; fault: OutageKind }
   /** One store call of instance `inst` hangs: the `nth` next one (of `method`, when given). */
   | { at: number; kind: 'hang'; inst: number; method?: StoreMethod; nth: number; afterLease?: boolean }
   /** The store restarts empty. */
@@ -389,7 +389,9 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
       case 'outage': {
         store.outages.push({ from: clock.now(), to: clock.now() + op.ms, kind: op.fault })
         trace(`store:outage:${op.fault}`)
-        const extra = op.fault === 'hang' ? HANG_MS + DEFAULTS.lease.ttlMs : 0
+        // Calls that land late (a hang, or slow past storeTimeoutMs) can hold a lease nobody owns.
+        const extra =
+          op.fault === 'error' ? 0 : (op.fault === 'hang' ? HANG_MS : SLOW_MS[1]) + DEFAULTS.lease.ttlMs
         for (const [key, c] of counts.entries()) {
           c.storeAllowance +=
             instancesOf(key) * (Math.floor((op.ms + extra + DEFAULTS.storeRetryAfterMs) / interval(key)) + 2)

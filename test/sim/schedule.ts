@@ -97,7 +97,7 @@ export function randomPlan(seed: number): Plan {
               at,
               kind: 'outage',
               ms: int(rng, 100, 8_000),
-              fault: chance(rng, 0.5) ? 'error' : 'hang',
+              fault: pick(rng, ['error', 'hang', 'slow'] as const),
             })
           else if (what === 'crossed') ops.push({ at, kind: 'crossed', ms: int(rng, 100, 5_000) })
           else ops.push({ at, kind: 'restart' })

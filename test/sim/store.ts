@@ -10,6 +10,11 @@ export type StoreMethod = keyof TokenStore
 
 /** A hung call answers this late (a socket timeout), long after the provider's storeTimeoutMs. */
 export const HANG_MS = 30_000
+/** During a slow window, calls answer in this range: around the provider's default storeTimeoutMs (1 s). */
+export const SLOW_MS = [500, 1_500] as const
+
+/** What an outage window does to every call: fail, hang, or answer around the store timeout. */
+export type OutageKind = 'error' | 'hang' | 'slow'
 
 export interface StoreWorld {
   clock: SimClock
@@ -31,8 +36,8 @@ export interface ArmedHang {
 export class FaultyStore {
   #inner: TokenStore
   #latency: readonly [number, number]
-  /** Windows [from, to) during which every call fails, or hangs. */
-  readonly outages: { from: number; to: number; kind: 'error' | 'hang' }[] = []
+  /** Windows [from, to) during which every call fails, hangs, or is slow. */
+  readonly outages: { from: number; to: number; kind: OutageKind }[] = []
   readonly hangs: ArmedHang[] = []
   /** Windows during which a read of a token answers another key's entry (a wrong prefix, a swapped item). */
   readonly crossed: { from: number; to: number }[] = []
@@ -71,7 +76,7 @@ export class FaultyStore {
     }
   }
 
-  #fault(inst: number, method: StoreMethod): 'error' | 'hang' | undefined {
+  #fault(inst: number, method: StoreMethod): OutageKind | undefined {
     if (this.healthy) return undefined
     for (const [i, h] of this.hangs.entries()) {
       if (h.inst !== inst || (h.method !== undefined && h.method !== method)) continue
@@ -104,7 +109,8 @@ export class FaultyStore {
     }
     const fault = this.#fault(inst, method)
     if (fault) this.world.trace(`i${inst}:store-${method}:${fault}`)
-    const ms = fault === 'hang' ? HANG_MS : int(this.world.rng, this.#latency[0], this.#latency[1])
+    const [lo, hi] = fault === 'slow' ? SLOW_MS : this.#latency
+    const ms = fault === 'hang' ? HANG_MS : int(this.world.rng, lo, hi)
     return new Promise((resolve, reject) =>
       setTimeout(() => {
         if (fault === 'error') {
