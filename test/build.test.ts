@@ -78,4 +78,46 @@ describe('built packages', () => {
     }
     expect(names('@tokenstash/core/testing', 'import')).toEqual(['runStoreContract'])
   })
+
+  it('should load jose lazily, from a chunk that names only the functions core uses', () => {
+    // A whole-module import('jose') cannot be tree-shaken: Lambda bundles carried all of jose.
+    const dist = join(root, 'packages', 'core', 'dist')
+    for (const [index, ext] of [
+      ['index.js', 'js'],
+      ['index.cjs', 'cjs'],
+    ] as const) {
+      const code = readFileSync(join(dist, index), 'utf8')
+      expect([index, /from ['"]jose['"]|require\(['"]jose['"]\)|import\(['"]jose['"]\)/.test(code)]).toEqual([
+        index,
+        false,
+      ])
+      const chunks = [...code.matchAll(/import\(['"]\.\/(jose-[\w-]+\.c?js)['"]\)/g)].map((m) => m[1]!)
+      expect(chunks.length).toBeGreaterThan(0)
+      expect(new Set(chunks).size).toBe(1)
+      expect(chunks[0]!.endsWith(`.${ext}`)).toBe(true)
+      const chunk = readFileSync(join(dist, chunks[0]!), 'utf8')
+      for (const name of [
+        'CompactEncrypt',
+        'compactDecrypt',
+        'decodeProtectedHeader',
+        'importJWK',
+        'SignJWT',
+      ])
+        expect(chunk).toContain(name)
+    }
+    // The chunk really loads from both builds: a provider seals its entry (JWE) into a store.
+    for (const mode of ['require', 'import'] as const) {
+      const load =
+        mode === 'require' ? "Promise.resolve(require('@tokenstash/core'))" : "import('@tokenstash/core')"
+      const code = `${load}.then(async (c) => {
+        const store = c.memoryStore()
+        const source = { id: 's', fetchToken: async () => ({ accessToken: 'a', tokenType: 'Bearer', issuedAt: Date.now(), expiresAt: Date.now() + 60000 }) }
+        const p = c.createTokenProvider({ source, store, encryptionKey: Buffer.alloc(32, 7).toString('base64') })
+        await p.getToken()
+        console.log((await store.get(p.key)).split('.').length)
+      })`
+      const out = execFileSync(process.execPath, ['-e', code], { cwd: __dirname, encoding: 'utf8' })
+      expect([mode, out.trim()]).toEqual([mode, '5'])
+    }
+  })
 })

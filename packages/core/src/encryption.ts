@@ -9,10 +9,10 @@ interface Key {
   bytes: Uint8Array
 }
 
-let jose: Promise<typeof import('jose')> | undefined
+let jose: Promise<typeof import('./jose')> | undefined
 // Loaded on the first store read or write, so memory-only providers never load it.
 const loadJose = () => {
-  jose ??= import('jose')
+  jose ??= import('./jose')
   return jose
 }
 
