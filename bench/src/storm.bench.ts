@@ -3,6 +3,7 @@
 // in one run: tokenstash on Redis and on DynamoDB (dynalite), the blog post's DynamoDB Scan
 // approach (examples/fleet-demo/src/blog-cache.ts), and a cache per instance. The floor is 1.
 // Every instance has its own provider and its own store client, as separate containers would.
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb'
 import { clientCredentials, createTokenProvider, type TokenStore } from '@tokenstash/core'
 import { dynamoDbStore } from '@tokenstash/store-dynamodb'
 import { redisStore } from '@tokenstash/store-redis'
@@ -23,10 +24,15 @@ const { clientId, clientSecret, authMethod } = issuer.clients.basic
 const source = () =>
   clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret, authMethod })
 const closers: Array<() => unknown> = []
+// Each container's store client is connected before the storm, as in its own init phase: on Lambda
+// every container has its own CPU for that, here 200 of them would queue on 2 cores and the first
+// store calls would time out (storeTimeoutMs) for want of CPU, not of coordination.
+const warmups: Array<Promise<unknown>> = []
 
 /** Token requests the OAuth2 server saw while `n` instances made by `make(i)` asked at once. */
 async function storm(n: number, make: (i: number) => { getToken(): Promise<string> }): Promise<number> {
   const instances = Array.from({ length: n }, (_, i) => make(i))
+  await Promise.all(warmups.splice(0))
   await issuer.resetCounts()
   const tokens = await Promise.all(instances.map((p) => p.getToken()))
   if (tokens.some((t) => typeof t !== 'string' || t.length < 20)) throw new Error('an instance got no token')
@@ -45,11 +51,13 @@ const shared = (namespace: string, store: () => TokenStore) => () =>
 const redisClient = () => {
   const client = new Redis(redis.url)
   closers.push(() => client.disconnect())
+  warmups.push(client.ping())
   return client
 }
 const dynamoClient = () => {
   const client = dynamo.makeClient()
   closers.push(() => client.destroy())
+  warmups.push(client.send(new DescribeTableCommand({ TableName: TABLE })))
   return client
 }
 
@@ -84,7 +92,7 @@ try {
     )
   // Why a shared store saw more than one request: losers that waited past lease.waitMs, or store
   // calls past storeTimeoutMs (dynalite is one Node process; 200 new clients at once queue in it).
-  out('  provider events (defaults: storeTimeoutMs 1 s, lease.waitMs 5 s):')
+  out('  provider events (defaults: storeTimeoutMs 1 s, lease.waitMs 5 s; store clients connected first):')
   for (const [k, v] of events) if (!k.includes(' hit-')) out(`    ${k.padEnd(30)} ${v}`)
   const missed = rows.filter(([, r, d]) => r !== 1 || d !== 1)
   out(
