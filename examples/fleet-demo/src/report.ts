@@ -111,10 +111,10 @@ const COLORS: Record<Strategy, string> = {
  * ```
  */
 export function svgChart(rows: Row[]): string {
-  const W = 760
+  const W = 820
   const H = 400
   const left = 64
-  const right = 190
+  const right = 250
   const top = 36
   const bottom = 48
   const maxT = Math.max(...rows.map((r) => r.runtimeMs)) / 1000
