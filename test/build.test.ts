@@ -78,4 +78,45 @@ describe('built packages', () => {
     }
     expect(names('@tokenstash/core/testing', 'import')).toEqual(['runStoreContract'])
   })
+
+  it('should load jose lazily, from a chunk that names only the functions core uses', () => {
+    // A whole-module import('jose') cannot be tree-shaken: Lambda bundles carried all of jose.
+    const dist = join(root, 'packages', 'core', 'dist')
+    for (const [index, ext] of [
+      ['index.js', 'js'],
+      ['index.cjs', 'cjs'],
+    ] as const) {
+      const code = readFileSync(join(dist, index), 'utf8')
+      expect([index, /from ['"]jose['"]|require\(['"]jose['"]\)|import\(['"]jose['"]\)/.test(code)]).toEqual([
+        index,
+        false,
+      ])
+      const chunks = [...code.matchAll(/import\(['"]\.\/(jose-[\w-]+\.c?js)['"]\)/g)].map((m) => m[1]!)
+      expect(chunks.length).toBeGreaterThan(0)
+      expect(new Set(chunks).size).toBe(1)
+      expect(chunks[0]!.endsWith(`.${ext}`)).toBe(true)
+      const chunk = readFileSync(join(dist, chunks[0]!), 'utf8')
+      for (const name of ['importJWK', 'SignJWT']) expect(chunk).toContain(name)
+      expect(chunk).not.toContain('compactDecrypt')
+    }
+    // The chunk really loads from both builds: a private_key_jwt source signs its client assertion.
+    for (const mode of ['require', 'import'] as const) {
+      const load =
+        mode === 'require' ? "Promise.resolve(require('@tokenstash/core'))" : "import('@tokenstash/core')"
+      const code = `${load}.then(async (c) => {
+        const { generateKeyPairSync } = require('node:crypto')
+        const privateKey = { ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' }), alg: 'ES256' }
+        let assertion
+        const fetch = async (_url, init) => {
+          assertion = new URLSearchParams(String(init.body)).get('client_assertion')
+          return new Response(JSON.stringify({ access_token: 'a', token_type: 'Bearer', expires_in: 60 }), { headers: { 'content-type': 'application/json' } })
+        }
+        const source = c.clientCredentials({ tokenEndpoint: 'https://as.example/token', clientId: 'c', privateKey, fetch })
+        await source.fetchToken()
+        console.log(assertion.split('.').length)
+      })`
+      const out = execFileSync(process.execPath, ['-e', code], { cwd: __dirname, encoding: 'utf8' })
+      expect([mode, out.trim()]).toEqual([mode, '3'])
+    }
+  })
 })

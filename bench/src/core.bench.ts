@@ -1,5 +1,7 @@
 // @tokenstash/core, measured side by side in one run:
-//  1. warm path: provider.getToken() from memory vs a hand-written "if fresh return cached" cache;
+//  1. warm path: provider.getToken() from memory vs raw lru-cache (the floor), a hand-written
+//     "if fresh return cached", axios-token-interceptor's tokenCache, @middy/util's processCache
+//     and Powertools' parameters cache;
 //  2. cold start: what importing the package costs a fresh process (Lambda init), vs bare node;
 //  3. savings: a simulated day of an autoscaling Lambda fleet, token requests per strategy.
 import { execFileSync } from 'node:child_process'
@@ -8,16 +10,24 @@ import { createRequire } from 'node:module'
 import { cpus, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { BaseProvider } from '@aws-lambda-powertools/parameters/base'
+import { clearCache, processCache } from '@middy/util'
 import { createTokenProvider, memoryStore, type TokenSource } from '@tokenstash/core'
-import { Bench } from 'tinybench'
+import { tokenCache } from 'axios-token-interceptor'
+import { LRUCache } from 'lru-cache'
+import { fmt, median, rounds } from './rounds'
 
 const out = (line = '') => process.stdout.write(`${line}\n`)
+const WARM_ROUNDS = 7
 const here = dirname(fileURLToPath(import.meta.url))
 const coreDir = join(here, '..', '..', 'packages', 'core')
 
 out(`machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, node ${process.version}`)
 
 // ---- 1. warm path ---------------------------------------------------------------------------
+// Every contestant holds one token for an hour and is asked for it again and again: what a warm
+// Lambda pays per invocation. All are called the same way (an awaited async call), as a handler
+// would; the raw lru-cache get is the floor (a Map lookup plus a TTL check).
 {
   const source: TokenSource = {
     id: 'bench',
@@ -36,23 +46,54 @@ out(`machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, node ${process.ver
     cached = { token: 'tok', refreshAt: Date.now() + 2_700_000 }
     return cached.token
   }
-  const bench = new Bench({ time: 1500, warmupTime: 300 })
-  bench.add('hand-written memo (await)', async () => {
-    await handWritten()
-  })
-  bench.add('tokenstash getToken() warm (await)', async () => {
-    await provider.getToken()
-  })
-  await bench.run()
-  out('\n1. warm getToken(), one process')
-  for (const t of bench.tasks) {
-    const r = t.result!
+  const lru = new LRUCache<string, string>({ max: 100, ttl: 2_700_000 })
+  lru.set('orders', 'tok')
+  // axios-token-interceptor's cache, as its README sets it up: a getToken and a max age.
+  const interceptorCache = tokenCache(async () => 'tok', { getMaxAge: () => 2_700_000 })
+  await interceptorCache()
+  // @middy/util's processCache, as Middy's own fetch middlewares call it (cacheKey + cacheExpiry).
+  const middyOptions = { cacheKey: 'orders-token', cacheExpiry: 2_700_000 }
+  const fetchForMiddy = () => Promise.resolve('tok')
+  await processCache(middyOptions, fetchForMiddy).value
+  // Powertools' parameters cache: a BaseProvider whose _get would fetch the token.
+  class TokenParameter extends BaseProvider {
+    constructor() {
+      super({})
+    }
+    protected async _get() {
+      return 'tok'
+    }
+    protected async _getMultiple() {
+      return {}
+    }
+  }
+  const powertools = new TokenParameter()
+  await powertools.get('orders', { maxAge: 2_700 })
+
+  const tasks: Array<[string, () => Promise<unknown>]> = [
+    ['lru-cache get (floor)', async () => lru.get('orders')],
+    ['hand-written if fresh return cached', handWritten],
+    ['tokenstash getToken() memory hit', () => provider.getToken()],
+    ['axios-token-interceptor tokenCache', interceptorCache],
+    ['@middy/util processCache', () => processCache(middyOptions, fetchForMiddy).value],
+    ['Powertools BaseProvider.get', () => powertools.get('orders', { maxAge: 2_700 })],
+  ]
+  const table = await rounds(tasks, { rounds: WARM_ROUNDS, timeMs: 500 })
+  out(
+    `\n1. warm path, one process, ops/s (median of ${WARM_ROUNDS} rounds of 0.5 s per task, order rotated per round)`,
+  )
+  const hand = table.find((r) => r.name.startsWith('hand-written'))!
+  for (const r of table) {
     out(
-      `  ${t.name.padEnd(38)} ${Math.round(r.throughput.mean).toLocaleString('en-US').padStart(12)} ops/s   p99 ${((r.latency.p99 ?? 0) * 1000).toFixed(2)} µs`,
+      `  ${r.name.padEnd(38)} ${fmt(r.median).padStart(12)} ops/s   ratio to hand-written ${(r.median / hand.median).toFixed(2)}   p99 ${r.p99Us.toFixed(2)} µs`,
     )
   }
-  const [base, ours] = bench.tasks.map((t) => t.result!.throughput.mean)
-  out(`  ratio tokenstash / hand-written: ${(ours! / base!).toFixed(2)} (1.00 = no overhead)`)
+  // processCache arms a refresh timer for the cache's lifetime (45 min); it would keep this process alive.
+  clearCache()
+  const ours = table.find((r) => r.name.startsWith('tokenstash'))!
+  out(
+    `  tokenstash / hand-written: ${(ours.median / hand.median).toFixed(2)} (target >= 0.90); median of per-round ratios ${median(ours.ratios.map((x, i) => x / hand.ratios[i]!)).toFixed(2)}`,
+  )
 }
 
 // ---- 2. cold start --------------------------------------------------------------------------

@@ -1,172 +1,277 @@
-// The tokenstash fleet demo: a real OAuth2 server and a DynamoDB-compatible store on loopback, and
-// two fleets of simulated Lambda containers calling getToken() on every invocation, side by side:
-//   - "per container": each container caches its own token in memory (what most libraries do);
-//   - "tokenstash":    the same, plus the shared DynamoDB store, lease and JWE-sealed entries.
-// Token requests are counted at the OAuth2 server, per client. A fetch per call would have made one
-// request per invocation.
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { clientCredentials, createTokenProvider, type TokenProvider } from '@tokenstash/core'
-import { dynamoDbStore } from '@tokenstash/store-dynamodb'
-import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose'
-import { startDynamo } from '../../../test/support/dynamodb'
+// `npm run demo`: one simulated Lambda function, the same stream of invocations replayed through
+// four ways of getting its OAuth2 token, everything measured at the servers. On loopback: a real
+// OAuth2 server (oidc-provider, counting token requests per client), dynalite (the DynamoDB API),
+// Redis when asked, and a protected API that verifies every JWT through the issuer's JWKS. The
+// containers are worker threads running src/handler.ts (Middy, axios with attachToken); they
+// cold-start, scale out in bursts, are reaped when idle and recycled with age, as Lambda's are.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { memoryStore } from '@tokenstash/core'
+import { type DynamoServer, startDynamo } from '../../../test/support/dynamodb'
 import { startIssuer } from '../../../test/support/issuer'
+import { type RedisServer, startRedis } from '../../../test/support/redis'
+import { startResourceServer } from '../../../test/support/resource-server'
+import { bundleHandler } from './bundle'
+import { startFleet } from './fleet'
+import { cells, markdownTable, type Row, svgChart, terminalTable } from './report'
+import { LABELS, STRATEGIES, type Strategy } from './strategies'
+import { makeTraffic, seededRandom } from './traffic'
 
-const argv = new Map(
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, '..', '..', '..')
+// test/support finds dynalite and the issuer's dependencies from the repository root.
+process.chdir(root)
+
+/** Amazon Cognito's first-tier price for M2M token requests, USD per 1,000 (see the README). */
+const DEFAULT_PRICE = 2.25
+const STORES = ['dynamodb', 'redis', 'memory'] as const
+
+const flags = new Map(
   process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, '').split('=')
-    return [k, Number(v)] as const
+    const [k, ...v] = a.replace(/^--/, '').split('=')
+    return [k!, v.join('=')] as const
   }),
 )
-const CONTAINERS = argv.get('containers') ?? 8
-const TTL_S = argv.get('ttl') ?? 6
-const SECONDS = argv.get('seconds') ?? 15
-const RATE = argv.get('rate') ?? 20 // invocations per second per container
+const KNOWN = [
+  'containers',
+  'invocations',
+  'lifetime',
+  'store',
+  'duration',
+  'price',
+  'results',
+  'seed',
+  'strategies',
+]
+for (const k of flags.keys()) {
+  if (!KNOWN.includes(k)) {
+    process.stderr.write(`unknown flag --${k}; known: ${KNOWN.map((f) => `--${f}`).join(', ')}\n`)
+    process.exit(2)
+  }
+}
+function num(name: string, fallback: number, min: number): number {
+  const raw = flags.get(name)
+  const value = raw === undefined ? fallback : Number(raw)
+  if (!Number.isFinite(value) || value < min) {
+    process.stderr.write(`--${name} must be a number >= ${min}, got ${JSON.stringify(raw)}\n`)
+    process.exit(2)
+  }
+  return value
+}
+const CONTAINERS = Math.floor(num('containers', 8, 1))
+const INVOCATIONS = Math.floor(num('invocations', 600, 1))
+const LIFETIME_S = Math.floor(num('lifetime', 4, 2))
+const DURATION_S = num('duration', 12, 1)
+const PRICE = num('price', DEFAULT_PRICE, 0)
+const SEED = Math.floor(num('seed', 1, 0))
+const STORE = (flags.get('store') ?? 'dynamodb') as (typeof STORES)[number]
+const RESULTS = resolve(flags.get('results') ?? join(root, 'examples', 'fleet-demo', 'results'))
+const RUN = (flags.get('strategies')?.split(',') ?? [...STRATEGIES]) as Strategy[]
+if (!STORES.includes(STORE) || RUN.some((s) => !STRATEGIES.includes(s))) {
+  process.stderr.write(
+    `--store is one of ${STORES.join(', ')}; --strategies a list of ${STRATEGIES.join(', ')}\n`,
+  )
+  process.exit(2)
+}
 
 const out = (line = '') => process.stdout.write(`${line}\n`)
-const n = (x: number) => x.toLocaleString('en-US')
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const TOKEN_TABLE = 'tokenstash-demo'
+const BLOG_TABLE = 'blog-tokens'
 
-interface Fleet {
-  name: string
-  clientId: string
-  providers: TokenProvider[]
-  invocations: number
-  expiredServed: number
-  failures: number
-  lastToken?: string
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
-async function main() {
-  out('tokenstash fleet demo')
-  const [issuer, dynamo] = await Promise.all([startIssuer({ accessTokenTtlSeconds: TTL_S }), startDynamo()])
-  const tableName = 'tokenstash-demo'
-  await dynamo.createTable(tableName)
-  out(`  OAuth2 server   oidc-provider at ${issuer.issuer}, JWT access tokens that live ${TTL_S} s`)
-  out(`  shared store    DynamoDB API (dynalite) at ${dynamo.endpoint}, table ${tableName}`)
-  out(
-    `  fleets          2 × ${CONTAINERS} simulated Lambda containers, ${RATE} invocations/s each, ${SECONDS} s`,
-  )
-  out()
-
-  const encryptionKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')
-  const source = (c: { clientId: string; clientSecret: string }) =>
-    clientCredentials({
-      tokenEndpoint: issuer.tokenEndpoint,
-      clientId: c.clientId,
-      clientSecret: c.clientSecret,
-      audience: issuer.audience,
-      resource: issuer.audience,
-      scope: issuer.scopes[0],
-    })
-  // Every container has its own memory tier and its own DynamoDB client, as separate Lambdas would.
-  const perContainer: Fleet = {
-    name: 'per container',
-    clientId: issuer.clients.post.clientId,
-    providers: Array.from({ length: CONTAINERS }, () =>
-      createTokenProvider({ source: source(issuer.clients.post), backgroundRefresh: false }),
-    ),
-    invocations: 0,
-    expiredServed: 0,
-    failures: 0,
-  }
-  const clients: DynamoDBClient[] = []
-  const stashed: Fleet = {
-    name: 'tokenstash',
-    clientId: issuer.clients.basic.clientId,
-    providers: Array.from({ length: CONTAINERS }, () => {
-      const client = dynamo.makeClient()
-      clients.push(client)
-      return createTokenProvider({
-        source: source(issuer.clients.basic),
-        store: dynamoDbStore({ client, tableName }),
-        encryptionKey,
-        backgroundRefresh: false,
+async function main(): Promise<number> {
+  const stops: Array<() => Promise<void>> = []
+  try {
+    const [issuer, dynamo, bundle] = await Promise.all([
+      startIssuer({ accessTokenTtlSeconds: LIFETIME_S }),
+      startDynamo(),
+      bundleHandler(),
+    ] as const)
+    stops.push(issuer.stop, (dynamo as DynamoServer).stop)
+    await Promise.all([
+      dynamo.createTable(TOKEN_TABLE),
+      dynamo.createTable(BLOG_TABLE, { partitionKey: 'token' }),
+    ])
+    let redis: RedisServer | undefined
+    if (STORE === 'redis') {
+      redis = await startRedis().catch((cause) => {
+        throw new Error('--store redis needs redis-server: `node scripts/setup.mjs --redis` installs it', {
+          cause,
+        })
       })
-    }),
-    invocations: 0,
-    expiredServed: 0,
-    failures: 0,
-  }
-  const fleets = [perContainer, stashed]
-
-  const invoke = async (fleet: Fleet, p: TokenProvider) => {
-    try {
-      const token = await p.getToken()
-      fleet.invocations++
-      // What the API would check: a token served by the cache must not be expired.
-      if ((decodeJwt(token).exp ?? 0) * 1000 <= Date.now()) fleet.expiredServed++
-      fleet.lastToken = token
-    } catch {
-      fleet.failures++
+      stops.push(redis.stop)
     }
-  }
+    const api = await startResourceServer({
+      issuer: issuer.issuer,
+      jwksUri: issuer.jwksUri,
+      audience: issuer.audience,
+    })
+    stops.push(api.stop)
+    const client = issuer.clients.basic
 
-  // Cold start: every container's first invocation at the same moment.
-  await Promise.all(fleets.flatMap((f) => f.providers.map((p) => invoke(f, p))))
-  const requests = async (f: Fleet) => issuer.tokenRequests(f.clientId)
-  out(
-    `  cold start: ${CONTAINERS} containers at once  →  per container: ${await requests(perContainer)} token requests, ` +
-      `tokenstash: ${await requests(stashed)}`,
-  )
-
-  const started = Date.now()
-  const deadline = started + SECONDS * 1000
-  const run = (fleet: Fleet, p: TokenProvider, i: number) =>
-    (async () => {
-      await sleep((i * 1000) / RATE / CONTAINERS) // containers are not in lockstep
-      while (Date.now() < deadline) {
-        await invoke(fleet, p)
-        await sleep(1000 / RATE)
-      }
-    })()
-  const report = setInterval(async () => {
-    const t = ((Date.now() - started) / 1000).toFixed(0).padStart(3)
+    out('tokenstash fleet demo: one Lambda function, the same invocations through four token strategies')
+    out(`  OAuth2 server   oidc-provider at ${issuer.issuer}, JWT access tokens that live ${LIFETIME_S} s`)
+    out(`  protected API   ${api.url}, verifies every JWT through the JWKS (signature, audience, exp)`)
     out(
-      `  t=${t}s  per container: ${String(await requests(perContainer)).padStart(3)} token requests   tokenstash: ${String(await requests(stashed)).padStart(3)}`,
+      `  shared store    ${STORE === 'dynamodb' ? `DynamoDB API (dynalite) at ${dynamo.endpoint}` : STORE === 'redis' ? `redis-server at ${redis!.url}` : "a memoryStore in the demo's main thread"}; the blog approach always uses DynamoDB`,
     )
-  }, 5000)
-  await Promise.all(fleets.flatMap((f) => f.providers.map((p, i) => run(f, p, i))))
-  clearInterval(report)
+    out(
+      `  traffic         ${INVOCATIONS} invocations over ${DURATION_S} s per strategy, up to ${CONTAINERS} containers (worker threads), bursts, idle reaping`,
+    )
+    out()
 
-  // The tokens are real: both verify against the server's JWKS.
-  const jwks = createRemoteJWKSet(new URL(issuer.jwksUri))
-  for (const f of fleets)
-    await jwtVerify(f.lastToken!, jwks, { issuer: issuer.issuer, audience: issuer.audience })
+    const encryptionKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')
+    const durationMs = DURATION_S * 1000
+    const traffic = makeTraffic({ invocations: INVOCATIONS, durationMs, burst: CONTAINERS, seed: SEED })
+    const sharedMemory = STORE === 'memory' ? memoryStore() : undefined
+    const rows: Row[] = []
+    const tty = process.stdout.isTTY
 
-  // JWT `exp` has whole seconds, so a token's real lifetime is up to 1 s shorter than the TTL.
-  const set = await stashed.providers[0]!.getTokenSet()
-  const lifetimeS = (set.expiresAt - set.issuedAt) / 1000
-  const total = perContainer.invocations + stashed.invocations
-  const rows: Array<[string, string, string]> = [
-    ['invocations (both fleets)', n(total), ''],
-    ['token requests with a fetch per call', n(stashed.invocations), 'one per invocation'],
-    ['token requests, cache per container', n(await requests(perContainer)), 'measured'],
-    ['token requests, tokenstash', n(await requests(stashed)), 'measured'],
-    [
-      'expected for tokenstash',
-      `≈ ${(1 + SECONDS / (0.75 * lifetimeS)).toFixed(1)}`,
-      `1 + runtime / (0.75 × lifetime of ${lifetimeS.toFixed(1)} s)`,
-    ],
-    ['expired tokens served', n(perContainer.expiredServed + stashed.expiredServed), ''],
-    ['failed invocations', n(perContainer.failures + stashed.failures), ''],
-  ]
-  out()
-  out('  results')
-  for (const [k, v, note] of rows) out(`  ${k.padEnd(40)} ${v.padStart(8)}   ${note}`)
-  const saved = 1 - (await requests(stashed)) / stashed.invocations
-  const vsContainer = (await requests(perContainer)) / Math.max(1, await requests(stashed))
-  out()
-  out(
-    `  tokenstash asked the OAuth2 server ${(saved * 100).toFixed(2)}% less than a fetch per call, and ${vsContainer.toFixed(1)}× less than a cache per container.`,
-  )
+    for (const strategy of RUN) {
+      await issuer.resetCounts()
+      api.reset()
+      const fleet = startFleet({
+        bundle,
+        env: {
+          AWS_LAMBDA_FUNCTION_NAME: 'fleet-demo',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
+          DEMO_STRATEGY: strategy,
+          DEMO_STORE: STORE,
+          TOKEN_ENDPOINT: issuer.tokenEndpoint,
+          CLIENT_ID: client.clientId,
+          CLIENT_SECRET: client.clientSecret,
+          API_AUDIENCE: issuer.audience,
+          API_URL: api.url,
+          DYNAMODB_ENDPOINT: dynamo.endpoint,
+          TOKEN_TABLE,
+          BLOG_TABLE,
+          REDIS_URL: redis?.url ?? '',
+          ENCRYPTION_KEY: encryptionKey,
+        },
+        maxContainers: CONTAINERS,
+        // Shorter than the quiet spell, so it empties the fleet; recycling spreads over the run.
+        idleMs: 0.08 * durationMs,
+        maxAgeMs: [0.3 * durationMs, 0.6 * durationMs],
+        sharedMemory,
+        random: seededRandom(SEED + 7),
+      })
+      const started = Date.now()
+      const latencies: number[] = []
+      let done = 0
+      let failed = 0
+      const progress = async () => {
+        const { live, started: cold } = fleet.size()
+        const t = ((Date.now() - started) / 1000).toFixed(0).padStart(3)
+        const line = `  ${LABELS[strategy].padEnd(22)} t=${t}s  invocations ${String(done).padStart(6)}  containers ${String(live).padStart(2)} live, ${String(cold).padStart(3)} cold starts  token requests ${String(await issuer.tokenRequests(client.clientId)).padStart(5)}`
+        process.stdout.write(tty ? `\r${line}` : `${line}\n`)
+      }
+      const ticker = setInterval(() => void progress(), tty ? 500 : 3_000)
+      const runs = traffic.map(async (at, i) => {
+        const wait = started + at - Date.now()
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+        const result = await fleet.invoke(String(i))
+        done++
+        if (result.ms !== undefined) latencies.push(result.ms)
+        if (!result.ok || result.response.statusCode !== 200) failed++
+      })
+      await Promise.all(runs)
+      const runtimeMs = Date.now() - started
+      clearInterval(ticker)
+      await progress()
+      if (tty) out()
+      await fleet.stop()
+      const log = await issuer.tokenRequestLog()
+      const requests = log.filter((r) => r.clientId === client.clientId)
+      const stats = fleet.stats()
+      latencies.sort((a, b) => a - b)
+      rows.push({
+        strategy,
+        runtimeMs,
+        invocations: traffic.length,
+        tokenRequests: requests.length,
+        requestTimes: requests.map((r) => r.at - started).sort((a, b) => a - b),
+        storeReads: stats.reads ?? 0,
+        storeWrites: stats.writes ?? 0,
+        p50Ms: percentile(latencies, 50),
+        p99Ms: percentile(latencies, 99),
+        failed,
+        expiredServed: api.log().filter((r) => r.path.startsWith(`/${strategy}/`) && r.verdict === 'expired')
+          .length,
+        containersStarted: fleet.size().started,
+      })
+    }
 
-  for (const c of clients) c.destroy()
-  await Promise.all([issuer.stop(), dynamo.stop()])
-  if (perContainer.expiredServed + stashed.expiredServed + perContainer.failures + stashed.failures > 0)
-    process.exitCode = 1
+    const table = cells(rows, PRICE)
+    out()
+    for (const line of terminalTable(table)) out(`  ${line}`)
+    out()
+    out(
+      `  cost: token requests per second of this run, for 30 days, at $${PRICE} per 1,000 token requests (--price; default: Amazon Cognito M2M, see README)`,
+    )
+    const ours = rows.find((r) => r.strategy === 'tokenstash')
+    let ok = true
+    if (ours) {
+      const bound = ours.runtimeMs / 1000 / (0.75 * LIFETIME_S) + 1
+      const others = rows.filter((r) => r !== ours)
+      out(
+        `  tokenstash: ${ours.tokenRequests} token requests in ${(ours.runtimeMs / 1000).toFixed(1)} s; target runtime / (0.75 × lifetime) + 1 = ${bound.toFixed(1)}`,
+      )
+      for (const r of others)
+        out(
+          `    ${(r.tokenRequests / Math.max(1, ours.tokenRequests)).toFixed(1).padStart(6)}× fewer than ${LABELS[r.strategy]} (${r.tokenRequests})`,
+        )
+      ok = ours.expiredServed === 0 && ours.failed === 0
+      if (!ok)
+        out(
+          `  FAILED: tokenstash served ${ours.expiredServed} expired tokens, ${ours.failed} invocations failed`,
+        )
+    }
+
+    mkdirSync(RESULTS, { recursive: true })
+    const md = join(RESULTS, 'fleet-demo.md')
+    const svg = join(RESULTS, 'token-requests.svg')
+    writeFileSync(
+      md,
+      [
+        '# tokenstash fleet demo',
+        '',
+        `${new Date().toISOString()}, node ${process.version}; ${INVOCATIONS} invocations over ${DURATION_S} s per strategy, up to ${CONTAINERS} containers, tokens that live ${LIFETIME_S} s, store ${STORE}, price $${PRICE} per 1,000 token requests.`,
+        '',
+        ...markdownTable(table),
+        '',
+        `![token requests over time](token-requests.svg)`,
+        '',
+      ].join('\n'),
+    )
+    writeFileSync(svg, svgChart(rows))
+    const json = join(RESULTS, 'fleet-demo.json')
+    const settings = {
+      invocations: INVOCATIONS,
+      durationS: DURATION_S,
+      containers: CONTAINERS,
+      lifetimeS: LIFETIME_S,
+      store: STORE,
+      pricePer1000: PRICE,
+    }
+    writeFileSync(json, `${JSON.stringify({ settings, rows }, null, 2)}\n`)
+    out()
+    const show = (file: string) => (relative(root, file).startsWith('..') ? file : relative(root, file))
+    out(`  results: ${show(md)} and ${show(svg)}`)
+    return ok ? 0 : 1
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch(() => {})
+  }
 }
 
-main().catch((err) => {
-  process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-  process.exit(1)
-})
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`demo failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+    process.exit(1)
+  },
+)

@@ -130,7 +130,7 @@ export function signingKey(input: unknown, keyId: string | undefined): SigningKe
     kid ??= typeof jwk.kid === 'string' ? jwk.kid : undefined
     let imported: Promise<CryptoKey | Uint8Array> | undefined
     load = () => {
-      imported ??= import('jose')
+      imported ??= import('../jose')
         .then(({ importJWK }) => importJWK(jwk, alg))
         .catch((cause: unknown) => {
           imported = undefined
@@ -161,7 +161,7 @@ export async function signClientAssertion(
   key: SigningKey,
   claims: { clientId: string; audience: string; now: number },
 ): Promise<string> {
-  const [{ SignJWT }, material] = await Promise.all([import('jose'), key.load()])
+  const [{ SignJWT }, material] = await Promise.all([import('../jose'), key.load()])
   const iat = Math.floor(claims.now / 1000)
   try {
     return await new SignJWT({})

@@ -1,0 +1,80 @@
+// Lambda cold start: each handler in src/lambda bundled as one deploys it (esbuild, minified, ESM,
+// the AWS SDK left external because the Node.js runtime provides it), then its size and the time a
+// fresh Node process takes to import it (the init phase before the first invocation), median of
+// RUNS processes, the handlers interleaved. The token is not fetched: prefetch is off, so only
+// loading and module initialisation are timed.
+import { execFileSync } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { build } from 'esbuild'
+import { fmt, machine, median } from './rounds'
+
+const RUNS = 15
+const here = dirname(fileURLToPath(import.meta.url))
+const outdir = join(here, '..', '.build')
+const out = (line = '') => process.stdout.write(`${line}\n`)
+
+const HANDLERS: Array<[string, string]> = [
+  ['empty', 'bare handler, no dependency (baseline)'],
+  ['tokenstash', 'tokenstash: core + middy + DynamoDB store'],
+  ['tokenstash-memory', 'tokenstash: core + middy, memory only'],
+  ['middy-util', '@middy/util processCache + fetch'],
+  ['powertools', 'Powertools parameters BaseProvider + fetch'],
+]
+
+out(machine())
+mkdirSync(outdir, { recursive: true })
+const sizes = new Map<string, { bytes: number; jose: number }>()
+for (const [name] of HANDLERS) {
+  const result = await build({
+    entryPoints: [join(here, 'lambda', `${name}.ts`)],
+    outfile: join(outdir, `${name}.mjs`),
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: ['@aws-sdk/*', '@smithy/*'],
+    metafile: true,
+    logLevel: 'error',
+  })
+  const output = Object.values(result.metafile.outputs)[0]!
+  const jose = Object.entries(output.inputs)
+    .filter(([file]) => file.includes('node_modules/jose/'))
+    .reduce((sum, [, input]) => sum + input.bytesInOutput, 0)
+  sizes.set(name, { bytes: output.bytes, jose })
+}
+
+const times = new Map<string, number[]>(HANDLERS.map(([name]) => [name, []]))
+for (let run = 0; run < RUNS; run++) {
+  for (let k = 0; k < HANDLERS.length; k++) {
+    const [name] = HANDLERS[(k + run) % HANDLERS.length]!
+    const url = pathToFileURL(join(outdir, `${name}.mjs`)).href
+    const ms = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const s = process.hrtime.bigint(); await import(${JSON.stringify(url)}); process.stdout.write(String(Number(process.hrtime.bigint() - s) / 1e6))`,
+      ],
+      { encoding: 'utf8', env: { ...process.env, AWS_REGION: 'eu-west-1', NODE_NO_WARNINGS: '1' } },
+    )
+    times.get(name)!.push(Number(ms))
+  }
+}
+
+out(
+  `\ncold start of a Lambda handler: bundle (esbuild --minify, AWS SDK external) and init time (median of ${RUNS} processes)`,
+)
+out(`  ${'handler'.padEnd(44)} ${'bundle'.padStart(10)} ${'of it jose'.padStart(10)} ${'init'.padStart(9)}`)
+for (const [name, label] of HANDLERS) {
+  const { bytes, jose } = sizes.get(name)!
+  out(
+    `  ${label.padEnd(44)} ${`${fmt(bytes)} B`.padStart(10)} ${`${fmt(jose)} B`.padStart(10)} ${`${median(times.get(name)!).toFixed(1)} ms`.padStart(9)}`,
+  )
+}
+const ours = sizes.get('tokenstash')!.bytes
+out(
+  `  tokenstash + DynamoDB store bundle: ${fmt(ours)} B = ${(ours / 1024).toFixed(1)} KiB (target <= 60 KB: ${ours <= 60_000 ? 'met' : 'missed'})`,
+)
