@@ -17,7 +17,7 @@ const esmOnly = [
 ]
 const transformIgnorePatterns = [`node_modules/(?!(?:.*/)?(?:\\.pnpm/)?(?:${esmOnly.join('|')})(?:[@/+]))`]
 
-const packages = ['core', 'store-dynamodb', 'store-redis', 'middy', 'axios']
+const packages = ['core', 'store-dynamodb', 'store-redis', 'middy', 'axios', 'proxy']
 const moduleNameMapper = {
   '^@tokenstash/core/testing$': '<rootDir>/packages/core/src/testing/index.ts',
   ...Object.fromEntries(packages.map((p) => [`^@tokenstash/${p}$`, `<rootDir>/packages/${p}/src/index.ts`])),
