@@ -1,4 +1,5 @@
 import { createTokenProxy, type ProxyListener, type TokenProxyOptions } from '@tokenstash/proxy'
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, LambdaFunctionURLEvent } from 'aws-lambda'
 import { type Issuer, startIssuer } from './support/issuer'
 import { claimsOf, type Relay, randomKey, requestToken, startRelay } from './support/proxy-client'
 
@@ -192,5 +193,75 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     const recovered = await requestToken(url, { client, scope: 'write' })
     expect(recovered.status).toBe(200)
     expect(claimsOf(recovered.body.access_token).scope).toBe('write')
+  })
+
+  it('should serve API Gateway v1, HTTP API v2 and Function URL events, base64 bodies included', async () => {
+    const proxy = createTokenProxy({ upstream: issuer.tokenEndpoint, hmacKey: randomKey(), now })
+    const { clientId, clientSecret } = issuer.clients.basic
+    const authorization = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`
+    const form = 'application/x-www-form-urlencoded'
+    const base64 = (text: string) => Buffer.from(text).toString('base64')
+
+    // REST API (payload 1.0): header names as the client sent them, decoded query parameters.
+    const v1 = (
+      body: string,
+      query: Record<string, string> | null = null,
+    ): Partial<APIGatewayProxyEvent> => ({
+      httpMethod: 'POST',
+      path: '/oauth2/token',
+      headers: { 'Content-Type': form, Authorization: authorization },
+      multiValueHeaders: { 'Content-Type': [form], Authorization: [authorization] },
+      queryStringParameters: query,
+      multiValueQueryStringParameters:
+        query && Object.fromEntries(Object.entries(query).map(([k, v]) => [k, [v]])),
+      body: base64(body),
+      isBase64Encoded: true,
+    })
+    const v2: Partial<APIGatewayProxyEventV2> = {
+      version: '2.0',
+      routeKey: 'POST /oauth2/token',
+      rawPath: '/oauth2/token',
+      rawQueryString: '',
+      headers: { 'content-type': form, authorization },
+      requestContext: {
+        http: { method: 'POST', path: '/oauth2/token' },
+      } as APIGatewayProxyEventV2['requestContext'],
+      body: 'grant_type=client_credentials&scope=read',
+      isBase64Encoded: false,
+    }
+    const functionUrl: Partial<LambdaFunctionURLEvent> = {
+      ...v2,
+      routeKey: '$default',
+      requestContext: {
+        domainName: 'abcdef.lambda-url.eu-west-1.on.aws',
+        http: { method: 'POST', path: '/oauth2/token' },
+      } as LambdaFunctionURLEvent['requestContext'],
+      body: base64('scope=read&grant_type=client_credentials'),
+      isBase64Encoded: true,
+    }
+
+    const miss = await proxy.lambdaHandler(v1('grant_type=client_credentials&scope=read'))
+    const hits = [await proxy.lambdaHandler(v2), await proxy.lambdaHandler(functionUrl)]
+    const other = await proxy.lambdaHandler(v1('grant_type=client_credentials', { scope: 'write' }))
+
+    expect(miss).toMatchObject({ statusCode: 200, isBase64Encoded: false })
+    expect(miss.headers['cache-status']).toBe('tokenstash; fwd=miss')
+    const token = JSON.parse(miss.body).access_token
+    expect(claimsOf(token).scope).toBe('read')
+    for (const hit of hits) {
+      expect(hit.headers['cache-status']).toBe('tokenstash; hit')
+      expect(JSON.parse(hit.body).access_token).toBe(token)
+    }
+    expect(claimsOf(JSON.parse(other.body).access_token).scope).not.toBe('read')
+    expect(await issuer.tokenRequests()).toBe(2)
+
+    const health = await proxy.lambdaHandler({
+      ...functionUrl,
+      rawPath: '/healthz',
+      requestContext: { http: { method: 'GET' } },
+    })
+    expect([health.statusCode, JSON.parse(health.body).status]).toEqual([200, 'ok'])
+    const get = await proxy.lambdaHandler({ ...v1(''), httpMethod: 'GET' })
+    expect([get.statusCode, JSON.parse(get.body).error]).toEqual([405, 'invalid_request'])
   })
 })
