@@ -47,8 +47,10 @@ async function main(): Promise<void> {
     ...(!store && parsed.encryptionKey ? { encryptionKey: parsed.encryptionKey } : {}),
     onEvent: (event) => {
       // Events hold no token or secret; only the ones an operator must see are printed.
-      if (event.type === 'store-error' || event.type === 'store-recovered')
-        process.stderr.write(`tokenstash-proxy: ${event.type}${event.message ? `: ${event.message}` : ''}\n`)
+      if (event.type === 'store-error' || event.type === 'store-recovered' || event.type === 'error')
+        process.stderr.write(
+          `tokenstash-proxy: ${event.type}${event.code ? ` ${event.code}` : ''}${event.message ? `: ${event.message}` : ''}\n`,
+        )
     },
   })
   const listener = await proxy.listen(parsed.port, parsed.host)
