@@ -12,7 +12,7 @@ import {
 import { PROXY_DEFAULTS } from './defaults'
 import { fromNodeRequest, writeNodeResponse } from './http'
 import { fromLambdaEvent, type LambdaHttpResult, toLambdaResult } from './lambda'
-import { classify, type IncomingTokenRequest } from './request'
+import { type Cacheable, type Classified, classify, type IncomingTokenRequest } from './request'
 import {
   cacheStatus,
   jsonAnswer,
@@ -153,6 +153,7 @@ class CachingProxy implements TokenProxy {
   readonly #ctx: UpstreamContext
   readonly #entries = new Map<string, Entry>()
   readonly #negative = new Map<string, Negative>()
+  readonly #classified = new Map<string, Cacheable>()
   readonly #listeners = new Set<ProxyListener>()
   #sequence = 0
 
@@ -205,12 +206,10 @@ class CachingProxy implements TokenProxy {
   }
 
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
-    fromNodeRequest(req, this.#maxBodyBytes)
-      .then(async (request) => {
-        const answer = await this.handle(request)
-        writeNodeResponse(res, answer, request.body === undefined)
-      })
-      .catch(() => writeNodeResponse(res, this.#internalError(), true))
+    fromNodeRequest(req, this.#maxBodyBytes, (request) => {
+      // handle() never rejects; it answers its own failures.
+      void this.handle(request).then((answer) => writeNodeResponse(res, answer, request.body === undefined))
+    })
   }
 
   readonly lambdaHandler = async (event: unknown): Promise<LambdaHttpResult> => {
@@ -259,12 +258,7 @@ class CachingProxy implements TokenProxy {
     try {
       if (request.path === '/healthz' && (request.method === 'GET' || request.method === 'HEAD'))
         return await this.#health()
-      const c = classify(request, {
-        upstream: this.#upstream,
-        hmacKey: this.#hmacKey,
-        otherGrants: this.#otherGrants,
-        maxBodyBytes: this.#maxBodyBytes,
-      })
+      const c = this.#classify(request)
       if (c.kind === 'refuse') return oauthError(c.status, c.error, c.description, c.headers)
       if (c.kind === 'forward') return await this.#forward(request)
 
@@ -284,6 +278,34 @@ class CachingProxy implements TokenProxy {
     } catch {
       return this.#internalError()
     }
+  }
+
+  /**
+   * classify() with a memo of cacheable requests by their exact bytes: a client repeating its
+   * request (the common case) skips parsing and the HMAC. Deterministic, so the memo cannot
+   * change an answer; it lives in memory only, like the requests the sources keep.
+   */
+  #classify(request: IncomingTokenRequest): Classified {
+    const { body } = request
+    const memoKey =
+      request.method === 'POST' && body !== undefined
+        ? [request.headers['content-type'] ?? '', request.headers.authorization ?? '', request.query]
+            .map((part) => `${part.length}:${part}`)
+            .join('') + body.toString('latin1')
+        : undefined
+    const known = memoKey === undefined ? undefined : this.#classified.get(memoKey)
+    if (known) return known
+    const c = classify(request, {
+      upstream: this.#upstream,
+      hmacKey: this.#hmacKey,
+      otherGrants: this.#otherGrants,
+      maxBodyBytes: this.#maxBodyBytes,
+    })
+    if (c.kind === 'cache' && memoKey !== undefined) {
+      if (this.#classified.size >= this.#maxKeys) this.#classified.clear()
+      this.#classified.set(memoKey, c)
+    }
+    return c
   }
 
   #entry(key: string, request: IncomingTokenRequest, secrets: string[]): Entry {
