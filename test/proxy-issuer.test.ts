@@ -264,4 +264,20 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     const get = await proxy.lambdaHandler({ ...v1(''), httpMethod: 'GET' })
     expect([get.statusCode, JSON.parse(get.body).error]).toEqual([405, 'invalid_request'])
   })
+
+  it('should refuse bad requests over HTTP with OAuth errors and keep serving', async () => {
+    const url = await start()
+    const post = (body: string, type = 'application/x-www-form-urlencoded') =>
+      fetch(`${url}/oauth2/token`, { method: 'POST', headers: { 'content-type': type }, body })
+    const replies = [
+      await post(`grant_type=client_credentials&scope=${'a'.repeat(20_000)}`),
+      await post('{"grant_type":', 'application/json'),
+      await post('scope=read'),
+      await fetch(`${url}/oauth2/token`),
+    ]
+    expect(replies.map((r) => r.status)).toEqual([400, 400, 400, 405])
+    for (const reply of replies) expect(await reply.json()).toMatchObject({ error: 'invalid_request' })
+    expect((await requestToken(url, { client: issuer.clients.basic })).status).toBe(200)
+    expect(await issuer.tokenRequests()).toBe(1)
+  })
 })
