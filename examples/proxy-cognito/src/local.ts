@@ -30,7 +30,9 @@ interface Answer {
 export async function runExample({
   serve = false,
   pauseMs = 2_000,
-  log = (line: string) => process.stdout.write(`${line}\n`),
+  log = (line: string): void => {
+    process.stdout.write(`${line}\n`)
+  },
 } = {}): Promise<ExampleResult> {
   const out = (line = '') => log(line)
   const problems: string[] = []
