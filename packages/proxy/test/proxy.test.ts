@@ -82,6 +82,59 @@ describe('createTokenProxy', () => {
     expect(refreshed).toEqual(tokenBody('second', 100))
   })
 
+  it('should keep answering hits from 75% of the lifetime while one refresh runs in the background', async () => {
+    const { proxy, clock } = setup({ jitter: 0, expirySkewMs: 10_000, backgroundRefresh: true })
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const idp = nock(IDP)
+      .post('/oauth2/token')
+      .reply(200, tokenBody('first', 100))
+      .post('/oauth2/token')
+      .reply(async () => {
+        await held
+        return [200, tokenBody('second', 100)]
+      })
+    const req = event('grant_type=client_credentials')
+    await proxy.lambdaHandler(req)
+    clock.t += 80_000
+    const during = await Promise.all([proxy.lambdaHandler(req), proxy.lambdaHandler(req)])
+    expect(during.map((r) => JSON.parse(r.body).access_token)).toEqual(['first', 'first'])
+    expect(during.map((r) => r.headers['cache-status'])).toEqual(['tokenstash; hit', 'tokenstash; hit'])
+    release()
+    // Hits go on while the refresh lands; no hit sends a second refresh.
+    let after = 'first'
+    for (let i = 0; i < 500 && after === 'first'; i++) {
+      await new Promise((r) => setTimeout(r, 5))
+      after = JSON.parse((await proxy.lambdaHandler(req)).body).access_token
+    }
+    expect(after).toBe('second')
+    idp.done()
+  })
+
+  it('should not serve a token past usableUntil when the upstream fails, but pass the failure on', async () => {
+    const { proxy, clock } = setup({ jitter: 0, expirySkewMs: 10_000, backgroundRefresh: false })
+    nock(IDP)
+      .post('/oauth2/token')
+      .reply(200, tokenBody('short-lived', 100))
+      .post('/oauth2/token')
+      .times(2)
+      .reply(500, { error: 'server_error' })
+    const req = event('grant_type=client_credentials')
+    await proxy.lambdaHandler(req)
+    clock.t += 80_000
+    // Refresh window: the refresh fails, the still usable token is served.
+    expect(JSON.parse((await proxy.lambdaHandler(req)).body)).toMatchObject({
+      access_token: 'short-lived',
+      expires_in: 20,
+    })
+    clock.t += 11_000
+    const expired = await proxy.lambdaHandler(req)
+    expect(expired.statusCode).toBe(500)
+    expect(expired.body).not.toContain('short-lived')
+  })
+
   it('should pass an error through with its status, body and Retry-After, and not cache it', async () => {
     const { proxy } = setup()
     nock(IDP)
