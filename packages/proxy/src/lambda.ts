@@ -4,7 +4,15 @@ import type { ProxyResponse } from './responses'
 // API Gateway REST (payload 1.0), HTTP API (payload 2.0) and Lambda Function URLs (2.0 shape),
 // told apart by their fields. Anything else is answered 400, never thrown.
 
-/** The fields of the three event shapes this handler reads. */
+/**
+ * The fields of the three event shapes `lambdaHandler` reads (API Gateway REST payload 1.0, HTTP
+ * API payload 2.0, Lambda Function URL).
+ *
+ * @example
+ * ```ts
+ * const event: LambdaHttpEvent = { version: '2.0', rawPath: '/oauth2/token', requestContext: { http: { method: 'POST' } }, body, isBase64Encoded: true }
+ * ```
+ */
 export interface LambdaHttpEvent {
   version?: string
   httpMethod?: string
@@ -20,7 +28,14 @@ export interface LambdaHttpEvent {
   isBase64Encoded?: boolean
 }
 
-/** What the handler returns; API Gateway (both payload versions) and Function URLs accept it. */
+/**
+ * What `lambdaHandler` returns; API Gateway (both payload versions) and Function URLs accept it.
+ *
+ * @example
+ * ```ts
+ * const { statusCode, headers, body }: LambdaHttpResult = await proxy.lambdaHandler(event)
+ * ```
+ */
 export interface LambdaHttpResult {
   statusCode: number
   headers: Record<string, string>

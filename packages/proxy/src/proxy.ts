@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import {
   ConfigError,
   createTokenProvider,
+  DEFAULTS,
   RateLimitedError,
   type TokenProvider,
   type TokenProviderOptions,
@@ -55,7 +56,16 @@ export interface TokenProxyOptions extends Omit<TokenProviderOptions, 'source'> 
   fetch?: typeof fetch
 }
 
-/** A server started by {@link TokenProxy.listen}. */
+/**
+ * A server started by {@link TokenProxy.listen}.
+ *
+ * @example
+ * ```ts
+ * const listener: ProxyListener = await proxy.listen(0)
+ * console.log(`token endpoint: ${listener.url}/oauth2/token`)
+ * await listener.close()
+ * ```
+ */
 export interface ProxyListener {
   /** `http://HOST:PORT`, with the real port when 0 was asked. */
   readonly url: string
@@ -64,7 +74,15 @@ export interface ProxyListener {
   close(): Promise<void>
 }
 
-/** What {@link createTokenProxy} returns. */
+/**
+ * What {@link createTokenProxy} returns.
+ *
+ * @example
+ * ```ts
+ * const proxy: TokenProxy = createTokenProxy({ upstream, hmacKey })
+ * export const handler = proxy.lambdaHandler
+ * ```
+ */
 export interface TokenProxy {
   /** A node:http request listener (also fits express, connect and friends). */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void
@@ -185,7 +203,7 @@ class CachingProxy implements TokenProxy {
       throw new ConfigError('Expected `fetch` to be a function')
     this.#now = providerOptions.now ?? Date.now
     this.#store = providerOptions.store
-    this.#storeTimeoutMs = providerOptions.storeTimeoutMs ?? 1_000
+    this.#storeTimeoutMs = providerOptions.storeTimeoutMs ?? DEFAULTS.storeTimeoutMs
     this.#providerOptions = {
       ...providerOptions,
       retry: { ...PROXY_DEFAULTS.retry, ...providerOptions.retry },
