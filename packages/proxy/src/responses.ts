@@ -30,18 +30,26 @@ export function oauthError(
   }
 }
 
+/** The JSON of a token answer around its `expires_in`, built once per token: hits only fill in the number. */
+const rendered = new WeakMap<TokenSet, readonly [string, string]>()
+
+function render(set: TokenSet, expiresIn: number): string {
+  let parts = rendered.get(set)
+  if (!parts) {
+    const head = JSON.stringify({ access_token: set.accessToken, token_type: set.tokenType })
+    const tail = set.scope === undefined ? '}' : `,"scope":${JSON.stringify(set.scope)}}`
+    parts = [`${head.slice(0, -1)},"expires_in":`, tail] as const
+    rendered.set(set, parts)
+  }
+  return parts[0] + expiresIn + parts[1]
+}
+
 /** A token answer for `set`, with `expires_in` counted from `now` (never more than what is left). */
 export function tokenAnswer(set: TokenSet, now: number, status: string): ProxyResponse {
-  const body: Record<string, unknown> = {
-    access_token: set.accessToken,
-    token_type: set.tokenType,
-    expires_in: Math.max(1, Math.floor((set.expiresAt - now) / 1000)),
-  }
-  if (set.scope !== undefined) body.scope = set.scope
   return {
     status: 200,
     headers: { 'content-type': JSON_TYPE, ...NO_STORE, 'cache-status': cacheStatus(status) },
-    body: JSON.stringify(body),
+    body: render(set, Math.max(1, Math.floor((set.expiresAt - now) / 1000))),
   }
 }
 
