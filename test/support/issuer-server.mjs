@@ -117,6 +117,7 @@ provider.use(async (ctx, next) => {
     return
   }
 
+  if (ctx.is('application/json') && !(await acceptJsonBody(ctx, entry))) return
   await next()
   entry.clientId ??= ctx.oidc?.client?.clientId ?? clientIdFromParams(ctx.oidc?.body)
   entry.status = ctx.status
@@ -201,6 +202,25 @@ function parseBody(contentType, raw) {
   } catch {
     return undefined
   }
+}
+
+// Auth0-style requests: a JSON body with `audience` (Auth0's name for the API). oidc-provider reads
+// forms only, so the body is handed to it as the form it stands for, `audience` as `resource`.
+async function acceptJsonBody(ctx, entry) {
+  const params = parseBody('application/json', await readBody(ctx.req))
+  if (!params || typeof params !== 'object' || Array.isArray(params)) {
+    ctx.status = 400
+    ctx.body = { error: 'invalid_request', error_description: 'the JSON body is not an object' }
+    entry.status = 400
+    return false
+  }
+  entry.clientId ??= clientIdFromParams(params)
+  const form = new URLSearchParams(
+    Object.entries(params).map(([name, value]) => [name === 'audience' ? 'resource' : name, String(value)]),
+  )
+  ctx.req.headers['content-type'] = 'application/x-www-form-urlencoded'
+  ctx.req.body = form.toString()
+  return true
 }
 
 function defaultFailureBody(status) {

@@ -22,6 +22,10 @@ export {
   clientCredentials,
 } from './sources/client-credentials'
 export { type CognitoOptions, cognito } from './sources/cognito'
+// For token sources outside core (the proxy forwards requests it did not build): the same
+// refusal mapping and 2xx validation as the built-in sources, so they share retry and cooldown.
+export { type EndpointErrorContext, endpointError } from './sources/endpoint-error'
+export { parseTokenResponse, type TokenResponseContext } from './sources/token-response'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory'
 export type {
   GetTokenOptions,

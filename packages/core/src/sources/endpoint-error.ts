@@ -10,6 +10,14 @@ const OAUTH_ERROR = /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,100}$/
 /** x-ratelimit-reset values below this are seconds from now, not an epoch (2001-09-09). */
 const EPOCH_SECONDS_FLOOR = 1_000_000_000
 
+/**
+ * A non-2xx answer of the token endpoint, for {@link endpointError}.
+ *
+ * @example
+ * ```ts
+ * const ctx: EndpointErrorContext = { endpoint, status: 401, headers: res.headers, body, now: Date.now(), secrets: [clientSecret], authMethod: 'client_secret_basic' }
+ * ```
+ */
 export interface EndpointErrorContext {
   endpoint: string
   status: number

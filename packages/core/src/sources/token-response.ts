@@ -8,6 +8,14 @@ import type { TokenSet } from '../types'
 /** More than a year is not a lifetime, it is a bug (or seconds sent as milliseconds). */
 export const MAX_EXPIRES_IN_SECONDS = 365 * 24 * 3600
 
+/**
+ * What {@link parseTokenResponse} needs to know about the answer besides its body.
+ *
+ * @example
+ * ```ts
+ * const ctx: TokenResponseContext = { endpoint, status: 200, contentType, issuedAt, now: Date.now(), tokenTypes: ['Bearer'] }
+ * ```
+ */
 export interface TokenResponseContext {
   endpoint: string
   status: number

@@ -1,0 +1,65 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingTokenRequest } from './request'
+import type { ProxyResponse } from './responses'
+
+// node:http in and out, kept lean: this is the proxy's hot path. A body over the limit is not
+// kept: the rest is read and dropped (up to a bound, so a client streaming forever is cut off)
+// and the answer closes the connection.
+
+const DRAIN_LIMIT_BYTES = 1024 * 1024
+
+/** The proxy's view of a node:http request, handed to `done` once the body is read. */
+export function fromNodeRequest(
+  req: IncomingMessage,
+  maxBodyBytes: number,
+  done: (request: IncomingTokenRequest) => void,
+): void {
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  const declared = Number(req.headers['content-length'])
+  let tooLarge = Number.isFinite(declared) && declared > maxBodyBytes
+  let chunks: Buffer[] | undefined
+  let first: Buffer | undefined
+  let size = 0
+  let finished = false
+  const finish = () => {
+    if (finished) return
+    finished = true
+    const body = tooLarge ? undefined : chunks ? Buffer.concat(chunks) : (first ?? Buffer.alloc(0))
+    done({
+      method: req.method ?? 'GET',
+      path: q < 0 ? url : url.slice(0, q),
+      query: q < 0 ? '' : url.slice(q + 1),
+      // Node joins repeated headers with ', ' (set-cookie aside, which a token request has no use for).
+      headers: req.headers as Record<string, string | undefined>,
+      body,
+    })
+  }
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length
+    if (size > maxBodyBytes) tooLarge = true
+    if (tooLarge) {
+      if (size > maxBodyBytes + DRAIN_LIMIT_BYTES) {
+        req.destroy()
+        finish()
+      }
+      return
+    }
+    if (first === undefined) first = chunk
+    else {
+      chunks ??= [first]
+      chunks.push(chunk)
+    }
+  })
+  req.on('end', finish)
+  req.on('error', finish)
+}
+
+export function writeNodeResponse(res: ServerResponse, answer: ProxyResponse, close: boolean): void {
+  if (res.headersSent || res.destroyed) return
+  const headers = answer.headers
+  headers['content-length'] = String(Buffer.byteLength(answer.body))
+  if (close) headers.connection = 'close'
+  res.writeHead(answer.status, headers)
+  res.end(answer.body)
+}

@@ -1,0 +1,68 @@
+import type { TokenSet } from '@tokenstash/core'
+
+/** What the proxy answers, whatever front end (node:http, Lambda) carries it. */
+export interface ProxyResponse {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+const JSON_TYPE = 'application/json;charset=UTF-8'
+/** RFC 6749 §5.1: token answers are never stored by anyone on the way. */
+const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
+
+/** `Cache-Status` (RFC 9211) with this cache's name. */
+export function cacheStatus(params: string): string {
+  return `tokenstash; ${params}`
+}
+
+/** An OAuth-style JSON error (RFC 6749 §5.2) produced by the proxy itself. */
+export function oauthError(
+  status: number,
+  error: string,
+  description: string,
+  headers: Record<string, string> = {},
+): ProxyResponse {
+  return {
+    status,
+    headers: { 'content-type': JSON_TYPE, ...NO_STORE, ...headers },
+    body: JSON.stringify({ error, error_description: description }),
+  }
+}
+
+/** The JSON of a token answer around its `expires_in`, built once per token: hits only fill in the number. */
+const rendered = new WeakMap<TokenSet, readonly [string, string]>()
+
+function render(set: TokenSet, expiresIn: number): string {
+  let parts = rendered.get(set)
+  if (!parts) {
+    const head = JSON.stringify({ access_token: set.accessToken, token_type: set.tokenType })
+    const tail = set.scope === undefined ? '}' : `,"scope":${JSON.stringify(set.scope)}}`
+    parts = [`${head.slice(0, -1)},"expires_in":`, tail] as const
+    rendered.set(set, parts)
+  }
+  return parts[0] + expiresIn + parts[1]
+}
+
+/** A token answer for `set`, with `expires_in` counted from `now` (never more than what is left). */
+export function tokenAnswer(set: TokenSet, now: number, status: string): ProxyResponse {
+  return {
+    status: 200,
+    headers: { 'content-type': JSON_TYPE, ...NO_STORE, 'cache-status': cacheStatus(status) },
+    body: render(set, Math.max(1, Math.floor((set.expiresAt - now) / 1000))),
+  }
+}
+
+/** An upstream answer passed back as it came, marked as not stored. */
+export function passThrough(
+  status: number,
+  headers: Record<string, string>,
+  body: string,
+  cache: string,
+): ProxyResponse {
+  return { status, headers: { ...headers, ...NO_STORE, 'cache-status': cacheStatus(cache) }, body }
+}
+
+export function jsonAnswer(status: number, value: unknown): ProxyResponse {
+  return { status, headers: { 'content-type': JSON_TYPE, ...NO_STORE }, body: JSON.stringify(value) }
+}
