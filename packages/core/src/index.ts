@@ -33,6 +33,7 @@ export { type MemoryStoreOptions, memoryStore } from './stores/memory'
 export type {
   GetTokenOptions,
   ProviderStats,
+  SourceEvent,
   TokenEvent,
   TokenEventType,
   TokenProvider,
