@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { METRICS } from '@tokenstash/otel'
 import nock from 'nock'
-import { expectReadmeExample } from '../../../test/support/readme'
+import { cognitoAndOrdersApi, expectReadmeExample } from '../../../test/support/readme'
 import { sdk } from './reader'
 
 // The README's first example is test/readme-example.ts (compared below, so they cannot drift), run
@@ -22,17 +22,7 @@ describe('README example', () => {
   it('should record one token request and then memory hits in the global MeterProvider', async () => {
     const otel = sdk({ global: true })
     try {
-      process.env.COGNITO_DOMAIN = 'acme.auth.eu-west-1.amazoncognito.com'
-      process.env.CLIENT_ID = 'orders-client'
-      process.env.CLIENT_SECRET = 'orders-client-secret'
-      nock('https://acme.auth.eu-west-1.amazoncognito.com')
-        .post('/oauth2/token')
-        .once()
-        .reply(200, { access_token: 'cognito-access-token', token_type: 'Bearer', expires_in: 3600 })
-      nock('https://orders.example.com', { reqheaders: { authorization: 'Bearer cognito-access-token' } })
-        .get('/orders')
-        .twice()
-        .reply(200, [])
+      cognitoAndOrdersApi('/orders', 2, [])
       const { callOrders, orders } = await import('./readme-example')
       expect((await callOrders()).status).toBe(200)
       expect((await callOrders()).status).toBe(200)
