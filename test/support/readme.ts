@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import nock from 'nock'
 
 // A README starts with (or shows) a working example; its tests keep that example as a file they
@@ -60,4 +61,36 @@ export function cognitoAndOrdersApi(path: string, times: number, body: nock.Body
     .times(times)
     .reply(200, body)
   return { cognito, api }
+}
+
+/**
+ * The suite every README example test is: nock with no network, a first test that the README's
+ * first ```ts block is `readme-example.ts` next to the test, then `tests` (running that file).
+ *
+ * @example
+ * ```ts
+ * describeReadmeExample('README example', join(__dirname, '..', 'README.md'), __dirname, () => {
+ *   it('should get one token', async () => { ... })
+ * })
+ * ```
+ */
+export function describeReadmeExample(
+  title: string,
+  readmePath: string,
+  testDir: string,
+  tests: () => void,
+): void {
+  describe(title, () => {
+    beforeAll(() => nock.disableNetConnect())
+    afterAll(() => {
+      nock.cleanAll()
+      nock.enableNetConnect()
+    })
+
+    it('should be the code the README starts with', () => {
+      expectReadmeExample(readmePath, join(testDir, 'readme-example.ts'))
+    })
+
+    tests()
+  })
 }

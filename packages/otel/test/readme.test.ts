@@ -1,24 +1,13 @@
 import { join } from 'node:path'
 import { METRICS } from '@tokenstash/otel'
-import nock from 'nock'
-import { cognitoAndOrdersApi, expectReadmeExample } from '../../../test/support/readme'
+import { cognitoAndOrdersApi, describeReadmeExample } from '../../../test/support/readme'
 import { sdk } from './reader'
 
 // The README's first example is test/readme-example.ts (compared below, so they cannot drift), run
 // here against Cognito's documented token endpoint and the API (nock), with the OpenTelemetry SDK
 // registered globally as an application would.
 
-describe('README example', () => {
-  beforeAll(() => nock.disableNetConnect())
-  afterAll(() => {
-    nock.cleanAll()
-    nock.enableNetConnect()
-  })
-
-  it('should be the code the README starts with', () => {
-    expectReadmeExample(join(__dirname, '..', 'README.md'), join(__dirname, 'readme-example.ts'))
-  })
-
+describeReadmeExample('README example', join(__dirname, '..', 'README.md'), __dirname, () => {
   it('should record one token request and then memory hits in the global MeterProvider', async () => {
     const otel = sdk({ global: true })
     try {
