@@ -29,6 +29,14 @@ function visit(value: object, depth: number, secrets: readonly string[], seen: W
       // Immutable headers (a Response's) hold no request credential.
     }
   }
+  // A Request keeps its Headers behind a getter (in private fields on Node 24): read here only.
+  if (Object.prototype.toString.call(value) === '[object Request]') {
+    try {
+      visit((value as Request).headers, depth + 1, secrets, seen)
+    } catch {
+      // Not a real Request after all.
+    }
+  }
   for (const key of Reflect.ownKeys(value)) {
     const descriptor = Object.getOwnPropertyDescriptor(value, key)
     // Getters are never called: reading one could have effects, and it holds no stored secret.

@@ -213,4 +213,12 @@ describe('redactError', () => {
     expect(JSON.stringify((error as { cause?: unknown }).cause)).not.toContain('secret-token-1')
     expect(headers.get('authorization')).toBe('[REDACTED]')
   })
+
+  it('should remove tokens from the Headers of a Request the error holds', () => {
+    const request = new Request('https://api.example.com/x', {
+      headers: { authorization: 'Bearer secret-token-1' },
+    })
+    redactError(new Error('failed', { cause: { request } }), ['secret-token-1'])
+    expect(request.headers.get('authorization')).toBe('[REDACTED]')
+  })
 })
