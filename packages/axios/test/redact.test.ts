@@ -41,7 +41,7 @@ describe('redactError', () => {
     expect(headers.get('accept')).toBe('*/*')
   })
 
-  it('should redact the Headers of a Fetch API Request, which Node 24's undici keeps in private fields', () => {
+  it('should redact the Headers of a Fetch API Request, which undici on Node 24 keeps in private fields', () => {
     const request = new Request('https://api.example.test/orders', {
       headers: { Authorization: `Bearer ${TOKEN}` },
     })
