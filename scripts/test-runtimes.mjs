@@ -3,9 +3,7 @@
 // nodejs22.x and nodejs24.x runtimes), then prints one closing line that sums every run:
 // "tests: N passed, N failed, N skipped". Exits non-zero when any run failed.
 //
-// Node 22 and 24 come from the npm registry as the platform's `node-<os>-<arch>` package (the
-// binary the `node` package's install script would fetch, without running a script), installed
-// once into node_modules/.cache/tokenstash-node/<version> and reused afterwards.
+// Node 22 and 24 are installed from the npm registry by scripts/node-runtimes.mjs.
 //
 // Three full runs do not fit the CI budget on 2 cores, so 22 and 24 run every unit project (with
 // Middy 5 and Middy 7) and the integration files in RUNTIME_SUBSET: built packages loading with
@@ -15,19 +13,19 @@
 //   --current-only   only this machine's Node (the whole suite)
 //   extra arguments after `--` go to every jest run
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { nodeBinary, RUNTIMES } from './node-runtimes.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const RUNTIMES = ['22.23.3', '24.21.0']
-export const RUNTIME_SUBSET = [
+const RUNTIME_SUBSET = [
   'test/build.test.ts',
   'test/core-issuer.test.ts',
   'test/store-dynamodb.test.ts',
   'test/store-redis.test.ts',
-  'test/axios-resource-server.test.ts',
+  'test/axios-issuer.test.ts',
   'test/fetch-resource-server.test.ts',
   'test/middy-example.test.ts',
 ]
@@ -40,38 +38,6 @@ const jestBin = join(root, 'node_modules', 'jest', 'bin', 'jest.js')
 
 function log(msg) {
   process.stderr.write(`[test] ${msg}\n`)
-}
-
-/** The node binary of `version`, installed from the registry on first use. */
-function nodeBinary(version) {
-  const dir = join(root, 'node_modules', '.cache', 'tokenstash-node', version)
-  const pkg = `node-${process.platform}-${process.arch}`
-  const bin = join(dir, 'node_modules', pkg, 'bin', process.platform === 'win32' ? 'node.exe' : 'node')
-  if (!existsSync(bin)) {
-    log(`installing Node ${version} (${pkg} from the npm registry) into ${dir}`)
-    rmSync(dir, { recursive: true, force: true })
-    mkdirSync(dir, { recursive: true })
-    const r = spawnSync(
-      'npm',
-      [
-        'install',
-        '--prefix',
-        dir,
-        '--no-save',
-        '--no-package-lock',
-        '--ignore-scripts',
-        '--no-audit',
-        '--no-fund',
-        `${pkg}@${version}`,
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    )
-    if (r.status !== 0 || !existsSync(bin)) {
-      log(`installing Node ${version} failed (npm exit ${r.status ?? r.signal})`)
-      process.exit(1)
-    }
-  }
-  return bin
 }
 
 function jest(node, label, args) {
@@ -103,8 +69,14 @@ function jest(node, label, args) {
 
 const runs = [jest(process.execPath, `node ${process.versions.node}`, [])]
 if (!own.includes('--current-only')) {
-  for (const version of RUNTIMES) {
-    const node = nodeBinary(version)
+  for (const version of Object.values(RUNTIMES)) {
+    let node
+    try {
+      node = nodeBinary(version)
+    } catch (error) {
+      log(error.message)
+      process.exit(1)
+    }
     // Every unit project (packages/ paths) plus the integration subset.
     runs.push(jest(node, `node ${version}`, ['--testPathPatterns', 'packages/', ...RUNTIME_SUBSET]))
   }
