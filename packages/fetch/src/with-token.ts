@@ -90,12 +90,21 @@ function parseUrl(text: string): URL | undefined {
   }
 }
 
-/** Reads `(input, init)` into an {@link Outgoing}; undefined when fetch itself would refuse it. */
-async function outgoing(input: Input, init: Init | undefined): Promise<Outgoing | undefined> {
+/**
+ * Reads `(input, init)` into an {@link Outgoing} for an allowed origin; undefined when the request
+ * is not ours to touch (another origin, the caller's own Authorization, a URL fetch will refuse),
+ * and then nothing of it, its body least of all, has been read.
+ */
+async function outgoing(
+  input: Input,
+  init: Init | undefined,
+  origins: ReadonlySet<string>,
+): Promise<Outgoing | undefined> {
   const request = isRequest(input) ? input : undefined
   const url = parseUrl(request ? request.url : String(input))
-  if (!url) return undefined
   const { method, headers, body, redirect, signal, ...rest } = init ?? {}
+  const allHeaders = new Headers(headers ?? request?.headers)
+  if (!url || !origins.has(url.origin) || allHeaders.has('authorization')) return undefined
   let sent: Init['body'] = body
   if (sent === undefined && request?.body) {
     // A Request's body is a stream, readable once; it is read here so it can be sent again.
@@ -104,7 +113,7 @@ async function outgoing(input: Input, init: Init | undefined): Promise<Outgoing 
   return {
     url,
     method: (method ?? request?.method ?? 'GET').toUpperCase(),
-    headers: new Headers(headers ?? request?.headers),
+    headers: allHeaders,
     body: sent ?? null,
     replayable: isReplayable(sent),
     redirect: redirect ?? request?.redirect ?? 'follow',
@@ -229,9 +238,8 @@ export function withToken(fetchFn: Fetch, provider: BearerTokenProvider, options
   }
 
   async function tokenFetch(input: Input, init: Init | undefined, used: string[]): Promise<Response> {
-    const req = await outgoing(input, init)
-    // Not ours to touch: another origin, the caller's own Authorization, or a URL fetch will refuse.
-    if (!req || !origins.has(req.url.origin) || req.headers.has('authorization')) return fetchFn(input, init)
+    const req = await outgoing(input, init, origins)
+    if (!req) return fetchFn(input, init)
     const first = await getToken(req.signal, used)
     const { response, sent } = await send(req, first, used)
     if (sent === undefined || !isTokenRejection(response)) return response

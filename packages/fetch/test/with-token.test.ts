@@ -84,6 +84,13 @@ describe('withToken', () => {
     expect(sent.map((s) => s.authorization)).toEqual(['Bearer token-1', null, 'Basic abc'])
   })
 
+  it('should pass a Request to another origin through untouched, body unread', async () => {
+    const { f, sent } = fakeFetch(ok)
+    const req = new Request('https://other.example.com/upload', { method: 'POST', body: 'payload' })
+    await withToken(f, fakeProvider(), { origins: [API] })(req)
+    expect(sent.map((s) => [s.method, s.authorization, s.body])).toEqual([['POST', null, 'payload']])
+  })
+
   it('should keep the method, headers and body of a Request input', async () => {
     const { f, sent } = fakeFetch(rejected(), ok)
     const apiFetch = withToken(f, fakeProvider(), { origins: [API] })
