@@ -157,6 +157,28 @@ describe('otelMetrics', () => {
     await otel.shutdown()
   })
 
+  it("should count a source's auth-method-fallback passed on with the provider's key", async () => {
+    const otel = sdk()
+    nock(IDP)
+      .get('/.well-known/openid-configuration')
+      .reply(200, {
+        issuer: IDP,
+        token_endpoint: `${IDP}/oauth2/token`,
+        token_endpoint_auth_methods_supported: ['none'],
+      })
+      .post('/oauth2/token')
+      .reply(200, { access_token: 'secret-access-token', token_type: 'Bearer', expires_in: 3600 })
+    const onEvent = otelMetrics({ meter: otel.meter })
+    const discovered = clientCredentials({ issuer: IDP, clientId: 'orders', clientSecret: 'orders-secret' })
+    const orders = createTokenProvider({ source: discovered, onEvent })
+    discovered.subscribe?.((event) => onEvent({ key: orders.key, ...event }))
+    await orders.getToken()
+    expect((await otel.collect())[METRICS.sourceEvents]).toEqual([
+      { attributes: { [KEY_ATTRIBUTE]: orders.key, 'tokenstash.event': 'auth-method-fallback' }, value: 1 },
+    ])
+    await otel.shutdown()
+  })
+
   it('should ignore event types it does not know, and malformed events', async () => {
     const otel = sdk()
     const onEvent = otelMetrics({ meter: otel.meter })
