@@ -49,15 +49,20 @@ describe('withToken against a real OAuth2 server and a JWKS-verifying API', () =
   })
 
   afterAll(async () => {
-    const tokens = api.tokensSeen()
-    expect(tokens.length).toBeGreaterThan(3)
-    expect(thrown.length).toBeGreaterThanOrEqual(2)
-    for (const error of thrown) expect(leaks(error, tokens)).toEqual([])
-    await api?.stop()
-    await sink?.stop()
-    await redirector?.stop()
-    await issuer?.stop()
-    nock.enableNetConnect()
+    try {
+      // Checked again at the end: every error of this file against every token the API saw.
+      const tokens = api.tokensSeen()
+      expect(tokens.length).toBeGreaterThan(3)
+      expect(thrown.length).toBeGreaterThanOrEqual(2)
+      for (const error of thrown) expect(leaks(error, tokens)).toEqual([])
+    } finally {
+      // Servers stop even when a check above fails (or `-t` ran only some tests), so jest can exit.
+      await api?.stop()
+      await sink?.stop()
+      await redirector?.stop()
+      await issuer?.stop()
+      nock.enableNetConnect()
+    }
   })
 
   beforeEach(async () => {
