@@ -1,5 +1,5 @@
-// One jest run: `unit` (per-package, nock, no network), `unit (middy 5)` and `integration`
-// (top-level test/, real servers on loopback). ESM-only dependencies (jose,
+// One jest run: `unit` (per-package, nock, no network), `unit (middy 5)`, `unit (middy 7)` (on
+// Node 22 and later only) and `integration` (top-level test/, real servers on loopback). ESM-only dependencies (jose,
 // @middy/core, axios) are transformed to CommonJS by swc, like our own TypeScript.
 
 // The AWS SDK warns once per process that its 2027 releases need Node 22; in the test log that is noise.
@@ -8,11 +8,29 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 const esmOnly = ['jose', '@middy', 'axios', 'lru-cache', 'fast-check', 'pure-rand']
 const transformIgnorePatterns = [`node_modules/(?!(?:.*/)?(?:\\.pnpm/)?(?:${esmOnly.join('|')})(?:[@/+]))`]
 
-const packages = ['core', 'store-dynamodb', 'store-redis', 'middy', 'axios', 'proxy']
+const packages = ['core', 'store-dynamodb', 'store-redis', 'middy', 'axios', 'proxy', 'fetch', 'otel']
 const moduleNameMapper = {
   '^@tokenstash/core/testing$': '<rootDir>/packages/core/src/testing/index.ts',
   ...Object.fromEntries(packages.map((p) => [`^@tokenstash/${p}$`, `<rootDir>/packages/${p}/src/index.ts`])),
 }
+
+/** The middleware's own tests again on another @middy/core major; its packages are ESM-only, mapped by path. */
+function middyProject(major) {
+  return {
+    ...shared,
+    displayName: `unit (middy ${major})`,
+    globals: { MIDDY_MAJOR: major },
+    testMatch: ['<rootDir>/packages/middy/test/**/*.test.ts'],
+    moduleNameMapper: {
+      ...moduleNameMapper,
+      '^@middy/core$': `<rootDir>/packages/middy/node_modules/@middy/core-v${major}/index.js`,
+      '^@middy/util$': `<rootDir>/packages/middy/node_modules/@middy/util-v${major}/index.js`,
+    },
+  }
+}
+
+// Middy 7 requires Node 22 (scripts/test-runtimes.mjs runs the unit projects on Node 22 and 24).
+const nodeMajor = Number(process.versions.node.split('.')[0])
 
 const shared = {
   rootDir: __dirname,
@@ -45,19 +63,9 @@ module.exports = {
       globals: { MIDDY_MAJOR: 6 },
       testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'],
     },
-    {
-      // The peer range is @middy/core >=5 <8: the middleware's own tests run again on Middy 5
-      // (7 needs Node 22). The packages are ESM-only, so they are mapped by path.
-      ...shared,
-      displayName: 'unit (middy 5)',
-      globals: { MIDDY_MAJOR: 5 },
-      testMatch: ['<rootDir>/packages/middy/test/**/*.test.ts'],
-      moduleNameMapper: {
-        ...moduleNameMapper,
-        '^@middy/core$': '<rootDir>/packages/middy/node_modules/@middy/core-v5/index.js',
-        '^@middy/util$': '<rootDir>/packages/middy/node_modules/@middy/util-v5/index.js',
-      },
-    },
+    // The peer range is @middy/core >=5 <8: the middleware's own tests run on Middy 6 (above), 5 and 7.
+    middyProject(5),
+    ...(nodeMajor >= 22 ? [middyProject(7)] : []),
     {
       ...shared,
       displayName: 'integration',

@@ -1,6 +1,3 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { inspect } from 'node:util'
 import { attachToken, retryDelay } from '@tokenstash/axios'
 import {
   clientCredentials,
@@ -12,6 +9,7 @@ import axios, { type AxiosError, type AxiosInstance } from 'axios'
 import nock from 'nock'
 import { type Issuer, startIssuer } from './support/issuer'
 import { type ResourceServer, startResourceServer } from './support/resource-server'
+import { leaks, type Sink, startSink } from './support/sink'
 
 // attachToken between a real OAuth2 server (oidc-provider, RS256 JWTs) and a real protected API
 // that verifies every token through the issuer's JWKS. Token requests are counted by the issuer,
@@ -19,17 +17,6 @@ import { type ResourceServer, startResourceServer } from './support/resource-ser
 
 const FAST_RETRY = { retries: 0, minTimeoutMs: 10, maxTimeoutMs: 50 }
 const NO_DELAY = { retryDelay: () => 0 }
-
-/** A loopback server that records the headers it receives: a host that must never see the token. */
-async function startSink(): Promise<{ url: string; headers: IncomingHttpHeaders[]; server: Server }> {
-  const headers: IncomingHttpHeaders[] = []
-  const server = createServer((req, res) => {
-    headers.push(req.headers)
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"sink":true}')
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, headers, server }
-}
 
 async function failure(promise: Promise<unknown>): Promise<AxiosError> {
   try {
@@ -43,24 +30,13 @@ async function failure(promise: Promise<unknown>): Promise<AxiosError> {
 describe('attachToken against a real OAuth2 server and a JWKS-verifying API', () => {
   let issuer: Issuer
   let api: ResourceServer
-  let sink: Awaited<ReturnType<typeof startSink>>
+  let sink: Sink
   let provider: TokenProvider
   let client: AxiosInstance
   /** Every error a request rejected with in this file: each must be free of every token. */
   const thrown: unknown[] = []
 
   const tokenRequests = () => issuer.tokenRequests()
-
-  function leaks(error: unknown, tokens: string[]): string[] {
-    const texts = {
-      json: JSON.stringify(error),
-      inspect: inspect(error),
-      deep: inspect(error, { depth: Number.POSITIVE_INFINITY, showHidden: true }),
-    }
-    return Object.entries(texts).flatMap(([how, text]) =>
-      tokens.filter((t) => text.includes(t)).map(() => how),
-    )
-  }
 
   async function rejected(promise: Promise<unknown>): Promise<AxiosError> {
     const error = await failure(promise)
@@ -91,7 +67,7 @@ describe('attachToken against a real OAuth2 server and a JWKS-verifying API', ()
     expect(thrown.length).toBeGreaterThan(8)
     for (const error of thrown) expect(leaks(error, tokens)).toEqual([])
     await api?.stop()
-    await new Promise((resolve) => sink?.server.close(resolve))
+    await sink?.stop()
     await issuer?.stop()
     nock.enableNetConnect()
   })
@@ -298,7 +274,7 @@ describe('attachToken against a real OAuth2 server and a JWKS-verifying API', ()
 
   it('should redact errors of timeouts and of a refused connection', async () => {
     const closed = await startSink()
-    await new Promise((resolve) => closed.server.close(resolve))
+    await closed.stop()
     const gone = axios.create({ baseURL: closed.url })
     attachToken(gone, provider, { retry: false })
     const refused = await rejected(gone.get('/x'))

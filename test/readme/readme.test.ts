@@ -1,20 +1,10 @@
 import { join } from 'node:path'
 import nock from 'nock'
-import { expectReadmeExample } from '../support/readme'
+import { describeReadmeExample } from '../support/readme'
 
 // The root README's usage example is readme-example.ts, run against Auth0's documented discovery
 // document and token endpoint, and the API (nock, no network).
-describe('root README example', () => {
-  beforeAll(() => nock.disableNetConnect())
-  afterAll(() => {
-    nock.cleanAll()
-    nock.enableNetConnect()
-  })
-
-  it('should be the code the README shows', () => {
-    expectReadmeExample(join(__dirname, '..', '..', 'README.md'), join(__dirname, 'readme-example.ts'))
-  })
-
+describeReadmeExample('root README example', join(__dirname, '..', '..', 'README.md'), __dirname, () => {
   it('should discover the token endpoint, get one token and send it with every call', async () => {
     process.env.CLIENT_ID = 'orders-client'
     process.env.CLIENT_SECRET = 'orders-secret'

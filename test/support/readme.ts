@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import nock from 'nock'
 
 // A README starts with (or shows) a working example; its tests keep that example as a file they
 // run. This reads both, ignoring only formatting, so a test can assert the README cannot drift
@@ -27,4 +29,68 @@ export function expectReadmeExample(readmePath: string, examplePath: string): vo
   const { readme, example } = readmeAndExample(readmePath, examplePath)
   expect(readme).toBeDefined()
   expect(readme).toBe(example)
+}
+
+/**
+ * What the adapters' README examples run against: the environment they read (a Cognito domain and
+ * client) and nock scopes for Cognito's token endpoint (one request, with the client's Basic
+ * credentials) and for `https://orders.example.com` answering `GET path` `times` times, only with
+ * the Cognito token.
+ *
+ * @example
+ * ```ts
+ * const { cognito, api } = cognitoAndOrdersApi('/orders/42', 2)
+ * expect(cognito.isDone() && api.isDone()).toBe(true)
+ * ```
+ */
+export function cognitoAndOrdersApi(path: string, times: number, body: nock.Body = { id: 42 }) {
+  process.env.COGNITO_DOMAIN = 'acme.auth.eu-west-1.amazoncognito.com'
+  process.env.CLIENT_ID = 'orders-client'
+  process.env.CLIENT_SECRET = 'orders-client-secret'
+  const basic = `Basic ${Buffer.from('orders-client:orders-client-secret').toString('base64')}`
+  const cognito = nock('https://acme.auth.eu-west-1.amazoncognito.com', {
+    reqheaders: { authorization: basic },
+  })
+    .post('/oauth2/token', { grant_type: 'client_credentials' })
+    .once()
+    .reply(200, { access_token: 'cognito-access-token', token_type: 'Bearer', expires_in: 3600 })
+  const api = nock('https://orders.example.com', {
+    reqheaders: { authorization: 'Bearer cognito-access-token' },
+  })
+    .get(path)
+    .times(times)
+    .reply(200, body)
+  return { cognito, api }
+}
+
+/**
+ * The suite every README example test is: nock with no network, a first test that the README's
+ * first ```ts block is `readme-example.ts` next to the test, then `tests` (running that file).
+ *
+ * @example
+ * ```ts
+ * describeReadmeExample('README example', join(__dirname, '..', 'README.md'), __dirname, () => {
+ *   it('should get one token', async () => { ... })
+ * })
+ * ```
+ */
+export function describeReadmeExample(
+  title: string,
+  readmePath: string,
+  testDir: string,
+  tests: () => void,
+): void {
+  describe(title, () => {
+    beforeAll(() => nock.disableNetConnect())
+    afterAll(() => {
+      nock.cleanAll()
+      nock.enableNetConnect()
+    })
+
+    it('should be the code the README starts with', () => {
+      expectReadmeExample(readmePath, join(testDir, 'readme-example.ts'))
+    })
+
+    tests()
+  })
 }

@@ -1,7 +1,6 @@
-import { ConfigError, type TokenProvider } from '@tokenstash/core'
+import { ConfigError, isTokenRejection, type TokenProvider } from '@tokenstash/core'
 import type { AxiosError, AxiosInstance, AxiosResponse, AxiosStatic, InternalAxiosRequestConfig } from 'axios'
 import axiosRetry from 'axios-retry'
-import { isTokenRejection } from './challenge'
 import { DEFAULTS } from './defaults'
 import { allowedOrigins, requestOrigin } from './origins'
 import { redactError } from './redact'

@@ -1,3 +1,5 @@
+import { IDEMPOTENT_METHODS } from '@tokenstash/core'
+
 /**
  * Every default of `@tokenstash/axios` in one place.
  *
@@ -10,7 +12,7 @@ export const DEFAULTS = Object.freeze({
   /** Replay once after a 401 that blames the token. */
   retryOn401: true,
   /** Methods replayed after a 401 and retried after network errors, 429 and 5xx: the idempotent ones. */
-  idempotentMethods: Object.freeze(['get', 'head', 'options', 'put', 'delete', 'trace'] as const),
+  idempotentMethods: Object.freeze(IDEMPOTENT_METHODS.map((m) => m.toLowerCase())),
   retry: Object.freeze({
     /** Retries after the first attempt. */
     retries: 3,

@@ -1,5 +1,6 @@
+// The 401 rules live in core, shared with @tokenstash/fetch; re-exported here for existing imports.
+export { type BearerChallenge, bearerChallenge, isTokenRejection } from '@tokenstash/core'
 export { attachToken, type BearerTokenProvider } from './attach-token'
-export { type BearerChallenge, bearerChallenge, isTokenRejection } from './challenge'
 export { DEFAULTS } from './defaults'
 export { REDACTED, redactError } from './redact'
 export { isRetryable, retryAfterMs, retryDelay } from './retry'

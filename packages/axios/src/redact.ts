@@ -62,6 +62,15 @@ function visit(value: object, depth: number, walk: Walk): void {
       // Immutable headers (a Response's) hold no request credential.
     }
   }
+  // A Fetch API Request keeps its Headers behind a getter, which is read here only: on Node 24, nock's
+  // mock socket (@mswjs/interceptors) holds the outgoing request as one.
+  if (Object.prototype.toString.call(value) === '[object Request]') {
+    try {
+      visit((value as Request).headers, depth + 1, walk)
+    } catch {
+      // Not a real Request after all.
+    }
+  }
   for (const key of Reflect.ownKeys(value)) {
     if (typeof key === 'string' && SKIP_KEYS.has(key)) continue
     const descriptor = Object.getOwnPropertyDescriptor(value, key)

@@ -41,6 +41,16 @@ describe('redactError', () => {
     expect(headers.get('accept')).toBe('*/*')
   })
 
+  it('should redact the Headers of a Fetch API Request, which undici on Node 24 keeps in private fields', () => {
+    const request = new Request('https://api.example.test/orders', {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    })
+    const error = { request: { socket: { request } } }
+    redactError(error, [TOKEN])
+    expect(request.headers.get('authorization')).toBe(REDACTED)
+    expect(inspect(error, { depth: Number.POSITIVE_INFINITY })).not.toContain(TOKEN)
+  })
+
   it('should leave a socket that already carries another request alone', () => {
     const other = { _header: `Authorization: Bearer ${TOKEN}\r\n` }
     const request = { socket: { _httpMessage: other } }

@@ -1,3 +1,10 @@
+export {
+  type BearerChallenge,
+  bearerChallenge,
+  IDEMPOTENT_METHODS,
+  isIdempotentMethod,
+  isTokenRejection,
+} from './challenge'
 export { DEFAULTS } from './defaults'
 export type { EncryptionKeyInput } from './encryption'
 export {
@@ -30,6 +37,7 @@ export { type MemoryStoreOptions, memoryStore } from './stores/memory'
 export type {
   GetTokenOptions,
   ProviderStats,
+  SourceEvent,
   TokenEvent,
   TokenEventType,
   TokenProvider,

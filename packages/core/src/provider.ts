@@ -98,6 +98,12 @@ class Provider implements TokenProvider {
     this.#lease = c.lease
     this.#background = c.background
     this.key = providerKey(c.source.id, c.namespace)
+    // What the source reports about itself (e.g. clientCredentials' auth-method-fallback) reaches
+    // onEvent under this provider's key. Only with a hook: a source shared by many providers
+    // should not hold on to providers that listen to nothing.
+    if (this.#onEvent && typeof c.source.subscribe === 'function') {
+      c.source.subscribe((event) => this.#emit(event))
+    }
     if (c.store) {
       this.#tier = new StoreTier(c.store, {
         key: this.key,

@@ -19,7 +19,23 @@ export interface TokenSource {
   readonly id: string
   /** One request to the token endpoint (no retries: the provider owns retry and backoff). */
   fetchToken(signal?: AbortSignal): Promise<TokenSet>
+  /**
+   * Optional: registers a listener for what the source has to report about itself (for
+   * `clientCredentials`: `auth-method-fallback`), and returns a function that removes it. Events
+   * carry no `key`: a source does not know the cache keys of the providers using it.
+   */
+  subscribe?(listener: (event: SourceEvent) => void): () => void
 }
+
+/**
+ * An event a {@link TokenSource} reports: a {@link TokenEvent} without the provider's `key`.
+ *
+ * @example
+ * ```ts
+ * source.subscribe?.((e: SourceEvent) => onEvent({ key: provider.key, ...e }))
+ * ```
+ */
+export type SourceEvent = Omit<TokenEvent, 'key'>
 
 /**
  * The shared second tier. Stores speak opaque strings; the provider serialises, encrypts and
@@ -49,6 +65,7 @@ export type TokenEventType =
   | 'invalidate'
   | 'store-error'
   | 'store-recovered'
+  | 'auth-method-fallback'
 
 /** What the provider reports through `onEvent`. Never holds a token or a secret. */
 export interface TokenEvent {
@@ -69,6 +86,8 @@ export interface TokenEvent {
   retryAt?: number
   /** When the token served expires (fetch, hit-store, refresh), epoch ms. */
   expiresAt?: number
+  /** The client authentication method used (auth-method-fallback). */
+  authMethod?: string
 }
 
 export interface GetTokenOptions {

@@ -4,6 +4,7 @@ import {
   createTokenProvider,
   memoryStore,
   RateLimitedError,
+  type SourceEvent,
   TokenEndpointError,
   TokenRejectedError,
   TokenResponseError,
@@ -44,6 +45,29 @@ describe('createTokenProvider', () => {
         expiresAt: clock.t + HOUR,
       })
       expect(Object.isFrozen(set)).toBe(true)
+    })
+  })
+
+  describe('source events', () => {
+    it("should pass what the source reports on to onEvent under the provider's key, and not listen without a hook", async () => {
+      const clock = fakeClock()
+      const listeners: Array<(e: SourceEvent) => void> = []
+      const base = fakeSource(clock.now)
+      const source = Object.assign(base, {
+        subscribe(listener: (e: SourceEvent) => void) {
+          listeners.push(listener)
+          return () => {}
+        },
+      })
+      createTokenProvider({ source, now: clock.now })
+      expect(listeners).toHaveLength(0)
+      const seen = events()
+      const p = createTokenProvider({ source, now: clock.now, onEvent: seen.onEvent })
+      expect(listeners).toHaveLength(1)
+      listeners[0]?.({ type: 'auth-method-fallback', authMethod: 'client_secret_basic', message: 'm' })
+      expect(seen.seen).toEqual([
+        { key: p.key, type: 'auth-method-fallback', authMethod: 'client_secret_basic', message: 'm' },
+      ])
     })
   })
 

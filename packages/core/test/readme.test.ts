@@ -1,20 +1,10 @@
 import { join } from 'node:path'
 import nock from 'nock'
-import { expectReadmeExample } from '../../../test/support/readme'
+import { describeReadmeExample } from '../../../test/support/readme'
 
 // The README's first example is test/readme-example.ts, run against Cognito's documented token
 // endpoint and the API (nock).
-describe('README example', () => {
-  beforeAll(() => nock.disableNetConnect())
-  afterAll(() => {
-    nock.cleanAll()
-    nock.enableNetConnect()
-  })
-
-  it('should be the code the README starts with', () => {
-    expectReadmeExample(join(__dirname, '..', 'README.md'), join(__dirname, 'readme-example.ts'))
-  })
-
+describeReadmeExample('README example', join(__dirname, '..', 'README.md'), __dirname, () => {
   it('should get one token from Cognito and send it with every call', async () => {
     process.env.CLIENT_ID = 'orders-client'
     process.env.CLIENT_SECRET = 'orders-secret'

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto'
-import { clientCredentials, DiscoveryError, TokenEndpointError } from '@tokenstash/core'
+import { clientCredentials, DiscoveryError, type SourceEvent, TokenEndpointError } from '@tokenstash/core'
 import { jwtVerify } from 'jose'
 import nock from 'nock'
 import { discoveryUrls } from '../src/sources/discovery'
@@ -296,14 +296,63 @@ describe('clientCredentials with an issuer', () => {
     expect(String(authorization)).toMatch(/^Basic /)
   })
 
-  it('should say so when the server accepts no method the options allow', async () => {
+  it('should fall back to client_secret_basic, and say so, when the server lists no method for a secret', async () => {
+    let authorization: unknown
     nock(ISSUER)
       .get('/.well-known/openid-configuration')
       .reply(200, metadata({ token_endpoint_auth_methods_supported: ['private_key_jwt', 'tls_client_auth'] }))
-    const err = await failure(source().fetchToken())
+      .post('/oauth2/token')
+      .times(2)
+      .reply(function () {
+        authorization = this.req.headers.authorization
+        return [200, OK]
+      })
+    const s = source()
+    const events: SourceEvent[] = []
+    s.subscribe?.((e) => events.push(e))
+    await s.fetchToken()
+    await s.fetchToken()
+    expect(String(authorization)).toMatch(/^Basic /)
+    expect(events).toEqual([
+      {
+        type: 'auth-method-fallback',
+        authMethod: 'client_secret_basic',
+        message: expect.stringContaining('"private_key_jwt","tls_client_auth"'),
+      },
+    ])
+    expect(events[0]?.message).toContain('Set `authMethod`')
+    expect(JSON.stringify(events)).not.toContain(SECRET)
+  })
+
+  it('should refuse a client with only a private key when the server does not list private_key_jwt, and say what to pass', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    nock(ISSUER)
+      .get('/.well-known/openid-configuration')
+      .reply(200, metadata({ token_endpoint_auth_methods_supported: ['client_secret_basic'] }))
+    const err = await failure(
+      clientCredentials({ issuer: ISSUER, clientId: 'orders-service', privateKey }).fetchToken(),
+    )
     expect(err).toBeInstanceOf(DiscoveryError)
-    expect(err.message).toContain('private_key_jwt, tls_client_auth')
-    expect(err.message).not.toContain(SECRET)
+    expect(err.message).toContain('lists client authentication by client_secret_basic')
+    expect(err.message).toContain("`authMethod: 'private_key_jwt'`")
+  })
+
+  it('should keep listeners apart: one that throws does not stop the others, and an unsubscribed one hears nothing', async () => {
+    nock(ISSUER)
+      .get('/.well-known/openid-configuration')
+      .reply(200, metadata({ token_endpoint_auth_methods_supported: ['none'] }))
+      .post('/oauth2/token')
+      .reply(200, OK)
+    const s = source()
+    const heard: string[] = []
+    s.subscribe?.(() => {
+      throw new Error('listener bug')
+    })
+    const off = s.subscribe?.(() => heard.push('removed'))
+    s.subscribe?.((e) => heard.push(e.type))
+    off?.()
+    await s.fetchToken()
+    expect(heard).toEqual(['auth-method-fallback'])
   })
 
   it('should use the discovered token endpoint as the aud of a private_key_jwt assertion', async () => {

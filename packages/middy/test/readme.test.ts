@@ -1,22 +1,12 @@
 import { join } from 'node:path'
 import nock from 'nock'
-import { expectReadmeExample } from '../../../test/support/readme'
+import { describeReadmeExample } from '../../../test/support/readme'
 import { events, invoke, lambdaContext } from './lambda'
 
 // The README's first example is test/readme-example.ts (compared below, so they cannot drift),
 // run here as a Lambda handler against Auth0's and the API's documented endpoints (nock).
 
-describe('README example', () => {
-  beforeAll(() => nock.disableNetConnect())
-  afterAll(() => {
-    nock.cleanAll()
-    nock.enableNetConnect()
-  })
-
-  it('should be the code the README starts with', () => {
-    expectReadmeExample(join(__dirname, '..', 'README.md'), join(__dirname, 'readme-example.ts'))
-  })
-
+describeReadmeExample('README example', join(__dirname, '..', 'README.md'), __dirname, () => {
   it('should fetch one token from Auth0 at module load and call the API with it on every invocation', async () => {
     process.env.AUTH0_DOMAIN = 'acme.eu.auth0.com'
     process.env.AUTH0_CLIENT_ID = 'orders-client'

@@ -1,6 +1,6 @@
 import { DEFAULTS } from '../defaults'
 import { ConfigError, DiscoveryError, TokenEndpointError, TokenResponseError } from '../errors'
-import type { TokenSet, TokenSource } from '../types'
+import type { SourceEvent, TokenSet, TokenSource } from '../types'
 import {
   expectEndpointUrl,
   expectFunction,
@@ -73,7 +73,13 @@ export interface ClientCredentialsOptions {
   privateKey?: PrivateKeyInput
   /** `kid` of the client assertion header; defaults to the JWK's `kid`. */
   keyId?: string
-  /** Default: `private_key_jwt` with a `privateKey`, else `client_secret_basic`. */
+  /**
+   * Default: `private_key_jwt` with a `privateKey`, else `client_secret_basic`. With `issuer`, a
+   * method the metadata's `token_endpoint_auth_methods_supported` lists; when it lists none the
+   * client can use and there is a `clientSecret`, `client_secret_basic` (which RFC 6749 requires
+   * servers to support), reported as an `auth-method-fallback` event (see `subscribe`). A method
+   * given here is always used as given.
+   */
   authMethod?: AuthMethod
   /** Scopes, as one space-separated string or an array. */
   scope?: string | string[]
@@ -155,24 +161,38 @@ function tokenTypeList(value: unknown): string[] {
   return items as string[]
 }
 
+const SECRET_METHODS: readonly AuthMethod[] = ['client_secret_basic', 'client_secret_post']
+
+/** The method chosen from the issuer's metadata, and whether it is a fallback the metadata does not list. */
+interface Choice {
+  authMethod: AuthMethod
+  fallback: boolean
+}
+
 function choose(
   explicit: AuthMethod | undefined,
   hasSecret: boolean,
   hasKey: boolean,
   supported: string[] | undefined,
   issuer: string,
-): AuthMethod {
-  if (explicit) return explicit
-  const fallback: AuthMethod = hasKey ? 'private_key_jwt' : 'client_secret_basic'
-  if (!supported || supported.length === 0 || supported.includes(fallback)) return fallback
+): Choice {
+  if (explicit) return { authMethod: explicit, fallback: false }
+  const preferred: AuthMethod = hasKey ? 'private_key_jwt' : 'client_secret_basic'
+  if (!supported || supported.length === 0 || supported.includes(preferred)) {
+    return { authMethod: preferred, fallback: false }
+  }
   const possible: AuthMethod[] = [
     ...(hasKey ? (['private_key_jwt'] as const) : []),
-    ...(hasSecret ? (['client_secret_basic', 'client_secret_post'] as const) : []),
+    ...(hasSecret ? SECRET_METHODS : []),
   ]
   const pick = possible.find((m) => supported.includes(m))
-  if (pick) return pick
+  if (pick) return { authMethod: pick, fallback: false }
+  // Servers list only `none`, or leave out methods they accept; RFC 6749 §2.3.1 requires every
+  // server to support HTTP Basic for clients with a password, so that is the one to try.
+  if (hasSecret) return { authMethod: 'client_secret_basic', fallback: true }
   throw new DiscoveryError(
-    `Discovery for issuer ${issuer}: the server accepts client authentication by ${supported.slice(0, 6).join(', ')}, and the options allow only ${possible.join(', ')}. Pass a matching \`clientSecret\` or \`privateKey\`.`,
+    `Discovery for issuer ${issuer}: the server lists client authentication by ${supported.slice(0, 6).join(', ')}, not private_key_jwt, the only method a client with a \`privateKey\` and no \`clientSecret\` can use. ` +
+      "Pass the client's `clientSecret`, or `authMethod: 'private_key_jwt'` if the server accepts it all the same.",
     { issuer },
   )
 }
@@ -233,7 +253,8 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
  * endpoint. Every option is checked here; each `fetchToken` call is exactly one request (the
  * provider retries). `id` names everything that decides which token comes back (endpoint or
  * issuer, client, auth method, scopes, audience, resources, extra parameters, body format) and
- * never a secret or key.
+ * never a secret or key. `subscribe(listener)` reports an `auth-method-fallback` event when
+ * discovery had to fall back to `client_secret_basic`.
  *
  * @example
  * ```ts
@@ -325,6 +346,21 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
     endpoint: string
     authMethod: AuthMethod
   }
+  const listeners = new Set<(event: SourceEvent) => void>()
+  const emit = (event: SourceEvent): void => {
+    for (const listener of listeners) {
+      try {
+        listener(event)
+      } catch {
+        // Observability must never break token fetching.
+      }
+    }
+  }
+  const subscribe = (listener: (event: SourceEvent) => void): (() => void) => {
+    expectFunction('listener', listener)
+    listeners.add(listener)
+    return () => listeners.delete(listener)
+  }
   let target: Target | undefined = configuredEndpoint
     ? { endpoint: configuredEndpoint, authMethod: staticMethod! }
     : undefined
@@ -336,9 +372,17 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
       // One discovery for all concurrent callers, bounded by its own timeout only: one caller
       // giving up must not fail the others. A failure is never kept; the next call tries again.
       const run = discover(issuerUrl!, { fetch: doFetch, timeoutMs }).then((meta: IssuerMetadata) => {
-        target = {
-          endpoint: meta.tokenEndpoint,
-          authMethod: choose(explicitMethod, Boolean(clientSecret), Boolean(key), meta.authMethods, issuer!),
+        const choice = choose(explicitMethod, Boolean(clientSecret), Boolean(key), meta.authMethods, issuer!)
+        target = { endpoint: meta.tokenEndpoint, authMethod: choice.authMethod }
+        if (choice.fallback) {
+          emit({
+            type: 'auth-method-fallback',
+            authMethod: choice.authMethod,
+            message:
+              `Discovery for issuer ${issuer}: token_endpoint_auth_methods_supported lists ${JSON.stringify((meta.authMethods ?? []).slice(0, 6))}, ` +
+              `no method for a client secret; using ${choice.authMethod}, which RFC 6749 requires servers to support. ` +
+              'Set `authMethod` to choose the method yourself.',
+          })
         }
         return target
       })
@@ -455,5 +499,5 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
     })
   }
 
-  return { id, fetchToken }
+  return { id, fetchToken, subscribe }
 }

@@ -94,8 +94,13 @@ export async function discover(issuerUrl: URL, opts: DiscoveryOptions): Promise<
   const m = metadata as Record<string, unknown>
   if (typeof m.issuer !== 'string' || trimSlash(m.issuer) !== issuer) {
     const got = typeof m.issuer === 'string' ? JSON.stringify(m.issuer.slice(0, 200)) : 'none'
+    // Multi-tenant metadata (Microsoft Entra ID's `common`, `organizations`) names a template issuer.
+    const template = typeof m.issuer === 'string' && /\{[^}]*\}/.test(m.issuer)
     return fail(
-      `the metadata at ${url} names issuer ${got}, not the configured one. Set \`issuer\` to exactly the identity provider's issuer.`,
+      `the metadata at ${url} names issuer ${got}, not the configured one. Set \`issuer\` to exactly the identity provider's issuer` +
+        (template
+          ? ' (this one is a multi-tenant template: use the tenant-specific issuer, with your tenant id).'
+          : '.'),
     )
   }
   let tokenEndpoint: string

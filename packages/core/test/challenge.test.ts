@@ -1,4 +1,4 @@
-import { bearerChallenge, isTokenRejection } from '@tokenstash/axios'
+import { bearerChallenge, isIdempotentMethod, isTokenRejection } from '@tokenstash/core'
 import fc from 'fast-check'
 
 const res = (headers: Record<string, unknown>, status = 401) => ({ status, headers })
@@ -51,5 +51,37 @@ describe('isTokenRejection', () => {
     expect(isTokenRejection(res({ 'www-authenticate': 'Basic realm="x"' }))).toBe(false)
     expect(isTokenRejection(res({}, 403))).toBe(false)
     expect(isTokenRejection(undefined)).toBe(false)
+  })
+})
+
+describe('isTokenRejection with Fetch API headers', () => {
+  it('should read WWW-Authenticate from a Response', () => {
+    const headers = (value?: string) => new Headers(value === undefined ? {} : { 'WWW-Authenticate': value })
+    expect(isTokenRejection(new Response(null, { status: 401, headers: headers() }))).toBe(true)
+    expect(
+      isTokenRejection(new Response(null, { status: 401, headers: headers('Bearer error="invalid_token"') })),
+    ).toBe(true)
+    expect(
+      isTokenRejection(
+        new Response(null, { status: 401, headers: headers('Bearer error="insufficient_scope"') }),
+      ),
+    ).toBe(false)
+  })
+})
+
+describe('isIdempotentMethod', () => {
+  it.each([
+    ['GET', true],
+    ['get', true],
+    ['Put', true],
+    ['DELETE', true],
+    ['head', true],
+    ['OPTIONS', true],
+    ['TRACE', true],
+    ['POST', false],
+    ['patch', false],
+    ['CONNECT', false],
+  ])('should say %s → %s', (method, expected) => {
+    expect(isIdempotentMethod(method)).toBe(expected)
   })
 })

@@ -1,3 +1,6 @@
+// The rules both adapters (@tokenstash/axios, @tokenstash/fetch) apply to a 401: does it blame the
+// token, and may the request be sent again.
+//
 // RFC 9110 §11.6.1: challenges are `scheme [ token68 / #auth-param ]`, and auth-params are
 // `name = token / quoted-string`. Read in one pass so that commas and `=` inside quoted values,
 // and the parameters of other schemes, are never mistaken for the Bearer challenge's own.
@@ -67,12 +70,12 @@ export function bearerChallenge(header: unknown): BearerChallenge | undefined {
  * challenge counts unless its `error` names another cause (`insufficient_scope`, `invalid_request`);
  * a 401 that only offers other schemes (Basic, DPoP) is not about a bearer token at all.
  *
+ * `headers` may be a Fetch API `Headers`, axios headers or a plain object.
+ *
  * @example
  * ```ts
- * api.interceptors.response.use(undefined, (err) => {
- *   if (!isTokenRejection(err.response) && err.response?.status === 401) metrics.count('api.forbidden_scope')
- *   throw err
- * })
+ * const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } })
+ * if (isTokenRejection(res)) await provider.invalidate(token)
  * ```
  */
 export function isTokenRejection(response: { status?: number; headers?: unknown } | undefined): boolean {
@@ -90,4 +93,35 @@ function readHeader(headers: unknown, name: string): unknown {
   if (typeof h.get === 'function') return h.get(name) ?? undefined
   const key = Object.keys(h).find((k) => k.toLowerCase() === name)
   return key === undefined ? undefined : h[key]
+}
+
+/**
+ * The methods RFC 9110 §9.2.2 defines as idempotent: sending one again after a 401 or a network
+ * error does no harm. The adapters replay only these by default.
+ *
+ * @example
+ * ```ts
+ * IDEMPOTENT_METHODS.includes('PUT') // true
+ * ```
+ */
+export const IDEMPOTENT_METHODS: readonly string[] = Object.freeze([
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PUT',
+  'DELETE',
+  'TRACE',
+])
+
+/**
+ * Whether a request with this method may be sent again (see {@link IDEMPOTENT_METHODS}); case-insensitive.
+ *
+ * @example
+ * ```ts
+ * isIdempotentMethod('get')  // true
+ * isIdempotentMethod('POST') // false
+ * ```
+ */
+export function isIdempotentMethod(method: string): boolean {
+  return IDEMPOTENT_METHODS.includes(method.toUpperCase())
 }

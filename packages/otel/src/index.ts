@@ -1,0 +1,1 @@
+export { KEY_ATTRIBUTE, METRICS, type OtelMetricsOptions, otelMetrics } from './otel-metrics'
