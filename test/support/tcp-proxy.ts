@@ -2,7 +2,7 @@ import { type AddressInfo, createServer, type Server, type Socket, connect as tc
 
 /**
  * What the proxy does to a connection:
- * - `pass`: forwards bytes both ways (after `delayMs`, if set);
+ * - `pass`: forwards bytes both ways;
  * - `delay`: forwards bytes both ways, each chunk held `delayMs` first;
  * - `blackhole`: accepts bytes and forwards none, answers nothing (a half-dead socket, a frozen peer);
  * - `reset`: destroys the connection with a TCP RST (ECONNRESET on the client);
@@ -34,16 +34,20 @@ interface Link {
   upstream: Socket
   mode: ProxyMode
   delayMs: number
+  tail: { client: Promise<void>; upstream: Promise<void> }
 }
 
 function forward(link: Link, from: 'client' | 'upstream', chunk: Buffer): void {
   const to = from === 'client' ? link.upstream : link.client
   if (link.mode === 'blackhole') return
-  const write = () => {
+  // Chunks leave in the order they came, whatever the mode was when each arrived: a reply delayed
+  // before a switch to `pass` is never overtaken by a later one (a Redis client would misread both).
+  const dueAt = Date.now() + (link.mode === 'delay' ? link.delayMs : 0)
+  link.tail[from] = link.tail[from].then(async () => {
+    const wait = dueAt - Date.now()
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
     if (!to.destroyed && link.mode !== 'blackhole') to.write(chunk)
-  }
-  if (link.delayMs > 0 && (link.mode === 'delay' || link.mode === 'pass')) setTimeout(write, link.delayMs)
-  else write()
+  })
 }
 
 function apply(link: Link, mode: ProxyMode, delayMs: number): void {
@@ -93,7 +97,13 @@ export async function startTcpProxy(upstreamPort: number | (() => number)): Prom
     }
     const upstream = tcpConnect(upstreamOf(), '127.0.0.1')
     upstream.setNoDelay(true)
-    const link: Link = { client, upstream, mode, delayMs }
+    const link: Link = {
+      client,
+      upstream,
+      mode,
+      delayMs,
+      tail: { client: Promise.resolve(), upstream: Promise.resolve() },
+    }
     links.add(link)
     client.on('data', (chunk: Buffer) => forward(link, 'client', chunk))
     upstream.on('data', (chunk: Buffer) => forward(link, 'upstream', chunk))
