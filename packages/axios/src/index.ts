@@ -1,6 +1,6 @@
 export { attachToken, type BearerTokenProvider } from './attach-token'
 export { type BearerChallenge, bearerChallenge, isTokenRejection } from './challenge'
 export { DEFAULTS } from './defaults'
-export { REDACTED, redactError } from './redact'
+export { REDACTED, type RequestSummary, redactError } from './redact'
 export { isRetryable, retryAfterMs, retryDelay } from './retry'
 export type { AttachTokenOptions, TokenstashRequestConfig } from './types'
