@@ -91,9 +91,12 @@ export class TokenAudit {
     this.#rejected.add(token)
   }
 
+  readonly #expiry = new Map<string, number | undefined>()
+
   served(token: string, at = this.now()): string {
     this.tokens.add(token)
-    const exp = jwtExpiry(token)
+    if (!this.#expiry.has(token)) this.#expiry.set(token, jwtExpiry(token))
+    const exp = this.#expiry.get(token)
     if (this.#rejected.has(token) || (exp !== undefined && at >= exp)) this.bad++
     return token
   }
