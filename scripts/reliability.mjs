@@ -74,20 +74,25 @@ function render() {
     .sort()
     .at(-1)
   const node = [...suites.values()][0]?.node
+  const profiles = [...new Set([...suites.values()].map((s) => s.profile ?? 'ci'))].join(' and ')
   const template = readFileSync(join(root, 'scripts', 'reliability-template.md'), 'utf8')
   const figures = ordered
     .map(([name, title]) => `### ${title}\n\n${table(suites.get(name).results)}`)
     .join('\n\n')
   const doc = template
     .replace('{{figures}}', figures)
-    .replace('{{run}}', `${latest?.slice(0, 16).replace('T', ' ')} UTC, Node ${node}`)
+    .replace('{{run}}', `${latest?.slice(0, 16).replace('T', ' ')} UTC, Node ${node}, ${profiles} profile`)
   writeFileSync(docPath, doc)
   console.log(`wrote ${docPath} from ${suites.size} suites`)
 }
 
 if (!process.argv.includes('--render-only')) {
   const jest = join(root, 'node_modules', 'jest', 'bin', 'jest.js')
-  const run = spawnSync(process.execPath, [jest, ...SUITE], { cwd: root, stdio: 'inherit' })
+  const run = spawnSync(process.execPath, [jest, ...SUITE], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, TOKENSTASH_RELIABILITY: 'full' },
+  })
   render()
   process.exit(run.status ?? 1)
 }

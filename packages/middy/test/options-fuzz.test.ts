@@ -24,15 +24,22 @@ const options = fc.oneof(
     arbitrary: fc.record(
       {
         fetchData: mostly(
-          fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), mostly(fc.constant(provider)), {
-            minKeys: 1,
-            maxKeys: 3,
-          }),
+          fc.dictionary(
+            fc.oneof(
+              { arbitrary: fc.stringMatching(/^[A-Za-z_$][\w$]{0,11}$/), weight: 6 },
+              { arbitrary: fc.string({ maxLength: 12 }), weight: 1 },
+            ),
+            mostly(fc.constant(provider)),
+            { minKeys: 1, maxKeys: 3 },
+          ),
         ),
         setToContext: mostly(fc.boolean()),
         disablePrefetch: mostly(fc.boolean()),
         remainingTimeMarginMs: mostly(
-          fc.oneof(fc.integer({ min: -10, max: 5_000 }), fc.double(), fc.constant(false)),
+          fc.oneof(
+            { arbitrary: fc.oneof(fc.integer({ min: 0, max: 5_000 }), fc.constant(false)), weight: 4 },
+            fc.double(),
+          ),
         ),
       },
       { requiredKeys: ['fetchData'] },
