@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
@@ -42,7 +42,8 @@ export interface ScenarioResult {
 
 /**
  * Collects the figures of one test file and rewrites `RESULTS_DIR/<suite>.json` after every record,
- * so a run that fails half-way still leaves the figures it got.
+ * so a run that fails half-way still leaves the figures it got. Rows of scenarios this run did not
+ * reach (a run filtered with `-t`) are kept from the previous run of the same profile.
  *
  * @example
  * ```ts
@@ -52,10 +53,18 @@ export interface ScenarioResult {
  */
 export function scenarioResults(suite: string): { record(result: ScenarioResult): void } {
   const file = join(RESULTS_DIR, `${suite}.json`)
-  const results: ScenarioResult[] = []
+  let results: ScenarioResult[] = []
+  try {
+    const previous = JSON.parse(readFileSync(file, 'utf8'))
+    if (previous.profile === (FULL_PROFILE ? 'full' : 'ci')) results = previous.results ?? []
+  } catch {
+    // No previous run.
+  }
   return {
     record(result) {
-      results.push(result)
+      const at = results.findIndex((r) => r.scenario === result.scenario)
+      if (at >= 0) results[at] = result
+      else results.push(result)
       mkdirSync(RESULTS_DIR, { recursive: true })
       const profile = FULL_PROFILE ? 'full' : 'ci'
       const run = { suite, profile, node: process.version, at: new Date().toISOString(), results }
