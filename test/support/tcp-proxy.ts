@@ -39,7 +39,7 @@ interface Link {
 
 function forward(link: Link, from: 'client' | 'upstream', chunk: Buffer): void {
   const to = from === 'client' ? link.upstream : link.client
-  if (link.mode === 'blackhole') return
+  if (link.mode !== 'pass' && link.mode !== 'delay') return
   // Chunks leave in the order they came, whatever the mode was when each arrived: a reply delayed
   // before a switch to `pass` is never overtaken by a later one (a Redis client would misread both).
   const dueAt = Date.now() + (link.mode === 'delay' ? link.delayMs : 0)
@@ -115,7 +115,8 @@ export async function startTcpProxy(upstreamPort: number | (() => number)): Prom
         upstream.destroy()
         return
       }
-      if (!client.destroyed) client.resetAndDestroy()
+      if (link.mode === 'cut') client.end()
+      else if (!client.destroyed) client.resetAndDestroy()
       upstream.destroy()
     }
     upstream.on('error', drop)
