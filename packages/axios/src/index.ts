@@ -2,6 +2,6 @@
 export { type BearerChallenge, bearerChallenge, isTokenRejection } from '@tokenstash/core'
 export { attachToken, type BearerTokenProvider } from './attach-token'
 export { DEFAULTS } from './defaults'
-export { REDACTED, redactError } from './redact'
+export { REDACTED, type RequestSummary, redactError } from './redact'
 export { isRetryable, retryAfterMs, retryDelay } from './retry'
 export type { AttachTokenOptions, TokenstashRequestConfig } from './types'

@@ -93,17 +93,76 @@ function visit(value: object, depth: number, walk: Walk): void {
 }
 
 /**
- * Removes credentials from an axios error in place: every `Authorization` header in its config,
- * its request (node's ClientRequest and follow-redirects' wrapper keep copies, including the raw
- * header block) and its response, and every occurrence of the given secrets. After this,
- * `JSON.stringify(error)` and `util.inspect(error, { depth: Infinity })` show no token. `attachToken`
- * does this to every error its instance rejects with; call it yourself for errors of other clients.
+ * What replaces `error.request` (and `error.response.request`) in an error {@link redactError}
+ * cleaned: where the request went, nothing live.
+ *
+ * @example
+ * ```ts
+ * const { method, origin, path } = (err as AxiosError).request as RequestSummary
+ * ```
+ */
+export interface RequestSummary {
+  method: string
+  /** `scheme://host:port`, or `''` when unknown. */
+  origin: string
+  /** The path, without the query string (it may carry credentials too). */
+  path: string
+}
+
+function summarize(request: object, config: unknown): RequestSummary {
+  const req = request as { method?: unknown; protocol?: unknown; host?: unknown; path?: unknown }
+  const cfg = (config ?? {}) as { method?: unknown; url?: unknown; baseURL?: unknown }
+  let origin = ''
+  let path = typeof req.path === 'string' ? req.path : ''
+  try {
+    const base = typeof cfg.baseURL === 'string' ? cfg.baseURL : undefined
+    const url = new URL(typeof cfg.url === 'string' ? cfg.url : '', base)
+    origin = url.origin
+    path = url.pathname
+  } catch {
+    if (typeof req.protocol === 'string' && typeof req.host === 'string')
+      origin = `${req.protocol}//${req.host}`
+  }
+  const method =
+    typeof req.method === 'string' ? req.method : typeof cfg.method === 'string' ? cfg.method : ''
+  return { method: method.toUpperCase(), origin, path: path.split('?')[0] ?? '' }
+}
+
+// A live request (node's ClientRequest, an XMLHttpRequest) leads through its keep-alive socket to
+// whatever request that socket carries next, with that request's headers: no walk can clean what
+// arrives later. An error keeps only where its request went.
+function detachRequests(error: Record<string, unknown>): void {
+  const response = error.response as Record<string, unknown> | undefined
+  const live = [error.request, response?.request].filter(
+    (r): r is object => r !== null && typeof r === 'object' && !isSummary(r),
+  )
+  if (live.length === 0) return
+  const summary = Object.freeze(summarize(live[0]!, error.config))
+  if (error.request !== undefined) error.request = summary
+  if (response && typeof response === 'object' && response.request !== undefined) response.request = summary
+}
+
+function isSummary(value: object): boolean {
+  const keys = Object.keys(value)
+  return (
+    Object.isFrozen(value) && keys.length === 3 && 'method' in value && 'origin' in value && 'path' in value
+  )
+}
+
+/**
+ * Removes credentials from an axios error in place: every `Authorization` header in its config and
+ * its response (node's raw header copies included), and every occurrence of the given secrets; and
+ * it replaces `error.request` and `error.response.request` by a plain {@link RequestSummary}
+ * (method, origin, path), so nothing reachable from the error holds a live request or its socket,
+ * which may already carry another request's token. After this, `JSON.stringify(error)` and
+ * `util.inspect(error, { depth: Infinity })` show no token. `attachToken` does this to every error
+ * its instance rejects with; call it yourself for errors of other clients.
  *
  * @example
  * ```ts
  * try { await plainAxios.get(url, { headers: { Authorization: `Bearer ${token}` } }) } catch (err) {
  *   redactError(err, [token])
- *   logger.error({ err })
+ *   logger.error({ err })   // err.request is { method: 'GET', origin: 'https://api.example.com', path: '/orders' }
  * }
  * ```
  */
@@ -111,4 +170,9 @@ export function redactError(error: unknown, secrets: readonly string[] = []): vo
   if (error === null || typeof error !== 'object') return
   const usable = secrets.filter((s) => typeof s === 'string' && s.length >= 8)
   visit(error, 0, { secrets: usable, seen: new WeakMap() })
+  try {
+    detachRequests(error as Record<string, unknown>)
+  } catch {
+    // A frozen or exotic error keeps its request; the walk above has cleaned what it could.
+  }
 }

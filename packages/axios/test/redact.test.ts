@@ -121,4 +121,41 @@ describe('redactError', () => {
     expect(called).toBe(false)
     expect(() => redactError(null)).not.toThrow()
   })
+
+  it("should replace a live request by a summary, so its keep-alive socket cannot lead to the next request's token", () => {
+    const next = 'eyJhbGciOiJSUzI1NiJ9.next-request-token.sig'
+    const currentReq = Symbol('axios.http.currentReq')
+    // The socket already carries the next request: the walk must leave it alone, and it must not
+    // stay reachable from the error either.
+    const following = { _options: { headers: { authorization: `Bearer ${next}` } } }
+    const request: Record<PropertyKey, unknown> = {
+      method: 'GET',
+      protocol: 'http:',
+      host: 'api',
+      path: '/orders/1?key=abc',
+      _header: `GET /orders/1 HTTP/1.1\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`,
+      socket: { _httpMessage: following, [currentReq]: following },
+    }
+    const error = {
+      isAxiosError: true,
+      config: {
+        method: 'get',
+        baseURL: 'http://api:8080',
+        url: '/orders/1?key=abc',
+        headers: { Authorization: `Bearer ${TOKEN}` },
+      },
+      request,
+      response: { status: 500, request, config: {} },
+    }
+    redactError(error, [TOKEN])
+    expect(error.request).toEqual({ method: 'GET', origin: 'http://api:8080', path: '/orders/1' })
+    expect(error.response.request).toBe(error.request)
+    const text = inspect(error, { depth: 12, showHidden: true })
+    expect(text).not.toContain(TOKEN)
+    expect(text).not.toContain(next)
+    expect(JSON.stringify(error)).not.toContain(next)
+    // Cleaned twice (by two interceptors), it stays the same summary.
+    redactError(error, [TOKEN])
+    expect(error.request).toEqual({ method: 'GET', origin: 'http://api:8080', path: '/orders/1' })
+  })
 })

@@ -21,8 +21,17 @@ export interface Timing {
 export const MAX_SKEW_FRACTION = 0.125
 
 /**
+ * The refresh window (usableUntil − refreshAt) is never shorter than this fraction of the usable
+ * part of the lifetime: with refreshRatio near 1, or a skew that reaches refreshAt, a token would
+ * otherwise go straight from fresh to unusable, and every caller would wait for a fetch instead of
+ * being served while one instance refreshes.
+ */
+export const MIN_REFRESH_WINDOW_FRACTION = 1 / 16
+
+/**
  * When to refresh and until when a token may be served, as DESIGN.md defines them:
- * refreshAt = issuedAt + (refreshRatio − jitter)·L, usableUntil = expiresAt − skew, refreshAt ≤ usableUntil.
+ * refreshAt = issuedAt + (refreshRatio − jitter)·L, usableUntil = expiresAt − skew, and
+ * refreshAt < usableUntil (at least {@link MIN_REFRESH_WINDOW_FRACTION} of the usable span apart).
  * `clockMarginMs` widens the skew for times written by another host's clock (entries of a shared store).
  */
 export function timing(set: TokenSet, policy: RefreshPolicy, clockMarginMs = 0): Timing {
@@ -30,6 +39,7 @@ export function timing(set: TokenSet, policy: RefreshPolicy, clockMarginMs = 0):
   const skew = Math.min(policy.expirySkewMs + clockMarginMs, lifetime * MAX_SKEW_FRACTION)
   const usableUntil = set.expiresAt - skew
   const ratio = Math.max(0, policy.refreshRatio - policy.jitterFraction)
-  const refreshAt = Math.min(set.issuedAt + ratio * lifetime, usableUntil)
+  const latest = usableUntil - (usableUntil - set.issuedAt) * MIN_REFRESH_WINDOW_FRACTION
+  const refreshAt = Math.min(set.issuedAt + ratio * lifetime, latest)
   return { refreshAt, usableUntil }
 }

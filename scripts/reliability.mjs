@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// `npm run test:reliability`: runs the reliability suite (fault scenarios against real servers,
+// leak scan, load and lifecycle, and the property tests over hostile input), then renders
+// docs/RELIABILITY.md from the figures the tests wrote to .tokenstash-tmp/reliability/.
+//   --render-only   only render the doc from the figures of the last run
+import { spawnSync } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const resultsDir = join(root, '.tokenstash-tmp', 'reliability')
+const docPath = join(root, 'docs', 'RELIABILITY.md')
+
+// Test files of the suite, as jest path patterns: the integration scenarios, then the property tests.
+const SUITE = [
+  'test/reliability/',
+  'packages/core/test/hostile-input',
+  'packages/middy/test/options-fuzz',
+  'packages/axios/test/options-fuzz',
+]
+
+// The order and the titles of the sections; a suite without a title is listed last under its name.
+const SECTIONS = [
+  ['store-faults', 'Shared store faults'],
+  ['idp-faults', 'Identity provider faults and clock skew'],
+  ['load', 'Load, 401 storms and the Lambda lifecycle'],
+  ['leak-scan', 'Leak scan'],
+]
+
+function cell(value) {
+  if (value === null || value === undefined) return '–'
+  return String(value).replaceAll('|', '\\|').replaceAll('\n', ' ')
+}
+
+function table(results) {
+  const head =
+    '| scenario | fault | calls | failed | token requests | recovery (ms) | bad tokens served | notes |\n' +
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |'
+  const rows = results.map((r) =>
+    [
+      r.scenario,
+      r.fault,
+      r.invocations.toLocaleString('en-US'),
+      r.failed + (r.failedWith ? ` (${r.failedWith.join(', ')})` : ''),
+      r.tokenRequests,
+      r.recoveryMs,
+      r.badTokensServed,
+      r.notes,
+    ]
+      .map(cell)
+      .join(' | '),
+  )
+  return [head, ...rows.map((r) => `| ${r} |`)].join('\n')
+}
+
+function render() {
+  if (!existsSync(resultsDir)) {
+    console.error(`No figures in ${resultsDir}: run \`npm run test:reliability\` first.`)
+    process.exit(1)
+  }
+  const suites = new Map(
+    readdirSync(resultsDir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => JSON.parse(readFileSync(join(resultsDir, f), 'utf8')))
+      .map((s) => [s.suite, s]),
+  )
+  const ordered = [
+    ...SECTIONS.filter(([name]) => suites.has(name)),
+    ...[...suites.keys()].filter((n) => !SECTIONS.some(([s]) => s === n)).map((n) => [n, n]),
+  ]
+  const latest = [...suites.values()]
+    .map((s) => s.at)
+    .sort()
+    .at(-1)
+  const node = [...suites.values()][0]?.node
+  const profiles = [...new Set([...suites.values()].map((s) => s.profile ?? 'ci'))].join(' and ')
+  const template = readFileSync(join(root, 'scripts', 'reliability-template.md'), 'utf8')
+  const figures = ordered
+    .map(([name, title]) => `### ${title}\n\n${table(suites.get(name).results)}`)
+    .join('\n\n')
+  const doc = template
+    .replace('{{figures}}', figures)
+    .replace('{{run}}', `${latest?.slice(0, 16).replace('T', ' ')} UTC, Node ${node}, ${profiles} profile`)
+  writeFileSync(docPath, doc)
+  console.log(`wrote ${docPath} from ${suites.size} suites`)
+}
+
+if (!process.argv.includes('--render-only')) {
+  const jest = join(root, 'node_modules', 'jest', 'bin', 'jest.js')
+  const run = spawnSync(process.execPath, [jest, ...SUITE], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, TOKENSTASH_RELIABILITY: 'full' },
+  })
+  render()
+  process.exit(run.status ?? 1)
+}
+render()

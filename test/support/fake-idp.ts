@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+
+/**
+ * What one token request gets instead of a token. The ones oidc-provider cannot be made to give:
+ * - `status`: that status with an OAuth2 error body (and `Retry-After` when `retryAfterSeconds`);
+ * - `hang`: no answer for `delayMs` (a timeout), then the connection is closed;
+ * - `reset-mid-body`: headers and half a token response, then a TCP reset;
+ * - `truncated`: `Content-Length` says more than is sent, then the connection ends;
+ * - `garbage`: 200 with random bytes; `html`: 200 with a login page;
+ * - `expired`: 200 with a well-formed token whose `exp` is already past.
+ */
+export type IdpFault =
+  | { kind: 'status'; status: number; retryAfterSeconds?: number }
+  | { kind: 'hang'; delayMs: number }
+  | { kind: 'reset-mid-body' }
+  | { kind: 'truncated' }
+  | { kind: 'garbage' }
+  | { kind: 'html' }
+  | { kind: 'expired' }
+
+/** A loopback token endpoint with scripted faults; see {@link startFakeIdp}. */
+export interface FakeIdp {
+  /** `http://127.0.0.1:<port>/oauth2/token` */
+  readonly tokenEndpoint: string
+  readonly clientId: string
+  readonly clientSecret: string
+  /** Token requests received since start or the last reset. */
+  requests(): number
+  /** Good tokens issued since start or the last reset. */
+  issued(): string[]
+  /** The next `count` requests get `fault`. */
+  failNext(count: number, fault: IdpFault): void
+  /** Zeroes the counters and drops pending faults. */
+  reset(): void
+  stop(): Promise<void>
+}
+
+export interface FakeIdpOptions {
+  /** Lifetime of a good token, in seconds. Default 60. */
+  ttlSeconds?: number
+  /** The identity provider's clock (epoch ms), for tests that move time. Default `Date.now`. */
+  now?: () => number
+}
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+
+/** An unsigned JWT-shaped token (the provider reads `exp`; nobody verifies a signature here). */
+function jwtLike(iat: number, exp: number): string {
+  return `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64({ iat, exp, jti: randomBytes(12).toString('hex') })}.${randomBytes(16).toString('base64url')}`
+}
+
+/**
+ * A minimal OAuth2 token endpoint on a free loopback port: client_secret_basic, JWT-shaped access
+ * tokens with `exp`, and faults on command that a real server does not produce (resets mid-body,
+ * truncated bodies, HTML, tokens already expired). Use oidc-provider (`startIssuer`) for everything
+ * a real server does; use this for what it cannot be made to do.
+ *
+ * @example
+ * ```ts
+ * const idp = await startFakeIdp({ ttlSeconds: 4 })
+ * idp.failNext(2, { kind: 'status', status: 503 })
+ * const source = clientCredentials({ tokenEndpoint: idp.tokenEndpoint, clientId: idp.clientId, clientSecret: idp.clientSecret })
+ * await idp.stop()
+ * ```
+ */
+export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeIdp> {
+  const ttl = options.ttlSeconds ?? 60
+  const now = options.now ?? Date.now
+  const clientId = 'fake-idp-client'
+  const clientSecret = randomBytes(24).toString('base64url')
+  const expectedAuth = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`
+  let faults: IdpFault[] = []
+  let count = 0
+  let issued: string[] = []
+
+  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const text = JSON.stringify(body)
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    })
+    res.end(text)
+  }
+
+  const tokenBody = (expired: boolean) => {
+    const iat = Math.floor(now() / 1000)
+    const exp = expired ? iat - 5 : iat + ttl
+    const token = jwtLike(iat, exp)
+    if (!expired) issued.push(token)
+    return { access_token: token, token_type: 'Bearer', expires_in: expired ? ttl : exp - iat }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for await (const _ of req) {
+      // The body is not needed: client_credentials with Basic auth.
+    }
+    if (req.method !== 'POST' || !req.url?.startsWith('/oauth2/token'))
+      return json(res, 404, { error: 'not_found' })
+    count++
+    const fault = faults.shift()
+    if (!fault) {
+      if (req.headers.authorization !== expectedAuth) return json(res, 401, { error: 'invalid_client' })
+      return json(res, 200, tokenBody(false), { 'cache-control': 'no-store' })
+    }
+    switch (fault.kind) {
+      case 'status': {
+        const headers: Record<string, string> =
+          fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) }
+        const error =
+          fault.status === 429 || fault.status >= 500 ? 'temporarily_unavailable' : 'invalid_request'
+        return json(res, fault.status, { error }, headers)
+      }
+      case 'hang':
+        await new Promise((r) => setTimeout(r, fault.delayMs))
+        res.destroy()
+        return
+      case 'reset-mid-body': {
+        const text = JSON.stringify(tokenBody(true))
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+        res.write(text.slice(0, Math.floor(text.length / 2)))
+        await new Promise((r) => setTimeout(r, 5))
+        ;(req.socket as Socket).resetAndDestroy()
+        return
+      }
+      case 'truncated': {
+        const text = JSON.stringify(tokenBody(true))
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+        res.write(text.slice(0, 20))
+        await new Promise((r) => setTimeout(r, 5))
+        req.socket.end()
+        return
+      }
+      case 'garbage': {
+        const bytes = randomBytes(64)
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': bytes.length })
+        res.end(bytes)
+        return
+      }
+      case 'html': {
+        const page = '<!doctype html><html><body><form action="/login">Sign in</form></body></html>'
+        res.writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-length': Buffer.byteLength(page),
+        })
+        res.end(page)
+        return
+      }
+      case 'expired':
+        return json(res, 200, tokenBody(true))
+    }
+  }
+
+  const sockets = new Set<Socket>()
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => res.destroy())
+  })
+  server.on('connection', (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  server.unref()
+  const { port } = server.address() as AddressInfo
+  let stopped: Promise<void> | undefined
+  return {
+    tokenEndpoint: `http://127.0.0.1:${port}/oauth2/token`,
+    clientId,
+    clientSecret,
+    requests: () => count,
+    issued: () => [...issued],
+    failNext(n, fault) {
+      for (let i = 0; i < n; i++) faults.push(fault)
+    },
+    reset() {
+      faults = []
+      count = 0
+      issued = []
+    },
+    stop() {
+      stopped ??= new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        for (const socket of sockets) socket.destroy()
+      })
+      return stopped
+    },
+  }
+}
