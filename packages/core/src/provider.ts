@@ -314,7 +314,11 @@ class Provider implements TokenProvider {
       latest && latest.raw !== seen?.raw ? this.#fresh(latest.set, 'obtain', replacing) : undefined
     if (theirs) return this.#adopt(theirs, true)
     const cached = this.#adopt(set, false)
-    await tier.writeToken(set)
+    const writing = tier.writeToken(set)
+    // While the store is failing (a read just timed out), the write is still tried, but the caller
+    // does not wait for it on top of that read: a dead socket costs one storeTimeoutMs, not two.
+    if (tier.readsSkipped) writing.catch((err) => this.#emitError(err))
+    else await writing
     return cached
   }
 

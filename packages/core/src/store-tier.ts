@@ -41,6 +41,8 @@ export class StoreTier {
   #failures = 0
   #lastFailureAt = Number.NEGATIVE_INFINITY
   #reportedDown = false
+  /** An acquireLease was sent and no release has been confirmed since. */
+  #leaseSent = false
   /** Rejected tokens whose compare-and-delete has not reached the store yet, with their expiry. */
   readonly #pendingDeletes = new Map<string, number>()
 
@@ -89,16 +91,21 @@ export class StoreTier {
 
   /** True for the winner, false for a loser; true when the store cannot say (fail open). */
   async acquireLease(ttlMs: number): Promise<boolean> {
-    const r = await this.#call('acquireLease', 'read', (s) =>
-      s.acquireLease(derivedKey.lease(this.#o.key), this.#o.owner, ttlMs),
-    )
+    const r = await this.#call('acquireLease', 'read', (s) => {
+      // Sent: from here on the store may hold our lease, even if the answer never comes back.
+      this.#leaseSent = true
+      return s.acquireLease(derivedKey.lease(this.#o.key), this.#o.owner, ttlMs)
+    })
     return r.ok ? r.value === true : true
   }
 
+  /** Releases our lease; nothing to do when no acquireLease reached the store (skipped while it failed). */
   async releaseLease(): Promise<void> {
-    await this.#call('releaseLease', 'write', (s) =>
+    if (!this.#leaseSent) return
+    const r = await this.#call('releaseLease', 'write', (s) =>
       s.releaseLease(derivedKey.lease(this.#o.key), this.#o.owner),
     )
+    if (r.ok) this.#leaseSent = false
   }
 
   /** A shared cooldown, capped so a forged or absurd entry cannot silence the fleet for long. */
