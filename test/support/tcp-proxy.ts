@@ -84,8 +84,15 @@ export async function startTcpProxy(upstreamPort: number | (() => number)): Prom
   let delayMs = 0
   let accepted = 0
 
+  // Every socket the proxy holds, refused ones included, so stop() leaves nothing open.
+  const sockets = new Set<Socket>()
+  const hold = (socket: Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  }
   const server: Server = createServer((client) => {
     accepted++
+    hold(client)
     client.setNoDelay(true)
     if (mode === 'reset') {
       client.resetAndDestroy()
@@ -96,6 +103,7 @@ export async function startTcpProxy(upstreamPort: number | (() => number)): Prom
       return
     }
     const upstream = tcpConnect(upstreamOf(), '127.0.0.1')
+    hold(upstream)
     upstream.setNoDelay(true)
     const link: Link = {
       client,
@@ -160,10 +168,7 @@ export async function startTcpProxy(upstreamPort: number | (() => number)): Prom
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         server.close(() => resolve())
-        for (const link of links) {
-          link.client.destroy()
-          link.upstream.destroy()
-        }
+        for (const socket of sockets) socket.destroy()
         links.clear()
       })
       return stopped
