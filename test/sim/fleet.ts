@@ -7,8 +7,8 @@ import {
   type TokenProvider,
   TokenstashError,
 } from '@tokenstash/core'
+import { int, mulberry32 } from '../support/prng'
 import { installClock, type SimClock } from './clock'
-import { int, mulberry32 } from './prng'
 import {
   httpSource,
   type Issued,

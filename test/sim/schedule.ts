@@ -1,5 +1,5 @@
+import { chance, int, mulberry32, pick, weighted } from '../support/prng'
 import type { Op, Plan } from './fleet'
-import { chance, int, mulberry32, pick, weighted } from './prng'
 import type { Outcome } from './source'
 import type { StoreMethod } from './store'
 

@@ -5,8 +5,8 @@ import {
   type TokenSet,
   type TokenSource,
 } from '@tokenstash/core'
+import { int, type Rng } from '../support/prng'
 import type { SimClock } from './clock'
-import { int, type Rng } from './prng'
 
 // The identity provider of the simulation: one per key. Every token is an opaque unique string
 // whose key, issuedAt and expiresAt the simulator remembers, so the checker knows what each token

@@ -1,6 +1,6 @@
 import { memoryStore, type TokenStore } from '@tokenstash/core'
+import { int, type Rng } from '../support/prng'
 import type { SimClock } from './clock'
-import { int, type Rng } from './prng'
 
 // The shared store of the simulation: one memoryStore behind a fault injector. Each provider gets
 // its own view (its own "client"), so a fault can hit one instance's call. Every call takes a seeded

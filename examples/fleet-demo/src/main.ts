@@ -10,13 +10,14 @@ import { fileURLToPath } from 'node:url'
 import { memoryStore } from '@tokenstash/core'
 import { type DynamoServer, startDynamo } from '../../../test/support/dynamodb'
 import { startIssuer } from '../../../test/support/issuer'
+import { mulberry32 } from '../../../test/support/prng'
 import { type RedisServer, startRedis } from '../../../test/support/redis'
 import { startResourceServer } from '../../../test/support/resource-server'
 import { bundleHandler } from './bundle'
 import { startFleet } from './fleet'
 import { cells, markdownTable, type Row, svgChart, terminalTable } from './report'
 import { LABELS, STRATEGIES, type Strategy } from './strategies'
-import { makeTraffic, seededRandom } from './traffic'
+import { makeTraffic } from './traffic'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = join(here, '..', '..', '..')
@@ -158,7 +159,7 @@ async function main(): Promise<number> {
         idleMs: 0.08 * durationMs,
         maxAgeMs: [0.3 * durationMs, 0.6 * durationMs],
         sharedMemory,
-        random: seededRandom(SEED + 7),
+        random: mulberry32(SEED + 7),
       })
       const started = Date.now()
       const latencies: number[] = []

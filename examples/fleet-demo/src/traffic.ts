@@ -3,32 +3,14 @@
 // container starts at once), a second burst scales the fleet out in the middle, and a quiet spell
 // lets idle containers be reaped, so that traffic resuming after it meets cold containers again.
 
+import { mulberry32 } from '../../../test/support/prng'
+
 /** Arrival times in ms from the start, ascending. */
 export type Traffic = number[]
 
 /** Quiet spell, as fractions of the run: no invocation arrives between these. */
 export const QUIET = [0.58, 0.7] as const
 const BURSTS = [0, 0.35] as const
-
-/**
- * A seeded random number generator in [0, 1): the same sequence on every machine.
- *
- * @example
- * ```ts
- * const rand = seededRandom(1)
- * ```
- */
-export function seededRandom(seed: number): () => number {
-  // mulberry32: small, fast, and the same sequence on every machine.
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 /**
  * `invocations` arrival times over `durationMs`: `burst` of them at once at each burst, the rest
@@ -45,7 +27,7 @@ export function makeTraffic(o: {
   burst: number
   seed: number
 }): Traffic {
-  const rand = seededRandom(o.seed)
+  const rand = mulberry32(o.seed)
   const times: number[] = []
   for (const at of BURSTS)
     for (let i = 0; i < o.burst && times.length < o.invocations; i++) times.push(at * o.durationMs)

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
 import { ConfigError } from './errors'
+import { decodeSegment } from './jwt'
 
 /** One 32-byte key, or several to rotate: the first encrypts, all decrypt. */
 export type EncryptionKeyInput = string | Uint8Array | ReadonlyArray<string | Uint8Array>
@@ -17,17 +18,6 @@ const HEADER = 'ts.key'
 const IV_BYTES = 12
 const TAG_BYTES = 16
 const BASE64URL = /^[A-Za-z0-9_-]+$/
-
-function parseHeader(segment: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined
-  } catch {
-    return undefined
-  }
-}
 
 function decodeKey(input: string | Uint8Array, index: number): Uint8Array {
   const where = index === 0 ? '`encryptionKey`' : `\`encryptionKey[${index}]\``
@@ -104,7 +94,7 @@ export class Keyring {
       ![protectedHeader, ivText, ciphertextText, tagText].every((p) => BASE64URL.test(p))
     )
       return undefined
-    const header = parseHeader(protectedHeader)
+    const header = decodeSegment(protectedHeader)
     if (!header || header[HEADER] !== cacheKey || header.alg !== 'dir' || header.enc !== 'A256GCM')
       return undefined
     // Nothing this code would have to understand may be in the header (RFC 7516 §4.1.13, zip).

@@ -4,7 +4,8 @@
 
 const SEGMENT = /^[A-Za-z0-9_-]+$/
 
-function decodeSegment(segment: string): Record<string, unknown> | undefined {
+/** A base64url JSON object (a JWS or JWE header or payload), or undefined. */
+export function decodeSegment(segment: string): Record<string, unknown> | undefined {
   if (!SEGMENT.test(segment)) return undefined
   try {
     const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
