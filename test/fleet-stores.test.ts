@@ -237,7 +237,9 @@ describe.each(backends)('a fleet sharing $name', (backend) => {
     if (Math.abs(requests - expected) > 1) console.warn(JSON.stringify(report))
     expect(failures).toBe(0)
     expect(servedUnusable).toBe(0)
-    expect(calls).toBeGreaterThan(INSTANCES * 100)
+    // The loop ran through every lifetime: at least one call per instance per lifetime. (How many
+    // more depends on how long callers wait for a refresh on a loaded machine, not on the fleet.)
+    expect(calls).toBeGreaterThan(INSTANCES * Math.floor(runMs / meanLifetime))
     // Several lifetimes passed, so refreshes (not just the first fetch) are what is counted.
     expect(runtime / meanLifetime).toBeGreaterThan(2.5)
     // Never more than one request beyond runtime / (0.75 × lifetime): the fleet refreshes as one.

@@ -63,7 +63,11 @@ describe('attachToken options (property)', () => {
         built++
         nock(API).get('/orders/1').reply(200, { ok: true })
         try {
-          const res = await instance.get('/orders/1', { 'axios-retry': { retries: 0 } } as object)
+          // Bounded, so no request of a run outlives the test (it would meet the next file's nock).
+          const res = await instance.get('/orders/1', {
+            'axios-retry': { retries: 0 },
+            timeout: 10_000,
+          } as object)
           expect(res.status).toBe(200)
         } catch (err) {
           expect(err).toBeInstanceOf(AxiosError)
@@ -75,5 +79,7 @@ describe('attachToken options (property)', () => {
     )
     // Both outcomes were exercised: some options were accepted and then used.
     expect(built).toBeGreaterThan(10)
-  })
+    // 300 requests through nock: 1.6 s alone, 7 s inside the full suite (after many files in the same
+    // worker), and past jest's 30 s on a loaded machine.
+  }, 120_000)
 })
