@@ -1,10 +1,27 @@
-import { KeyObject, randomUUID, type webcrypto } from 'node:crypto'
-import type { JWK } from 'jose'
+import {
+  constants,
+  createPrivateKey,
+  KeyObject,
+  randomUUID,
+  type SignKeyObjectInput,
+  sign,
+  type webcrypto,
+} from 'node:crypto'
 import { ConfigError } from '../errors'
 
 // private_key_jwt (RFC 7523 §2.2): the client proves itself with a short-lived JWT signed by its
-// private key. jose is imported on the first signature only, so a Lambda that serves tokens from
-// memory never pays for loading it on a cold start.
+// private key. A JWS compact signature is a few lines of node:crypto, so no JOSE library is
+// loaded (a Lambda bundle used to carry 15 KB of jose for this alone).
+
+/** The members of a private JWK this module reads; the rest are passed to node:crypto as they are. */
+export interface JWK {
+  kty?: string
+  crv?: string
+  alg?: string
+  kid?: string
+  d?: string
+  [member: string]: unknown
+}
 
 /** The client assertion type of RFC 7523. */
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
@@ -52,8 +69,8 @@ export type PrivateKeyInput = CryptoKey | KeyObject | JWK
 export interface SigningKey {
   alg: string
   kid?: string
-  /** Resolves the key in the form jose signs with (a JWK is imported once). */
-  load(): Promise<CryptoKey | KeyObject | Uint8Array>
+  /** Resolves the key as a KeyObject (a JWK or CryptoKey is converted once). */
+  load(): Promise<KeyObject>
 }
 
 function fail(what: string): never {
@@ -106,13 +123,13 @@ const isCryptoKey = (value: unknown): value is CryptoKey =>
 export function signingKey(input: unknown, keyId: string | undefined): SigningKey {
   let alg: string | undefined
   let kid = keyId
-  let load: () => Promise<CryptoKey | KeyObject | Uint8Array>
+  let load: () => Promise<KeyObject>
 
   if (isCryptoKey(input)) {
     if (input.type !== 'private') fail(`a private key, got a ${input.type} CryptoKey`)
     if (!input.usages.includes('sign')) fail("a CryptoKey usable for 'sign'")
     alg = algOfCryptoKey(input)
-    load = async () => input
+    load = async () => KeyObject.from(input)
   } else if (input instanceof KeyObject) {
     if (input.type !== 'private') fail(`a private key, got a ${input.type} KeyObject`)
     alg = algOfKeyObject(input)
@@ -128,18 +145,16 @@ export function signingKey(input: unknown, keyId: string | undefined): SigningKe
     }
     alg = jwk.alg ?? algOfJwk(jwk)
     kid ??= typeof jwk.kid === 'string' ? jwk.kid : undefined
-    let imported: Promise<CryptoKey | Uint8Array> | undefined
-    load = () => {
-      imported ??= import('../jose')
-        .then(({ importJWK }) => importJWK(jwk, alg))
-        .catch((cause: unknown) => {
-          imported = undefined
-          throw new ConfigError(
-            `Could not import \`privateKey\` (JWK, alg ${alg}): ${(cause as Error)?.message}`,
-            { cause },
-          )
-        })
-      return imported
+    load = async () => {
+      try {
+        return createPrivateKey({ key: jwk as never, format: 'jwk' })
+      } catch (cause) {
+        // node:crypto names what is wrong with the JWK; it never prints key material.
+        throw new ConfigError(
+          `Could not import \`privateKey\` (JWK, alg ${alg}): ${(cause as Error)?.message}`,
+          { cause },
+        )
+      }
     }
   } else {
     fail('a CryptoKey, a KeyObject or a JWK')
@@ -161,27 +176,62 @@ export async function signClientAssertion(
   key: SigningKey,
   claims: { clientId: string; audience: string; now: number },
 ): Promise<string> {
-  const [{ SignJWT }, material] = await Promise.all([import('../jose'), key.load()])
+  const material = await key.load()
   const iat = Math.floor(claims.now / 1000)
+  const header =
+    key.kid === undefined ? { alg: key.alg, typ: 'JWT' } : { alg: key.alg, kid: key.kid, typ: 'JWT' }
+  const payload = {
+    iss: claims.clientId,
+    sub: claims.clientId,
+    aud: claims.audience,
+    jti: randomUUID(),
+    iat,
+    exp: iat + ASSERTION_LIFETIME_SECONDS,
+  }
+  const input = `${segment(header)}.${segment(payload)}`
   try {
-    return await new SignJWT({})
-      .setProtectedHeader(
-        key.kid === undefined ? { alg: key.alg, typ: 'JWT' } : { alg: key.alg, kid: key.kid, typ: 'JWT' },
-      )
-      .setIssuer(claims.clientId)
-      .setSubject(claims.clientId)
-      .setAudience(claims.audience)
-      .setJti(randomUUID())
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + ASSERTION_LIFETIME_SECONDS)
-      .sign(material as Parameters<InstanceType<typeof SignJWT>['sign']>[0])
+    checkKeyFits(key.alg, material)
+    const signature = sign(digestOf(key.alg), Buffer.from(input), signOptions(key.alg, material))
+    return `${input}.${signature.toString('base64url')}`
   } catch (cause) {
-    // jose names the mismatch (e.g. alg vs key type); it never prints key material.
+    // The mismatch is named (alg vs key type or curve); key material is never printed.
     throw new ConfigError(
       `Could not sign the client assertion with \`privateKey\` (alg ${key.alg}): ${(cause as Error)?.message}`,
-      {
-        cause,
-      },
+      { cause },
     )
+  }
+}
+
+function segment(value: object): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+/** SHA-2 size of an RS/PS/ES alg; EdDSA hashes inside the signature scheme (null). */
+function digestOf(alg: string): string | null {
+  return alg === 'EdDSA' || alg === 'Ed25519' ? null : `sha${alg.slice(2)}`
+}
+
+function signOptions(alg: string, key: KeyObject): KeyObject | SignKeyObjectInput {
+  // RFC 7518 §3.5: RSASSA-PSS with MGF1 and a salt as long as the hash.
+  if (alg.startsWith('PS'))
+    return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 }
+  // RFC 7518 §3.4: ECDSA signatures are R || S, not DER.
+  if (alg.startsWith('ES')) return { key, dsaEncoding: 'ieee-p1363' }
+  return key
+}
+
+/** node:crypto would sign with any key it is given; a JWS alg binds the key type (and curve). */
+function checkKeyFits(alg: string, key: KeyObject): void {
+  const type = key.asymmetricKeyType
+  const curve = key.asymmetricKeyDetails?.namedCurve
+  const fits = alg.startsWith('RS')
+    ? type === 'rsa'
+    : alg.startsWith('PS')
+      ? type === 'rsa' || type === 'rsa-pss'
+      : alg.startsWith('ES')
+        ? type === 'ec' && CURVE_ALG[curve ?? ''] === alg
+        : type === 'ed25519'
+  if (!fits) {
+    throw new Error(`alg ${alg} does not fit a ${type}${curve ? ` (${curve})` : ''} key`)
   }
 }
