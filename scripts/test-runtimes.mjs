@@ -35,6 +35,8 @@ const dash = argv.indexOf('--')
 const own = dash === -1 ? argv : argv.slice(0, dash)
 const passThrough = dash === -1 ? [] : argv.slice(dash + 1)
 const jestBin = join(root, 'node_modules', 'jest', 'bin', 'jest.js')
+/** One jest run on one Node version; the whole suite takes 3-8 minutes on 2 cores. */
+const RUN_TIMEOUT_MS = 20 * 60_000
 
 function log(msg) {
   process.stderr.write(`[test] ${msg}\n`)
@@ -45,11 +47,20 @@ function jest(node, label, args) {
   rmSync(summary, { force: true })
   log(`jest on ${label}`)
   const started = Date.now()
-  const r = spawnSync(node, [jestBin, ...args, ...passThrough], {
+  // --forceExit: jest ends with process.exit once the run is reported. Seen here once in four full
+  // runs on Node 20: every test done, the summary printed, and the process spinning at 100% CPU
+  // for over 30 minutes in Node's exit-time handle cleanup (FreeEnvironment -> CleanupHandles,
+  // per gdb), which process.exit skips. The timeout is the backstop: a hung run fails in minutes,
+  // not at CI's 90-minute limit.
+  const r = spawnSync(node, [jestBin, '--forceExit', ...args, ...passThrough], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, TOKENSTASH_SUMMARY_FILE: summary },
+    timeout: RUN_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
   })
+  if (r.error?.code === 'ETIMEDOUT')
+    log(`jest on ${label} did not end within ${RUN_TIMEOUT_MS / 60_000} minutes: killed`)
   let counts = { passed: 0, failed: 0, skipped: 0, brokenSuites: 0 }
   try {
     counts = JSON.parse(readFileSync(summary, 'utf8'))
