@@ -1,7 +1,6 @@
-import { ConfigError, isTokenRejection, type TokenProvider } from '@tokenstash/core'
+import { ConfigError, isTokenRejection, replayOn401, type TokenProvider } from '@tokenstash/core'
 import type { AxiosError, AxiosInstance, AxiosResponse, AxiosStatic, InternalAxiosRequestConfig } from 'axios'
 import axiosRetry from 'axios-retry'
-import { DEFAULTS } from './defaults'
 import { allowedOrigins, requestOrigin } from './origins'
 import { redactError } from './redact'
 import { retryConfig } from './retry'
@@ -23,22 +22,6 @@ function kind(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
   return typeof value === 'object' ? 'an object' : typeof value === 'function' ? 'a function' : String(value)
-}
-
-function replayMethods(option: unknown): ReadonlySet<string> {
-  if (option === undefined || option === true) return new Set(DEFAULTS.idempotentMethods)
-  if (option === false) return new Set()
-  const methods = (option as { methods?: unknown } | null)?.methods
-  if (
-    typeof option !== 'object' ||
-    !Array.isArray(methods) ||
-    methods.some((m) => typeof m !== 'string' || m === '')
-  ) {
-    throw new ConfigError(
-      `Expected \`retryOn401\` to be a boolean or { methods: string[] }, got ${kind(option)}`,
-    )
-  }
-  return new Set(methods.map((m: string) => m.toLowerCase()))
 }
 
 function bearerOf(headers: Headers | undefined): string | undefined {
@@ -162,7 +145,7 @@ export function attachToken(
     throw new ConfigError(`Expected \`options\` to be an object, got ${kind(options)}`)
   }
   const origins = allowedOrigins(options.origins, instance.defaults?.baseURL)
-  const methods = replayMethods(options.retryOn401)
+  const replays = replayOn401(options.retryOn401)
   if (
     options.retry !== undefined &&
     options.retry !== false &&
@@ -224,7 +207,7 @@ export function attachToken(
       throw error
     }
     const method = (config.method ?? 'get').toLowerCase()
-    const replay = state.retryOn401 ?? methods.has(method)
+    const replay = state.retryOn401 ?? replays(method)
     if (!replay || next === sent || config.signal?.aborted) throw error
     state.replayed = true
     // The body was serialised for the first attempt; serialising it again would corrupt it.

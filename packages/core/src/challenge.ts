@@ -4,6 +4,8 @@
 // RFC 9110 §11.6.1: challenges are `scheme [ token68 / #auth-param ]`, and auth-params are
 // `name = token / quoted-string`. Read in one pass so that commas and `=` inside quoted values,
 // and the parameters of other schemes, are never mistaken for the Bearer challenge's own.
+import { ConfigError } from './errors'
+
 const SCHEME = /[\s,]*([A-Za-z][\w!#$%&'*+.^`|~-]*)(?=[\s,]|$)/y
 const PARAM = /[\s,]*([\w!#$%&'*+.^`|~-]+)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^\s,"]*)[ \t]*(?=,|$)/y
 const TOKEN68 = /\s+[\w\-.~+/]+=*[ \t]*(?=,|$)/y
@@ -124,4 +126,38 @@ export const IDEMPOTENT_METHODS: readonly string[] = Object.freeze([
  */
 export function isIdempotentMethod(method: string): boolean {
   return IDEMPOTENT_METHODS.includes(method.toUpperCase())
+}
+
+function kind(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  return typeof value === 'object' ? 'an object' : typeof value === 'function' ? 'a function' : String(value)
+}
+
+/**
+ * The adapters' `retryOn401` option as a test of a request's method: `true` or left out replays
+ * the idempotent methods, `false` none, `{ methods }` the methods named (case-insensitive).
+ * Anything else throws a ConfigError naming the option.
+ *
+ * @example
+ * ```ts
+ * const replays = replayOn401({ methods: ['GET', 'POST'] })
+ * replays('post') // true
+ * ```
+ */
+export function replayOn401(option: unknown): (method: string) => boolean {
+  if (option === undefined || option === true) return isIdempotentMethod
+  if (option === false) return () => false
+  const methods = (option as { methods?: unknown } | null)?.methods
+  if (
+    typeof option !== 'object' ||
+    !Array.isArray(methods) ||
+    methods.some((m) => typeof m !== 'string' || m === '')
+  ) {
+    throw new ConfigError(
+      `Expected \`retryOn401\` to be a boolean or { methods: string[] }, got ${kind(option)}`,
+    )
+  }
+  const named = new Set(methods.map((m: string) => m.toUpperCase()))
+  return (method) => named.has(method.toUpperCase())
 }

@@ -4,6 +4,7 @@ export {
   IDEMPOTENT_METHODS,
   isIdempotentMethod,
   isTokenRejection,
+  replayOn401,
 } from './challenge'
 export { DEFAULTS } from './defaults'
 export type { EncryptionKeyInput } from './encryption'

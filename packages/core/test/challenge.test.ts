@@ -1,4 +1,10 @@
-import { bearerChallenge, isIdempotentMethod, isTokenRejection } from '@tokenstash/core'
+import {
+  bearerChallenge,
+  ConfigError,
+  isIdempotentMethod,
+  isTokenRejection,
+  replayOn401,
+} from '@tokenstash/core'
 import fc from 'fast-check'
 
 const res = (headers: Record<string, unknown>, status = 401) => ({ status, headers })
@@ -83,5 +89,29 @@ describe('isIdempotentMethod', () => {
     ['CONNECT', false],
   ])('should say %s → %s', (method, expected) => {
     expect(isIdempotentMethod(method)).toBe(expected)
+  })
+})
+
+describe('replayOn401', () => {
+  it('should replay idempotent methods by default, none with false, and the named ones case-insensitively', () => {
+    for (const option of [undefined, true]) {
+      const replays = replayOn401(option)
+      expect([replays('get'), replays('PUT'), replays('post')]).toEqual([true, true, false])
+    }
+    expect(replayOn401(false)('GET')).toBe(false)
+    const named = replayOn401({ methods: ['post', 'GET'] })
+    expect([named('POST'), named('get'), named('put')]).toEqual([true, true, false])
+  })
+
+  it.each([
+    ['a string', 'yes', 'got yes'],
+    ['an object without methods', {}, 'got an object'],
+    ['an empty method name', { methods: [''] }, 'got an object'],
+    ['null', null, 'got null'],
+  ])('should refuse %s with a ConfigError naming retryOn401', (_what, option, got) => {
+    expect(() => replayOn401(option)).toThrow(ConfigError)
+    expect(() => replayOn401(option)).toThrow(
+      `Expected \`retryOn401\` to be a boolean or { methods: string[] }, ${got}`,
+    )
   })
 })

@@ -1,4 +1,4 @@
-import { ConfigError, isIdempotentMethod, isTokenRejection } from '@tokenstash/core'
+import { ConfigError, isTokenRejection, replayOn401 } from '@tokenstash/core'
 import { DEFAULTS } from './defaults'
 import { allowedOrigins } from './origins'
 import { redactError } from './redact'
@@ -38,23 +38,6 @@ function kind(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
   return typeof value === 'object' ? 'an object' : typeof value === 'function' ? 'a function' : String(value)
-}
-
-function replayMethods(option: unknown): ((method: string) => boolean) | undefined {
-  if (option === undefined || option === true) return isIdempotentMethod
-  if (option === false) return undefined
-  const methods = (option as { methods?: unknown } | null)?.methods
-  if (
-    typeof option !== 'object' ||
-    !Array.isArray(methods) ||
-    methods.some((m) => typeof m !== 'string' || m === '')
-  ) {
-    throw new ConfigError(
-      `Expected \`retryOn401\` to be a boolean or { methods: string[] }, got ${kind(option)}`,
-    )
-  }
-  const set = new Set(methods.map((m: string) => m.toUpperCase()))
-  return (method) => set.has(method.toUpperCase())
 }
 
 function isRequest(input: unknown): input is Request {
@@ -175,7 +158,7 @@ export function withToken(fetchFn: Fetch, provider: BearerTokenProvider, options
     )
   }
   const origins = allowedOrigins(options.origins)
-  const replays = replayMethods(options.retryOn401)
+  const replays = replayOn401(options.retryOn401)
 
   /** A token for this request, remembered in `used` so that an error can be cleaned of it. */
   async function getToken(signal: AbortSignal | undefined, used: string[]): Promise<string> {
@@ -249,7 +232,7 @@ export function withToken(fetchFn: Fetch, provider: BearerTokenProvider, options
       // The provider refused (its loop guard): the 401 stands.
       return response
     }
-    if (!replays?.(req.method) || !req.replayable || req.signal?.aborted) return response
+    if (!replays(req.method) || !req.replayable || req.signal?.aborted) return response
     let next: string
     try {
       next = await getToken(req.signal, used)
