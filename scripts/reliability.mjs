@@ -25,6 +25,7 @@ const SECTIONS = [
   ['store-faults', 'Shared store faults'],
   ['idp-faults', 'Identity provider faults and clock skew'],
   ['load', 'Load, 401 storms and the Lambda lifecycle'],
+  ['lambda-lifecycle', 'Lambda lifecycle: real containers frozen with SIGSTOP'],
   ['leak-scan', 'Leak scan'],
 ]
 

@@ -20,8 +20,9 @@ import { startResourceServer } from '../support/resource-server'
 import { startTcpProxy } from '../support/tcp-proxy'
 
 // Load and lifecycle: a fleet of 100 providers under 10,000 concurrent calls for several token
-// lifetimes with a store restart; a storm of 401s after a revocation; Lambda containers frozen past
-// their token's expiry and thawed with a dead socket to the store.
+// lifetimes with a store restart; a storm of 401s after a revocation; a Lambda container frozen for
+// an hour past its token's expiry and thawed with a dead socket to the store, simulated in-process
+// by moving the clock (lambda-freeze.test.ts freezes real child processes with SIGSTOP, for seconds).
 
 const results = scenarioResults('load')
 // Sizes of the full profile (docs/RELIABILITY.md) and of the short one `npm test` runs.
@@ -227,7 +228,7 @@ describe('a storm of 401s after the API revoked the token', () => {
   )
 })
 
-describe('a Lambda container frozen past its token expiry and thawed with a dead socket to Redis', () => {
+describe('a Lambda container frozen for an hour (in-process, virtual clock) past its token expiry and thawed with a dead socket to Redis', () => {
   it('should serve a fresh token on the first invocation after thaw and pay at most one storeTimeoutMs', async () => {
     // One virtual clock for the identity provider, the container and the API; the freeze moves it.
     let shift = 0
@@ -292,7 +293,7 @@ describe('a Lambda container frozen past its token expiry and thawed with a dead
       shift += 6_000
       const afterBackOff = await run()
       results.record({
-        scenario: 'Lambda freeze/thaw with a dead store socket',
+        scenario: 'Lambda freeze/thaw with a dead store socket (in-process, 1 h virtual freeze)',
         fault: 'container frozen 1 h (token expired), socket to Redis blackholed on thaw, storeTimeoutMs 300',
         invocations: 5,
         failed: 0,
