@@ -62,7 +62,7 @@ export interface LambdaContainer {
   thaw(): Promise<void>
   /** The end of what the container wrote to stderr, for failure messages. */
   stderr(): string
-  /** Thaws (a stopped process would never see the kill otherwise on some systems) and kills it. Safe to call twice. */
+  /** SIGCONT, then SIGKILL: no stopped process is left behind, whatever state a failed test left. Safe to call twice. */
   stop(): Promise<void>
 }
 
