@@ -100,8 +100,10 @@ async function freezePastExpiry(
 /** What the API said about each token (every verdict must be `valid`). */
 async function verdicts(tokens: string[]): Promise<string[]> {
   api.reset()
-  for (const token of tokens)
-    await fetch(`${api.url}/orders/1`, { headers: { authorization: `Bearer ${token}` } })
+  for (const token of tokens) {
+    const res = await fetch(`${api.url}/orders/1`, { headers: { authorization: `Bearer ${token}` } })
+    await res.arrayBuffer()
+  }
   return api.log().map((r) => r.verdict)
 }
 
