@@ -5,7 +5,7 @@ import { inspect } from 'node:util'
 import type { TokenEvent, TokenStore } from '@tokenstash/core'
 
 // What the reliability suite measures and writes down, and the means to check that nothing a
-// fleet says, throws or stores holds a token or a secret. `scripts/render-reliability.mjs` turns
+// fleet says, throws or stores holds a token or a secret. `scripts/reliability.mjs` turns
 // the results into docs/RELIABILITY.md.
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
