@@ -40,11 +40,16 @@ describe('two @tokenstash/proxy instances sharing a store', () => {
     const encryptionKey = randomKey()
     const listeners: ProxyListener[] = []
     for (let i = 0; i < 2; i++) {
+      // A proxy instance is a long-lived server whose store client has connected before the burst;
+      // a cold AWS SDK client's first call can outlast storeTimeoutMs on a loaded 2-core machine,
+      // and the instance then rightly fails open with a fetch of its own: not this scenario.
+      const store = makeStore()
+      await store.get('warm-up')
       const proxy = createTokenProxy({
         upstream: issuer.tokenEndpoint,
         hmacKey,
         encryptionKey,
-        store: makeStore(),
+        store,
       })
       const listener = await proxy.listen(0)
       cleanup.push(() => listener.close())
