@@ -1,7 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { type Channel, describeLeaks, LeakScan } from './leak-scan'
+import { type Channel, describeLeaks, type LeakGuardApi, LeakScan } from './leak-scan'
 import { RESULTS_DIR } from './reliability'
 
 // The leak guard: every file of the jest `integration` project runs under it (jest.config.js,
@@ -20,8 +20,8 @@ import { RESULTS_DIR } from './reliability'
 // are wrapped by path so that core's and the proxy's relative imports see them. Wrappers watch and
 // return what they got: the same promise, the same object, untouched timing.
 
-/** Where the environment finds the guard of the file it runs. */
-export const GUARD = Symbol.for('tokenstash.leakGuard')
+/** Where the environment (and {@link leakGuard} in leak-scan.ts) finds the guard of the file it runs. */
+const GUARD = Symbol.for('tokenstash.leakGuard')
 
 const scan = new LeakScan()
 
@@ -352,13 +352,11 @@ const savedWrites = streams.map(([name, stream]) => {
 })
 
 /** What the environment calls once the file's last hook has run. */
-export interface LeakGuard {
+export interface LeakGuard extends LeakGuardApi {
   /** Stops capturing, writes the file's figures, and returns the error that fails the file, if any leaked. */
   finish(): Error | undefined
   /** Secrets known so far and items captured so far, for the guard's own test. */
   figures: LeakScan['figures']
-  /** A console line a test captured instead of printing (captureAll in reliability.ts), scanned all the same. */
-  console(line: string, where: string): void
 }
 
 const guard: LeakGuard = {
@@ -366,7 +364,8 @@ const guard: LeakGuard = {
     consoleLines()
     return scan.figures()
   },
-  console: (line, where) => scan.capture('console', line, at(where)),
+  secret: (value, kind) => scan.secret(value, kind),
+  capture: (channel, text, where) => scan.capture(channel, text, at(where)),
   finish() {
     unsubscribe('tokenstash:event', onEvent)
     consoleLines()

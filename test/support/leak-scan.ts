@@ -43,6 +43,7 @@ export type Channel =
   | 'store value'
   | 'store value (encryption: false)'
   | 'proxy answer'
+  | 'child output'
 
 export const CHANNELS: readonly Channel[] = [
   'console',
@@ -54,6 +55,7 @@ export const CHANNELS: readonly Channel[] = [
   'store value',
   'store value (encryption: false)',
   'proxy answer',
+  'child output',
 ]
 
 /** Channels where tokens may appear by design; client secrets and keys are still searched. */
@@ -280,4 +282,26 @@ export function describeLeaks(file: string, leaks: readonly Leak[]): string {
     .map((l) => `  - ${l.kind} in ${l.channel} (${l.where}): ${JSON.stringify(l.context)}`)
   const more = leaks.length > 20 ? `\n  … and ${leaks.length - 20} more` : ''
   return `Leak guard: ${leaks.length} secret(s) found in what ${file} logged, published, threw or stored:\n${lines.join('\n')}${more}`
+}
+
+/** What the leak guard of the running integration file offers to test support code. */
+export interface LeakGuardApi {
+  /** A secret only a test server knows (a token it minted, a client it registered). */
+  secret(value: unknown, kind: SecretKind): void
+  /** A text to scan that did not pass through a captured channel (a child process's output). */
+  capture(channel: Channel, text: string, where: string): void
+}
+
+/**
+ * The leak guard of the running file (test/support/leak-guard.ts), or undefined outside the
+ * integration project; support code reports to it what the guard cannot see for itself.
+ *
+ * @example
+ * ```ts
+ * leakGuard()?.secret(minted, 'access token')
+ * child.stderr.on('data', (chunk) => leakGuard()?.capture('child output', String(chunk), 'my-cli stderr'))
+ * ```
+ */
+export function leakGuard(): LeakGuardApi | undefined {
+  return (globalThis as Record<symbol, LeakGuardApi | undefined>)[Symbol.for('tokenstash.leakGuard')]
 }

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
 import type { TokenEvent, TokenStore } from '@tokenstash/core'
-import { errorViews as viewsOfError } from './leak-scan'
+import { leakGuard, errorViews as viewsOfError } from './leak-scan'
 
 // What the reliability suite measures and writes down, and the means to check that nothing a
 // fleet says, throws or stores holds a token or a secret. `scripts/render-reliability.mjs` turns
@@ -236,14 +236,12 @@ export function captureAll(): Capture {
   const methods = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const
   const saved = methods.map((m) => [m, console[m]] as const)
   // The leak guard of the integration project (test/support/leak-guard.ts) scans these lines too.
-  const guard = (globalThis as Record<symbol, { console?(line: string, where: string): void }>)[
-    Symbol.for('tokenstash.leakGuard')
-  ]
+  const guard = leakGuard()
   for (const m of methods) {
     console[m] = (...args: unknown[]) => {
       const line = args.map((a) => (typeof a === 'string' ? a : inspect(a, { depth: 12 }))).join(' ')
       lines.push(line)
-      guard?.console?.(line, `console.${m} (captureAll)`)
+      guard?.capture('console', line, `console.${m} (captureAll)`)
     }
   }
   return {
