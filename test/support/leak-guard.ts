@@ -357,6 +357,8 @@ export interface LeakGuard extends LeakGuardApi {
   finish(): Error | undefined
   /** Secrets known so far and items captured so far, for the guard's own test. */
   figures: LeakScan['figures']
+  /** What a value is known as, if the guard learnt it as a secret, for the guard's own test. */
+  kindOf: LeakScan['kindOf']
 }
 
 const guard: LeakGuard = {
@@ -365,6 +367,7 @@ const guard: LeakGuard = {
     return scan.figures()
   },
   secret: (value, kind) => scan.secret(value, kind),
+  kindOf: (value) => scan.kindOf(value),
   capture: (channel, text, where) => scan.capture(channel, text, at(where)),
   finish() {
     unsubscribe('tokenstash:event', onEvent)

@@ -199,8 +199,9 @@ export class LeakScan {
     this.#errors.set(error, where)
   }
 
-  get secretCount(): number {
-    return this.#secrets.size
+  /** What `value` is known as, if it is a known secret. */
+  kindOf(value: string): SecretKind | undefined {
+    return this.#secrets.get(value)
   }
 
   figures(): LeakFigures {
