@@ -30,6 +30,8 @@ function currentTest(): string {
 }
 
 const at = (api: string) => `${api}, in "${currentTest()}"`
+/** Most captures repeat a text already captured: where it came from is worked out only for new ones. */
+const lazyAt = (api: string) => () => at(api)
 
 // ---- secrets -------------------------------------------------------------------------------
 
@@ -83,16 +85,29 @@ function watch(fn: Fn, api: string, onResult?: (value: unknown) => void): Fn {
       scan.error(error, at(api))
       throw error
     }
-    // A branch of its own: the caller gets the same promise, settled on the same tick.
+    // A branch of its own: the caller gets the same promise, settled on the same tick. (The branch
+    // handles the rejection, so a rejection nobody awaits is not reported as unhandled under the guard.)
     if (isPromise(result))
-      result.then(onResult, (error: unknown) => scan.error(error, at(`${api} (rejected)`)))
-    else onResult?.(result)
+      result.then(
+        (value) => learn(onResult, value),
+        (error: unknown) => scan.error(error, at(`${api} (rejected)`)),
+      )
+    else learn(onResult, result)
     return result
   }
   for (const key of Reflect.ownKeys(fn))
     if (!['length', 'name', 'prototype', 'arguments', 'caller'].includes(String(key)))
       Object.defineProperty(watched, key, Object.getOwnPropertyDescriptor(fn, key)!)
   return watched
+}
+
+/** The guard must never be what fails: what it cannot read, it skips. */
+function learn(onResult: ((value: unknown) => void) | undefined, value: unknown): void {
+  try {
+    onResult?.(value)
+  } catch {
+    // An exotic result; the product's behaviour is what the test checks.
+  }
 }
 
 const watchedObjects = new WeakSet<object>()
@@ -139,15 +154,21 @@ const methodsOf = (api: string) => (result: unknown) => {
   return result
 }
 
-/** A module's export `name`, watched; `then` sees the arguments and the result (before it is returned). */
+/**
+ * A module's export `name`, watched; `then` sees the arguments and the result (before it is
+ * returned). The secrets among the arguments are learnt first, so a construction error that
+ * repeated one would be caught.
+ */
 function factory(
   mod: Module,
   name: string,
   api: string,
   then?: (result: unknown, args: unknown[]) => unknown,
+  secrets?: (args: unknown[]) => void,
 ): Fn {
   const actual = mod[name] as Fn
   return watch(function (this: unknown, ...args: unknown[]) {
+    secrets?.(args)
     const result = actual.apply(this, args)
     return then ? then(result, args) : result
   }, api)
@@ -158,41 +179,60 @@ function module(actual: Module, replaced: Module): Module {
   return Object.defineProperty({ ...actual, ...replaced }, '__esModule', { value: true })
 }
 
-/** What a provider hands its store: every key, and every value written or compared. */
-function recordingStore(store: object, clear: boolean): object {
-  const s = store as Record<string, unknown>
-  const wrapped = Object.create(store) as Record<string, unknown>
-  const valueChannel: Channel = clear ? 'store value (encryption: false)' : 'store value'
-  const record = (method: string, args: unknown[], values: number[]) => {
-    const where = at(`TokenStore.${method}()`)
-    if (typeof args[0] === 'string') scan.capture('store key', args[0], where)
-    for (const i of values)
-      if (typeof args[i] === 'string') scan.capture(valueChannel, args[i] as string, where)
-  }
-  const values: Record<string, number[]> = {
-    get: [],
-    set: [1],
-    delete: [1],
-    acquireLease: [1],
-    releaseLease: [1],
-  }
-  for (const [method, positions] of Object.entries(values)) {
-    const fn = s[method]
+/** Where each value of a store call sits in its arguments (the key is always first). */
+const VALUE_ARGS: Record<string, number[]> = {
+  get: [],
+  set: [1],
+  delete: [1],
+  acquireLease: [1],
+  releaseLease: [1],
+}
+/** Stores whose calls are recorded where they are made (ours, from their factories). */
+const recordedStores = new WeakSet<object>()
+/** Stores a provider with `encryption: false` uses: their values may hold tokens by design. */
+const clearStores = new WeakSet<object>()
+
+/**
+ * Records every key and value passed to `store`'s methods, on `target`: the store itself (in
+ * place, for the stores our factories make, whoever calls them) or a wrapper a provider gets (any
+ * other TokenStore).
+ */
+function recordCalls(store: object, target: Record<string, unknown>): void {
+  for (const [method, positions] of Object.entries(VALUE_ARGS)) {
+    const fn = (store as Record<string, unknown>)[method]
     if (typeof fn !== 'function') continue
-    wrapped[method] = (...args: unknown[]) => {
-      record(method, args, positions)
+    target[method] = (...args: unknown[]) => {
+      const where = () => at(`TokenStore.${method}()`)
+      const values: Channel = clearStores.has(store) ? 'store value (encryption: false)' : 'store value'
+      if (typeof args[0] === 'string') scan.capture('store key', args[0], where)
+      for (const i of positions)
+        if (typeof args[i] === 'string') scan.capture(values, args[i] as string, where)
       return (fn as Fn).apply(store, args)
     }
   }
-  return wrapped
+}
+
+/** A store made by one of our factories: its calls recorded, its methods' errors watched. */
+const storeOf = (api: string) => (store: unknown) => {
+  if (store && typeof store === 'object' && Object.isExtensible(store)) {
+    recordCalls(store, store as Record<string, unknown>)
+    recordedStores.add(store)
+  }
+  watchMethods(store, api)
+  return store
 }
 
 function providerOptions(options: unknown): unknown {
   if (!options || typeof options !== 'object') return options
   const o = options as { encryptionKey?: unknown; store?: unknown; encryption?: unknown }
   scan.keyBytes(o.encryptionKey, 'encryption key')
-  if (!o.store || typeof o.store !== 'object') return options
-  return { ...o, store: recordingStore(o.store, o.encryption === false) }
+  const store = o.store
+  if (!store || typeof store !== 'object') return options
+  if (o.encryption === false) clearStores.add(store)
+  if (recordedStores.has(store)) return options
+  const wrapper = Object.create(store) as Record<string, unknown>
+  recordCalls(store, wrapper)
+  return { ...o, store: wrapper }
 }
 
 jest.mock('../../packages/core/src/sources/token-response', () => {
@@ -221,11 +261,16 @@ jest.mock('../../packages/proxy/src/request', () => {
 jest.mock('@tokenstash/core', () => {
   const core = jest.requireActual('@tokenstash/core') as Module
   const source = (name: string) =>
-    factory(core, name, `${name}()`, (src, [options]) => {
-      credentials(options)
-      watchMethods(src, `${name}() source`, { fetchToken: tokenSet })
-      return src
-    })
+    factory(
+      core,
+      name,
+      `${name}()`,
+      (src) => {
+        watchMethods(src, `${name}() source`, { fetchToken: tokenSet })
+        return src
+      },
+      ([options]) => credentials(options),
+    )
   const create = core.createTokenProvider as Fn
   return module(core, {
     createTokenProvider: watch((options: unknown) => {
@@ -239,13 +284,13 @@ jest.mock('@tokenstash/core', () => {
     clientCredentials: source('clientCredentials'),
     auth0: source('auth0'),
     cognito: source('cognito'),
-    memoryStore: factory(core, 'memoryStore', 'memoryStore()', methodsOf('memoryStore')),
+    memoryStore: factory(core, 'memoryStore', 'memoryStore()', storeOf('memoryStore')),
     parseTokenResponse: watch(core.parseTokenResponse as Fn, 'parseTokenResponse()', tokenSet),
   })
 })
 
 function store(actual: Module, name: string): Module {
-  return module(actual, { [name]: factory(actual, name, `${name}()`, methodsOf(name)) })
+  return module(actual, { [name]: factory(actual, name, `${name}()`, storeOf(name)) })
 }
 jest.mock('@tokenstash/store-redis', () => store(jest.requireActual('@tokenstash/store-redis'), 'redisStore'))
 jest.mock('@tokenstash/store-dynamodb', () =>
@@ -299,23 +344,31 @@ jest.mock('@tokenstash/proxy', () => {
       scan.capture('proxy answer', r.body, at(`proxy answer ${status}`))
   }
   return module(actual, {
-    createTokenProxy: factory(actual, 'createTokenProxy', 'createTokenProxy()', (proxy, [options]) => {
-      const o = options as { hmacKey?: unknown; encryptionKey?: unknown } | undefined
-      scan.keyBytes(o?.hmacKey, 'HMAC key')
-      scan.keyBytes(o?.encryptionKey, 'encryption key')
-      watchMethods(proxy, 'proxy', {
-        handle: answer,
-        lambdaHandler: answer,
-        listen: (listener) => watchMethods(listener, 'proxy listener'),
-      })
-      return proxy
-    }),
+    createTokenProxy: factory(
+      actual,
+      'createTokenProxy',
+      'createTokenProxy()',
+      (proxy) => {
+        watchMethods(proxy, 'proxy', {
+          handle: answer,
+          lambdaHandler: answer,
+          listen: (listener) => watchMethods(listener, 'proxy listener'),
+        })
+        return proxy
+      },
+      ([options]) => {
+        const o = options as { hmacKey?: unknown; encryptionKey?: unknown } | undefined
+        scan.keyBytes(o?.hmacKey, 'HMAC key')
+        scan.keyBytes(o?.encryptionKey, 'encryption key')
+      },
+    ),
   })
 })
 
 // ---- what leaves the process ---------------------------------------------------------------
 
-const onEvent = (message: unknown) => scan.capture('event', JSON.stringify(message), at('tokenstash:event'))
+const onEvent = (message: unknown) =>
+  scan.capture('event', JSON.stringify(message), lazyAt('tokenstash:event'))
 subscribe('tokenstash:event', onEvent)
 
 // Console lines are read from jest's own buffer at the end (wrapping console.* would make jest

@@ -185,11 +185,11 @@ export class LeakScan {
       this.secret(bytes.toString(encoding), kind)
   }
 
-  /** Records one captured text. */
-  capture(channel: Channel, text: string, where: string): void {
+  /** Records one captured text; `where` may be a function, called only for a text not seen before. */
+  capture(channel: Channel, text: string, where: string | (() => string)): void {
     this.#captured[channel]++
     const texts = this.#texts.get(channel)!
-    if (!texts.has(text)) texts.set(text, where)
+    if (!texts.has(text)) texts.set(text, typeof where === 'function' ? where() : where)
   }
 
   /** Records an error that left a public API; read at the end as JSON, util.inspect and toJSON(). */
