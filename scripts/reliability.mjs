@@ -91,7 +91,7 @@ function leakGuard() {
     `${files.length} test files scanned (their latest runs, ${dates[0]?.slice(0, 16).replace('T', ' ')} to ` +
     `${dates.at(-1)?.slice(0, 16).replace('T', ' ')} UTC), ${n(secrets)} secrets known, ` +
     `${n(total(['console', 'stdout', 'stderr']))} console lines and stream writes, ${n(total(['child output']))} child process outputs, ${n(total(['event']))} events, ` +
-    `${n(total(['error']))} errors (each in 4 views), ${n(total(['store key']))} store keys and ` +
+    `${n(total(['error']))} errors (each read by util.inspect with and without hidden properties, JSON.stringify and toJSON()), ${n(total(['store key']))} store keys and ` +
     `${n(total(['store value', 'store value (encryption: false)']))} store values captured: **${leaks} leaks found**.`
   return `${summary}\n\n${[head, ...files.map(row), totals].join('\n')}`
 }
