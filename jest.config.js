@@ -70,6 +70,10 @@ module.exports = {
       ...shared,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/examples/*/test/**/*.test.ts'],
+      // Every integration file is a leak scan: test/support/leak-guard.ts captures, the environment
+      // fails the file at its end if a token or secret was logged, published, thrown or stored.
+      testEnvironment: '<rootDir>/test/support/leak-guard-environment.ts',
+      setupFilesAfterEnv: ['<rootDir>/test/support/leak-guard.ts'],
     },
   ],
 }

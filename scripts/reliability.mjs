@@ -55,6 +55,48 @@ function table(results) {
   return [head, ...rows.map((r) => `| ${r} |`)].join('\n')
 }
 
+// The leak guard (test/support/leak-guard.ts) writes one file per integration test file it ran.
+const LEAK_COLUMNS = [
+  ['console', ['console']],
+  ['stdout/stderr', ['stdout', 'stderr']],
+  ['events', ['event']],
+  ['errors', ['error']],
+  ['store keys', ['store key']],
+  ['store values', ['store value', 'store value (encryption: false)']],
+  ['proxy error answers', ['proxy answer']],
+  ['child processes', ['child output']],
+]
+
+function leakGuard() {
+  const dir = join(resultsDir, 'leak-guard')
+  if (!existsSync(dir)) return 'No figures yet: run the integration tests (`npm test`).'
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')))
+    // A test file deleted since its last run is not part of the suite any more.
+    .filter((r) => existsSync(join(root, r.file)))
+    .sort((a, b) => a.file.localeCompare(b.file))
+  const sum = (r, channels) => channels.reduce((n, c) => n + (r.captured[c] ?? 0), 0)
+  const n = (v) => v.toLocaleString('en-US')
+  const total = (channels) => files.reduce((t, r) => t + sum(r, channels), 0)
+  const leaks = files.reduce((t, r) => t + r.leaks, 0)
+  const secrets = files.reduce((t, r) => t + r.secrets, 0)
+  const dates = files.map((r) => r.at).sort()
+  const head =
+    `| file | secrets known | ${LEAK_COLUMNS.map(([title]) => title).join(' | ')} | leaks |\n` +
+    `| --- | ---: | ${LEAK_COLUMNS.map(() => '---:').join(' | ')} | ---: |`
+  const row = (r) =>
+    `| \`${r.file}\` | ${n(r.secrets)} | ${LEAK_COLUMNS.map(([, c]) => n(sum(r, c))).join(' | ')} | ${r.leaks} |`
+  const totals = `| **${files.length} files** | **${n(secrets)}** | ${LEAK_COLUMNS.map(([, c]) => `**${n(total(c))}**`).join(' | ')} | **${leaks}** |`
+  const summary =
+    `${files.length} test files scanned (their latest runs, ${dates[0]?.slice(0, 16).replace('T', ' ')} to ` +
+    `${dates.at(-1)?.slice(0, 16).replace('T', ' ')} UTC), ${n(secrets)} secrets known, ` +
+    `${n(total(['console', 'stdout', 'stderr']))} console lines and stream writes, ${n(total(['child output']))} child process outputs, ${n(total(['event']))} events, ` +
+    `${n(total(['error']))} errors (each read by util.inspect with and without hidden properties, JSON.stringify and toJSON()), ${n(total(['store key']))} store keys and ` +
+    `${n(total(['store value', 'store value (encryption: false)']))} store values captured: **${leaks} leaks found**.`
+  return `${summary}\n\n${[head, ...files.map(row), totals].join('\n')}`
+}
+
 function render() {
   if (!existsSync(resultsDir)) {
     console.error(`No figures in ${resultsDir}: run \`npm run test:reliability\` first.`)
@@ -82,6 +124,7 @@ function render() {
     .join('\n\n')
   const doc = template
     .replace('{{figures}}', figures)
+    .replace('{{leakGuard}}', leakGuard())
     .replace('{{run}}', `${latest?.slice(0, 16).replace('T', ' ')} UTC, Node ${node}, ${profiles} profile`)
   writeFileSync(docPath, doc)
   // Formatted as `biome check` (part of npm test) wants it: aligned table columns.

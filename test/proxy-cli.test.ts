@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline'
 import { exited, track } from './support/children'
 import { type DynamoServer, startDynamo } from './support/dynamodb'
 import { type Issuer, startIssuer } from './support/issuer'
+import { leakGuard } from './support/leak-scan'
 import { randomKey, requestToken } from './support/proxy-client'
 import { type RedisServer, startRedis } from './support/redis'
 
@@ -36,8 +37,10 @@ async function start(args: string[], env: Record<string, string>): Promise<Start
   let stderr = ''
   child.stderr!.on('data', (chunk) => {
     stderr += chunk
+    leakGuard()?.capture('child output', String(chunk), 'tokenstash-proxy stderr')
   })
   const lines = createInterface({ input: child.stdout! })
+  lines.on('line', (line) => leakGuard()?.capture('child output', line, 'tokenstash-proxy stdout'))
   const url = await new Promise<string>((resolve, reject) => {
     lines.once('line', (line) => {
       const match = /^tokenstash-proxy listening on (http:\/\/127\.0\.0\.1:\d+)$/.exec(line)
@@ -57,6 +60,7 @@ async function failure(
   let stderr = ''
   child.stderr!.on('data', (chunk) => {
     stderr += chunk
+    leakGuard()?.capture('child output', String(chunk), 'tokenstash-proxy stderr')
   })
   await exited(child)
   return { code: child.exitCode, stderr }

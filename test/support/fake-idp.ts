@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { leakGuard } from './leak-scan'
 
 /**
  * What one token request gets instead of a token. The ones oidc-provider cannot be made to give:
@@ -70,6 +71,7 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
   const now = options.now ?? Date.now
   const clientId = 'fake-idp-client'
   const clientSecret = randomBytes(24).toString('base64url')
+  leakGuard()?.secret(clientSecret, 'client secret')
   const expectedAuth = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`
   let faults: IdpFault[] = []
   let count = 0
@@ -90,6 +92,7 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
     const exp = expired ? iat - 5 : iat + ttl
     const token = jwtLike(iat, exp)
     if (!expired) issued.push(token)
+    leakGuard()?.secret(token, 'access token')
     return { access_token: token, token_type: 'Bearer', expires_in: expired ? ttl : exp - iat }
   }
 

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createRemoteJWKSet, type JWK, type JWTPayload, jwtVerify } from 'jose'
+import { leakGuard } from './leak-scan'
 
 // import.meta.url works under tsx (ESM) and under jest, where swc rewrites it for CommonJS.
 const SERVER_PATH = fileURLToPath(new URL('./issuer-server.mjs', import.meta.url))
@@ -184,6 +185,9 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<Issuer> 
       },
     }
     const { publicJwk, alg } = clients.privateKeyJwt
+    // Tokens this issuer mints live in its child process; the clients' secrets are known here.
+    for (const c of [clients.basic, clients.post]) leakGuard()?.secret(c.clientSecret, 'client secret')
+    leakGuard()?.secret(clients.privateKeyJwt.privateJwk.d, 'private key')
     const config = {
       accessTokenTtlSeconds,
       scopes,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server, Socket } from 'node:net'
 import type { SecretClient } from './issuer'
+import { leakGuard } from './leak-scan'
 
 // What a proxy test sends and reads: a token request shaped like the clients the proxy stands in
 // front of (Cognito: form + Basic; client_secret_post; Auth0: JSON), and a TCP relay that plays
@@ -63,7 +64,10 @@ export async function requestToken(baseUrl: string, call: TokenCall): Promise<To
     body,
   })
   const text = await res.text()
-  return { status: res.status, headers: res.headers, body: JSON.parse(text) as Record<string, unknown> }
+  const reply = JSON.parse(text) as Record<string, unknown>
+  // A proxy in a child process (the CLI) parses tokens the guard cannot see; they are learnt here.
+  leakGuard()?.secret(reply.access_token, 'access token')
+  return { status: res.status, headers: res.headers, body: reply }
 }
 
 /** The claims of a JWT, unverified (the proxy tests check which token came back, not its signature). */

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
 import type { TokenEvent, TokenStore } from '@tokenstash/core'
+import { leakGuard, errorViews as viewsOfError } from './leak-scan'
 
 // What the reliability suite measures and writes down, and the means to check that nothing a
 // fleet says, throws or stores holds a token or a secret. `scripts/reliability.mjs` turns
@@ -172,18 +173,7 @@ export function slowStore(inner: TokenStore, ms: number): TokenStore {
 
 /** Every view of an error a logger may take: JSON, `util.inspect` at depth 12, and `toJSON()`. */
 export function errorViews(error: unknown): string[] {
-  const views = [
-    inspect(error, { depth: 12, showHidden: false }),
-    inspect(error, { depth: 12, showHidden: true }),
-  ]
-  try {
-    views.push(JSON.stringify(error) ?? '')
-  } catch (err) {
-    views.push(`JSON.stringify threw ${String(err)}`)
-  }
-  const toJSON = (error as { toJSON?: () => unknown } | null)?.toJSON
-  if (typeof toJSON === 'function') views.push(inspect(toJSON.call(error), { depth: 12 }))
-  return views
+  return viewsOfError(error).map((v) => v.text)
 }
 
 /**
@@ -245,9 +235,13 @@ export function captureAll(): Capture {
   const errors: unknown[] = []
   const methods = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const
   const saved = methods.map((m) => [m, console[m]] as const)
+  // The leak guard of the integration project (test/support/leak-guard.ts) scans these lines too.
+  const guard = leakGuard()
   for (const m of methods) {
     console[m] = (...args: unknown[]) => {
-      lines.push(args.map((a) => (typeof a === 'string' ? a : inspect(a, { depth: 12 }))).join(' '))
+      const line = args.map((a) => (typeof a === 'string' ? a : inspect(a, { depth: 12 }))).join(' ')
+      lines.push(line)
+      guard?.capture('console', line, `console.${m} (captureAll)`)
     }
   }
   return {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose'
+import { leakGuard } from './leak-scan'
 
 /** Options of {@link startResourceServer}. */
 export interface ResourceServerOptions {
@@ -196,6 +197,8 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
     }
     const token = match[1]
     seen.add(token)
+    // Tokens that reach the API from a child process (the proxy CLI, the examples) are learnt here.
+    leakGuard()?.secret(token, 'access token')
     const { verdict, payload, description } = await judge(token, path)
     if (verdict === 'insufficient_scope') {
       log.push({ method, path, status: scopeStatus, verdict, sub: payload?.sub })

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { leakGuard } from '../../../test/support/leak-scan'
 import type { Row } from '../src/report'
 
 // `npm run demo` with short flags, as a user runs it: servers, worker-thread containers, the
@@ -32,6 +33,7 @@ describe('examples/fleet-demo', () => {
       { cwd: root, encoding: 'utf8', timeout: 150_000 },
     )
     output = run.stdout + run.stderr
+    leakGuard()?.capture('child output', output, 'fleet demo stdout and stderr')
     rows = JSON.parse(readFileSync(join(results, 'fleet-demo.json'), 'utf8')).rows
   }, 160_000)
 

@@ -7,6 +7,7 @@ export {
   replayOn401,
 } from './challenge'
 export { DEFAULTS } from './defaults'
+export { EVENT_CHANNEL } from './diagnostics'
 export type { EncryptionKeyInput } from './encryption'
 export {
   ConfigError,

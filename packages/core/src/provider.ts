@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { DEFAULTS } from './defaults'
+import { eventChannel } from './diagnostics'
 import { EntryCodec, type FailureRecord } from './entry'
 import {
   ConfigError,
@@ -99,9 +100,9 @@ class Provider implements TokenProvider {
     this.#background = c.background
     this.key = providerKey(c.source.id, c.namespace)
     // What the source reports about itself (e.g. clientCredentials' auth-method-fallback) reaches
-    // onEvent under this provider's key. Only with a hook: a source shared by many providers
-    // should not hold on to providers that listen to nothing.
-    if (this.#onEvent && typeof c.source.subscribe === 'function') {
+    // onEvent and the event channel under this provider's key. Only with a listener: a source
+    // shared by many providers should not hold on to providers that listen to nothing.
+    if ((this.#onEvent || eventChannel.hasSubscribers) && typeof c.source.subscribe === 'function') {
       c.source.subscribe((event) => this.#emit(event))
     }
     if (c.store) {
@@ -184,7 +185,8 @@ class Provider implements TokenProvider {
 
   #hit(cur: Cached): void {
     this.#stats.l1Hits++
-    if (this.#onEvent) this.#emit({ type: 'hit-memory', expiresAt: cur.set.expiresAt })
+    if (this.#onEvent || eventChannel.hasSubscribers)
+      this.#emit({ type: 'hit-memory', expiresAt: cur.set.expiresAt })
   }
 
   /** Serve-while-refreshing. Never rejects: the current token stays usable whatever happens. */
@@ -511,9 +513,14 @@ class Provider implements TokenProvider {
 
   #emit(event: Omit<TokenEvent, 'key'>): void {
     const hook = this.#onEvent
+    const published = eventChannel.hasSubscribers
+    if (!hook && !published) return
+    const full: TokenEvent = { key: this.key, ...event }
+    // Subscribers get their own copy: a hook that edits its event changes nothing they see.
+    if (published) eventChannel.publish({ ...full })
     if (!hook) return
     try {
-      hook({ key: this.key, ...event })
+      hook(full)
     } catch {
       // Observability must never break token serving.
     }
