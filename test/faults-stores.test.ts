@@ -97,6 +97,11 @@ describe.each(backends)('a provider sharing $name that misbehaves', (backend) =>
       encryptionKey,
       namespace,
       onEvent: (e) => events.push(e),
+      // These scenarios are about what is in the store, not how fast it answers: dynalite is one
+      // JavaScript process, and on a loaded 2-core machine a call can outlast the default 1 s, after
+      // which the provider rightly skips the store and fetches on its own (tested in
+      // reliability/store-faults.test.ts), which would hide the lease under test.
+      storeTimeoutMs: 10_000,
       ...options,
     })
   }
