@@ -46,8 +46,12 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     for (const reply of [miss, hit]) {
       expect(reply.headers.get('cache-control')).toBe('no-store')
       expect(reply.headers.get('pragma')).toBe('no-cache')
+      expect(reply.headers.get('content-type')).toBe('application/json;charset=UTF-8')
+      // A hit is written by the node:http fast path, a miss by the general one: the same bytes.
+      expect(Number(reply.headers.get('content-length'))).toBe(Buffer.byteLength(JSON.stringify(reply.body)))
       expect(reply.body).toMatchObject({ token_type: 'Bearer', scope: 'read' })
     }
+    expect(Object.keys(hit.body)).toEqual(Object.keys(miss.body))
     expect(hit.body.access_token).toBe(miss.body.access_token)
     expect(claimsOf(hit.body.access_token)).toMatchObject({ client_id: client.clientId, scope: 'read' })
     expect(await issuer.tokenRequests()).toBe(1)
