@@ -298,7 +298,13 @@ class CachingProxy implements TokenProxy {
   #fresh(request: IncomingTokenRequest): TokenSet | undefined {
     try {
       const c = this.#memo.recall(request)
-      if (!c || (this.#negative.size > 0 && this.#negative.has(c.key))) return undefined
+      if (!c) return undefined
+      if (this.#negative.size > 0) {
+        const negative = this.#negative.get(c.key)
+        if (negative && negative.until > this.#now()) return undefined
+        // An expired one would send every later hit of its key the long way.
+        if (negative) this.#negative.delete(c.key)
+      }
       const entry = this.#entries.get(c.key)
       const set = entry?.provider.peekTokenSet?.()
       if (!entry || !set) return undefined
