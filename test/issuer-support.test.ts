@@ -251,6 +251,10 @@ describe('startIssuer options and lifecycle', () => {
     await expect(startIssuer({ privateKeyAlg: 'HS256' as 'RS256' })).rejects.toThrow(
       /Expected `privateKeyAlg`/,
     )
+    await expect(startIssuer({ port: 70_000 })).rejects.toThrow(/Expected `port`/)
+    await expect(startIssuer({ clientSecrets: { basic: 's' } as never })).rejects.toThrow(
+      /Expected `clientSecrets`/,
+    )
     await expect(startIssuer(null as unknown as undefined)).rejects.toThrow(TypeError)
     await expect(startIssuer({ accessTokenTTL: 5 } as never)).rejects.toThrow(
       /Unknown option `accessTokenTTL` of `startIssuer`; known: accessTokenTtlSeconds/,

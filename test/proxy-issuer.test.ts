@@ -1,5 +1,6 @@
 import { createTokenProxy, type ProxyListener, type TokenProxyOptions } from '@tokenstash/proxy'
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, LambdaFunctionURLEvent } from 'aws-lambda'
+import { startCognitoDomain } from '../examples/lambda-dynamodb/src/local/cognito-domain'
 import { type Issuer, startIssuer } from './support/issuer'
 import { claimsOf, type Relay, randomKey, requestToken, startRelay } from './support/proxy-client'
 
@@ -46,8 +47,12 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     for (const reply of [miss, hit]) {
       expect(reply.headers.get('cache-control')).toBe('no-store')
       expect(reply.headers.get('pragma')).toBe('no-cache')
+      expect(reply.headers.get('content-type')).toBe('application/json;charset=UTF-8')
+      // A hit is written by the node:http fast path, a miss by the general one: the same bytes.
+      expect(Number(reply.headers.get('content-length'))).toBe(Buffer.byteLength(JSON.stringify(reply.body)))
       expect(reply.body).toMatchObject({ token_type: 'Bearer', scope: 'read' })
     }
+    expect(Object.keys(hit.body)).toEqual(Object.keys(miss.body))
     expect(hit.body.access_token).toBe(miss.body.access_token)
     expect(claimsOf(hit.body.access_token)).toMatchObject({ client_id: client.clientId, scope: 'read' })
     expect(await issuer.tokenRequests()).toBe(1)
@@ -84,6 +89,42 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
       expect(wrong.headers.get('cache-status')).toBe('tokenstash; fwd=miss; fwd-status=401')
     }
     expect(await issuer.tokenRequests()).toBe(4)
+  })
+
+  it('should give each client the scopes it asked for, in the body or the query string, and never one token for two sets', async () => {
+    // oidc-provider reads POST /token parameters from the body only (a `?scope=` is ignored), so
+    // the query-string clients go through a Cognito-shaped front that moves the query into the
+    // body, as the API Gateway recipe's mapping does. The proxy forwards the query string as received.
+    const domain = await startCognitoDomain(issuer.tokenEndpoint, { queryToBody: true })
+    try {
+      const url = await start({ upstream: `${domain.origin}/oauth2/token` })
+      const client = issuer.clients.basic
+      const asks: { scope?: string; queryScope?: string; granted: string }[] = [
+        { scope: 'read', granted: 'read' },
+        { queryScope: 'write', granted: 'write' },
+        { queryScope: 'write read', granted: 'read write' },
+        { scope: 'write  read', granted: 'read write' },
+        { queryScope: 'read', granted: 'read' },
+        { scope: 'write', granted: 'write' },
+      ]
+      const replies = []
+      for (const { granted, ...ask } of asks) {
+        const reply = await requestToken(url, { client, ...ask })
+        expect(reply.status).toBe(200)
+        const scope = String(claimsOf(reply.body.access_token).scope)
+        expect(scope.split(' ').sort().join(' ')).toBe(granted)
+        replies.push({ granted, token: reply.body.access_token })
+      }
+      const tokensBySet = new Map<string, Set<unknown>>()
+      for (const { granted, token } of replies)
+        tokensBySet.set(granted, (tokensBySet.get(granted) ?? new Set()).add(token))
+      // One token per scope set, whichever way it was asked; no token serves two sets.
+      expect([...tokensBySet.values()].map((tokens) => tokens.size)).toEqual([1, 1, 1])
+      expect(new Set(replies.map((r) => r.token)).size).toBe(3)
+      expect(await issuer.tokenRequests()).toBe(3)
+    } finally {
+      await domain.stop()
+    }
   })
 
   it('should keep scope sets apart, from the body and from the query string, whatever their order', async () => {

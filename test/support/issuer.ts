@@ -9,7 +9,15 @@ import { leakGuard } from './leak-scan'
 // import.meta.url works under tsx (ESM) and under jest, where swc rewrites it for CommonJS.
 const SERVER_PATH = fileURLToPath(new URL('./issuer-server.mjs', import.meta.url))
 const STDIO_TAIL_BYTES = 8_192
-const OPTION_NAMES = ['accessTokenTtlSeconds', 'scopes', 'audience', 'privateKeyAlg', 'startTimeoutMs']
+const OPTION_NAMES = [
+  'accessTokenTtlSeconds',
+  'scopes',
+  'audience',
+  'privateKeyAlg',
+  'startTimeoutMs',
+  'port',
+  'clientSecrets',
+]
 
 /** Options of {@link startIssuer}. */
 export interface IssuerOptions {
@@ -23,6 +31,10 @@ export interface IssuerOptions {
   privateKeyAlg?: 'RS256' | 'ES256'
   /** Give up if the server is not listening after this long. Default 10 000 ms. */
   startTimeoutMs?: number
+  /** The loopback port to listen on, e.g. to start a killed server again where clients expect it. Default: one the OS picks. */
+  port?: number
+  /** The secrets of the basic and post clients, e.g. the same clients after a restart. Default: new random ones. */
+  clientSecrets?: { basic: string; post: string }
 }
 
 /** A client that authenticates with a shared secret. */
@@ -162,6 +174,16 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<Issuer> 
   const privateKeyAlg = options.privateKeyAlg ?? 'ES256'
   const startTimeoutMs = options.startTimeoutMs ?? 10_000
   checkOptions({ accessTokenTtlSeconds, scopes, audience, privateKeyAlg, startTimeoutMs })
+  const { port, clientSecrets } = options
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65_535))
+    throw new RangeError(`Expected \`port\` to be a TCP port (1-65535), got ${show(port)}`)
+  if (
+    clientSecrets !== undefined &&
+    (typeof clientSecrets?.basic !== 'string' || typeof clientSecrets?.post !== 'string')
+  )
+    throw new TypeError(
+      `Expected \`clientSecrets\` to be { basic: string, post: string }, got ${clientSecrets === null ? null : typeof clientSecrets}`,
+    )
   const forbiddenScope = scopes.includes('admin') ? 'tokenstash:forbidden' : 'admin'
 
   const child = fork(SERVER_PATH, [], {
@@ -176,8 +198,16 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<Issuer> 
     // The key pair is made while the child loads oidc-provider, so neither waits for the other.
     const clientKey = await makeClientKey(privateKeyAlg)
     const clients = {
-      basic: { clientId: 'basic-client', clientSecret: secret(), authMethod: 'client_secret_basic' as const },
-      post: { clientId: 'post-client', clientSecret: secret(), authMethod: 'client_secret_post' as const },
+      basic: {
+        clientId: 'basic-client',
+        clientSecret: clientSecrets?.basic ?? secret(),
+        authMethod: 'client_secret_basic' as const,
+      },
+      post: {
+        clientId: 'post-client',
+        clientSecret: clientSecrets?.post ?? secret(),
+        authMethod: 'client_secret_post' as const,
+      },
       privateKeyJwt: {
         clientId: 'private-key-jwt-client',
         authMethod: 'private_key_jwt' as const,
@@ -189,6 +219,7 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<Issuer> 
     for (const c of [clients.basic, clients.post]) leakGuard()?.secret(c.clientSecret, 'client secret')
     leakGuard()?.secret(clients.privateKeyJwt.privateJwk.d, 'private key')
     const config = {
+      port,
       accessTokenTtlSeconds,
       scopes,
       audience,
@@ -418,7 +449,7 @@ function show(value: unknown): string {
   return value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value)
 }
 
-function checkOptions(o: Required<IssuerOptions>): void {
+function checkOptions(o: Required<Omit<IssuerOptions, 'port' | 'clientSecrets'>>): void {
   if (!Number.isInteger(o.accessTokenTtlSeconds) || o.accessTokenTtlSeconds < 1) {
     throw new RangeError(
       `Expected \`accessTokenTtlSeconds\` to be a positive integer, got ${show(o.accessTokenTtlSeconds)}`,

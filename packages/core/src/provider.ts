@@ -30,6 +30,7 @@ export type { TokenProviderOptions }
 
 // How a token is served, top to bottom in this file:
 //   getToken        the warm path: a token before refreshAt, from memory, no await.
+//   peekTokenSet    the same, synchronous: the set, or undefined when not fresh.
 //   getTokenSet     a token before usableUntil is served (a refresh starts once past refreshAt);
 //                   otherwise #obtain joins or starts the one flight of this provider.
 //   #acquire        the flight: store → lease → (waiting for the holder) → cooldown → fetch.
@@ -126,6 +127,15 @@ class Provider implements TokenProvider {
       return Promise.resolve(cur.set.accessToken)
     }
     return this.getTokenSet(opts).then((set) => set.accessToken)
+  }
+
+  peekTokenSet(): TokenSet | undefined {
+    // getToken's warm path without the promise, for callers that answer thousands of requests a
+    // second (the proxy): past refreshAt they call getTokenSet, which starts the refresh.
+    const cur = this.#cur
+    if (!cur || this.#now() >= cur.timing.refreshAt) return undefined
+    this.#hit(cur)
+    return cur.set
   }
 
   async getTokenSet(opts: GetTokenOptions = {}): Promise<TokenSet> {

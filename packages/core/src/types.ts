@@ -112,6 +112,17 @@ export interface TokenProvider {
   readonly key: string
   getToken(opts?: GetTokenOptions): Promise<string>
   getTokenSet(opts?: GetTokenOptions): Promise<TokenSet>
+  /**
+   * The token set held in memory if it is fresh (before refreshAt), counted as a memory hit;
+   * otherwise `undefined`, and nothing starts: call `getTokenSet()`, which refreshes. Synchronous,
+   * for servers answering many requests a second. Optional for other providers.
+   *
+   * @example
+   * ```ts
+   * const set = provider.peekTokenSet?.() ?? (await provider.getTokenSet())
+   * ```
+   */
+  peekTokenSet?(): TokenSet | undefined
   /** Drops the token; with `rejectedToken`, only if it is still the cached one (compare-and-delete). */
   invalidate(rejectedToken?: string): Promise<void>
   stats(): ProviderStats

@@ -34,6 +34,26 @@ describe('createTokenProvider', () => {
       expect(source.calls).toBe(1)
     })
 
+    it('should peek the fresh set synchronously, and nothing before the first fetch or from refreshAt on', async () => {
+      const clock = fakeClock()
+      const source = fakeSource(clock.now)
+      const p = createTokenProvider({ source, now: clock.now, jitter: 0, refreshRatio: 0.75 })
+      expect(p.peekTokenSet?.()).toBeUndefined()
+      expect(source.calls).toBe(0)
+      const set = await p.getTokenSet()
+      clock.advance(0.75 * HOUR - 1)
+      expect(p.peekTokenSet?.()).toBe(set)
+      expect(p.stats().l1Hits).toBe(1)
+      clock.advance(1)
+      // From refreshAt on, peeking starts nothing: getTokenSet serves and refreshes.
+      expect(p.peekTokenSet?.()).toBeUndefined()
+      expect(source.calls).toBe(1)
+      expect(await p.getTokenSet()).toBeDefined()
+      await flush()
+      expect(source.calls).toBe(2)
+      expect(p.peekTokenSet?.()).toMatchObject({ accessToken: 'tok-2-fake' })
+    })
+
     it('should return the token set with its times', async () => {
       const clock = fakeClock()
       const p = createTokenProvider({ source: fakeSource(clock.now), now: clock.now })

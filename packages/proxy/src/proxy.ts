@@ -8,14 +8,17 @@ import {
   type TokenProvider,
   type TokenProviderOptions,
   TokenResponseError,
+  type TokenSet,
   type TokenStore,
 } from '@tokenstash/core'
 import { PROXY_DEFAULTS } from './defaults'
-import { fromNodeRequest, writeNodeResponse } from './http'
+import { fromNodeRequest, writeNodeResponse, writeTokenHit } from './http'
 import { fromLambdaEvent, type LambdaHttpResult, toLambdaResult } from './lambda'
-import { type Cacheable, type Classified, classify, type IncomingTokenRequest } from './request'
+import { ClassificationMemo } from './memo'
+import { type Classified, classify, type IncomingTokenRequest } from './request'
 import {
   cacheStatus,
+  expiresIn,
   jsonAnswer,
   oauthError,
   type ProxyResponse,
@@ -171,8 +174,10 @@ class CachingProxy implements TokenProxy {
   readonly #ctx: UpstreamContext
   readonly #entries = new Map<string, Entry>()
   readonly #negative = new Map<string, Negative>()
-  readonly #classified = new Map<string, Cacheable>()
+  readonly #memo: ClassificationMemo
   readonly #listeners = new Set<ProxyListener>()
+  /** The entry last moved to the end of `#entries` (most recently used): hits on it skip the move. */
+  #recent?: Entry
   #sequence = 0
 
   constructor(options: TokenProxyOptions) {
@@ -199,6 +204,7 @@ class CachingProxy implements TokenProxy {
     this.#maxBodyBytes = checkNumber('maxBodyBytes', maxBodyBytes, PROXY_DEFAULTS.maxBodyBytes, 1)
     this.#negativeTtlMs = checkNumber('negativeTtlMs', negativeTtlMs, PROXY_DEFAULTS.negativeTtlMs, 0)
     this.#maxKeys = checkNumber('maxKeys', maxKeys, PROXY_DEFAULTS.maxKeys, 1)
+    this.#memo = new ClassificationMemo(this.#maxKeys)
     if (customFetch !== undefined && typeof customFetch !== 'function')
       throw new ConfigError('Expected `fetch` to be a function')
     this.#now = providerOptions.now ?? Date.now
@@ -224,10 +230,16 @@ class CachingProxy implements TokenProxy {
   }
 
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
-    fromNodeRequest(req, this.#maxBodyBytes, (request) => {
-      // handle() never rejects; it answers its own failures.
-      void this.handle(request).then((answer) => writeNodeResponse(res, answer, request.body === undefined))
-    })
+    fromNodeRequest(req, res, this.#maxBodyBytes, this.#respond)
+  }
+
+  /** A fresh hit is written at once, without a promise; anything else goes the long way. */
+  readonly #respond = (request: IncomingTokenRequest, res: ServerResponse): void => {
+    const set = this.#fresh(request)
+    if (set) writeTokenHit(res, set, expiresIn(set, this.#now()))
+    // #handle() never rejects; it answers its own failures.
+    else
+      void this.#handle(request).then((answer) => writeNodeResponse(res, answer, request.body === undefined))
   }
 
   readonly lambdaHandler = async (event: unknown): Promise<LambdaHttpResult> => {
@@ -273,6 +285,37 @@ class CachingProxy implements TokenProxy {
 
   /** One request, whatever front end brought it. Never rejects. */
   async handle(request: IncomingTokenRequest): Promise<ProxyResponse> {
+    const set = this.#fresh(request)
+    return set ? tokenAnswer(set, this.#now(), 'hit') : this.#handle(request)
+  }
+
+  /**
+   * The hot path: a request seen before (same bytes) whose key holds a token before its refreshAt,
+   * served without a promise. Anything else (a miss, the refresh window, a negative entry, a
+   * request never seen) returns `undefined` and takes #handle, which decides as it always did.
+   * The provider's peek counts the hit, so stats and `hit-memory` events are the same.
+   */
+  #fresh(request: IncomingTokenRequest): TokenSet | undefined {
+    try {
+      const c = this.#memo.recall(request)
+      if (!c) return undefined
+      if (this.#negative.size > 0) {
+        const negative = this.#negative.get(c.key)
+        if (negative && negative.until > this.#now()) return undefined
+        // An expired one would send every later hit of its key the long way.
+        if (negative) this.#negative.delete(c.key)
+      }
+      const entry = this.#entries.get(c.key)
+      const set = entry?.provider.peekTokenSet?.()
+      if (!entry || !set) return undefined
+      if (entry !== this.#recent) this.#touch(c.key, entry)
+      return set
+    } catch {
+      return undefined
+    }
+  }
+
+  async #handle(request: IncomingTokenRequest): Promise<ProxyResponse> {
     try {
       if (request.path === '/healthz' && (request.method === 'GET' || request.method === 'HEAD'))
         return await this.#health()
@@ -298,20 +341,8 @@ class CachingProxy implements TokenProxy {
     }
   }
 
-  /**
-   * classify() with a memo of cacheable requests by their exact bytes: a client repeating its
-   * request (the common case) skips parsing and the HMAC. Deterministic, so the memo cannot
-   * change an answer; it lives in memory only, like the requests the sources keep.
-   */
   #classify(request: IncomingTokenRequest): Classified {
-    const { body } = request
-    const memoKey =
-      request.method === 'POST' && body !== undefined
-        ? [request.headers['content-type'] ?? '', request.headers.authorization ?? '', request.query]
-            .map((part) => `${part.length}:${part}`)
-            .join('') + body.toString('latin1')
-        : undefined
-    const known = memoKey === undefined ? undefined : this.#classified.get(memoKey)
+    const known = this.#memo.recall(request)
     if (known) return known
     const c = classify(request, {
       upstream: this.#upstream,
@@ -319,11 +350,15 @@ class CachingProxy implements TokenProxy {
       otherGrants: this.#otherGrants,
       maxBodyBytes: this.#maxBodyBytes,
     })
-    if (c.kind === 'cache' && memoKey !== undefined) {
-      if (this.#classified.size >= this.#maxKeys) this.#classified.clear()
-      this.#classified.set(memoKey, c)
-    }
+    if (c.kind === 'cache') this.#memo.remember(request, c)
     return c
+  }
+
+  /** Moves `entry` to the end of the map: the least recently used key is the first one. */
+  #touch(key: string, entry: Entry): void {
+    this.#entries.delete(key)
+    this.#entries.set(key, entry)
+    this.#recent = entry
   }
 
   #entry(key: string, request: IncomingTokenRequest, secrets: string[]): Entry {
@@ -334,7 +369,6 @@ class CachingProxy implements TokenProxy {
     }
     let entry = this.#entries.get(key)
     if (entry) {
-      this.#entries.delete(key)
       // The latest request is the one a refresh sends: same key, so the same credentials and parameters.
       entry.source.request = forwarded
       entry.source.secrets = secrets
@@ -343,7 +377,7 @@ class CachingProxy implements TokenProxy {
       entry = { source, provider: createTokenProvider({ ...this.#providerOptions, source }) }
       if (this.#entries.size >= this.#maxKeys) this.#entries.delete(this.#entries.keys().next().value!)
     }
-    this.#entries.set(key, entry)
+    this.#touch(key, entry)
     return entry
   }
 

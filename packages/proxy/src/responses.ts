@@ -30,26 +30,58 @@ export function oauthError(
   }
 }
 
-/** The JSON of a token answer around its `expires_in`, built once per token: hits only fill in the number. */
-const rendered = new WeakMap<TokenSet, readonly [string, string]>()
+/** A token answer's JSON around its `expires_in`, and the byte length of the two parts. */
+export interface RenderedToken {
+  readonly head: string
+  readonly tail: string
+  readonly bytes: number
+}
 
-function render(set: TokenSet, expiresIn: number): string {
+/** Built once per token: hits only fill in the number. */
+const rendered = new WeakMap<TokenSet, RenderedToken>()
+
+export function renderedToken(set: TokenSet): RenderedToken {
   let parts = rendered.get(set)
   if (!parts) {
-    const head = JSON.stringify({ access_token: set.accessToken, token_type: set.tokenType })
+    const json = JSON.stringify({ access_token: set.accessToken, token_type: set.tokenType })
+    const head = `${json.slice(0, -1)},"expires_in":`
     const tail = set.scope === undefined ? '}' : `,"scope":${JSON.stringify(set.scope)}}`
-    parts = [`${head.slice(0, -1)},"expires_in":`, tail] as const
+    parts = { head, tail, bytes: Buffer.byteLength(head) + Buffer.byteLength(tail) }
     rendered.set(set, parts)
   }
-  return parts[0] + expiresIn + parts[1]
+  return parts
+}
+
+/** What is left of the token at `now`, in whole seconds (at least 1: it is served before usableUntil). */
+export function expiresIn(set: TokenSet, now: number): number {
+  return Math.max(1, Math.floor((set.expiresAt - now) / 1000))
+}
+
+const HIT_STATUS = cacheStatus('hit')
+
+/** The headers of a hit as writeHead takes them, flat: `tokenAnswer(set, now, 'hit')`'s, in its order. */
+export function tokenHitHeaders(contentLength: number): string[] {
+  return [
+    'content-type',
+    JSON_TYPE,
+    'cache-control',
+    NO_STORE['cache-control'],
+    'pragma',
+    NO_STORE.pragma,
+    'cache-status',
+    HIT_STATUS,
+    'content-length',
+    String(contentLength),
+  ]
 }
 
 /** A token answer for `set`, with `expires_in` counted from `now` (never more than what is left). */
 export function tokenAnswer(set: TokenSet, now: number, status: string): ProxyResponse {
+  const { head, tail } = renderedToken(set)
   return {
     status: 200,
     headers: { 'content-type': JSON_TYPE, ...NO_STORE, 'cache-status': cacheStatus(status) },
-    body: render(set, Math.max(1, Math.floor((set.expiresAt - now) / 1000))),
+    body: head + expiresIn(set, now) + tail,
   }
 }
 

@@ -66,6 +66,31 @@ describe('createTokenProxy', () => {
     expect(JSON.parse(hit.body)).toEqual({ ...tokenBody('opaque-1', 3000), scope: 'read' })
   })
 
+  it('should keep the keys used last when maxKeys is reached, hits included', async () => {
+    const { proxy } = setup({ maxKeys: 2 })
+    const idp = nock(IDP)
+      .post('/oauth2/token', /scope=a/)
+      .reply(200, tokenBody('token-a'))
+      .post('/oauth2/token', /scope=b/)
+      .reply(200, tokenBody('token-b'))
+      .post('/oauth2/token', /scope=c/)
+      .reply(200, tokenBody('token-c'))
+      .post('/oauth2/token', /scope=b/)
+      .reply(200, tokenBody('token-b2'))
+    const ask = async (scope: string) => {
+      const res = await proxy.lambdaHandler(event(`grant_type=client_credentials&scope=${scope}`))
+      return [JSON.parse(res.body).access_token, res.headers['cache-status']]
+    }
+    await ask('a')
+    await ask('b')
+    // A hit on a makes b the least recently used key: c pushes b out, not a.
+    expect(await ask('a')).toEqual(['token-a', 'tokenstash; hit'])
+    await ask('c')
+    expect(await ask('a')).toEqual(['token-a', 'tokenstash; hit'])
+    expect(await ask('b')).toEqual(['token-b2', 'tokenstash; fwd=miss'])
+    idp.done()
+  })
+
   it('should never serve a token past usableUntil, and refresh from 75% of the lifetime', async () => {
     const { proxy, clock } = setup({ jitter: 0, expirySkewMs: 10_000, backgroundRefresh: false })
     nock(IDP)

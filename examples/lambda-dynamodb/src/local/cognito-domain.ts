@@ -12,6 +12,14 @@ export interface CognitoDomain {
 
 const FORWARDED = ['authorization', 'content-type', 'accept', 'user-agent'] as const
 
+export interface CognitoDomainOptions {
+  /**
+   * Move the query string's parameters into the form body, as the API Gateway caching recipe's
+   * request mapping does for clients that send `?scope=...`: the embedded server reads the body only.
+   */
+  queryToBody?: boolean
+}
+
 /**
  * Forwards `POST /oauth2/token` to `tokenEndpoint` on a free 127.0.0.1 port.
  *
@@ -21,12 +29,16 @@ const FORWARDED = ['authorization', 'content-type', 'accept', 'user-agent'] as c
  * cognito({ domain: domain.origin, clientId, clientSecret })
  * ```
  */
-export async function startCognitoDomain(tokenEndpoint: string): Promise<CognitoDomain> {
+export async function startCognitoDomain(
+  tokenEndpoint: string,
+  options: CognitoDomainOptions = {},
+): Promise<CognitoDomain> {
   const server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', async () => {
-      if (req.method !== 'POST' || req.url?.split('?')[0] !== '/oauth2/token') {
+      const [path, query = ''] = (req.url ?? '/').split('?', 2) as [string, string?]
+      if (req.method !== 'POST' || path !== '/oauth2/token') {
         res.writeHead(404, { 'content-type': 'application/json' })
         return res.end('{"error":"not_found"}')
       }
@@ -35,8 +47,14 @@ export async function startCognitoDomain(tokenEndpoint: string): Promise<Cognito
         const value = req.headers[name]
         if (typeof value === 'string') headers[name] = value
       }
+      let body: string | Buffer = Buffer.concat(chunks)
+      if (options.queryToBody && query) {
+        const form = new URLSearchParams(body.toString('utf8'))
+        for (const [name, value] of new URLSearchParams(query)) form.append(name, value)
+        body = form.toString()
+      }
       try {
-        const upstream = await fetch(tokenEndpoint, { method: 'POST', headers, body: Buffer.concat(chunks) })
+        const upstream = await fetch(tokenEndpoint, { method: 'POST', headers, body })
         const out: Record<string, string> = {}
         for (const name of ['content-type', 'cache-control', 'pragma', 'retry-after', 'www-authenticate']) {
           const value = upstream.headers.get(name)
