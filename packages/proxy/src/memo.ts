@@ -8,6 +8,16 @@ import type { Cacheable, IncomingTokenRequest } from './request'
 
 /** Variants remembered per credential (scope sets, audiences, encodings); the oldest goes first. */
 const PER_CREDENTIAL = 16
+/**
+ * A request larger than this (body, Authorization and query) is not remembered: a client
+ * credentials request is a few hundred bytes, and a client sending large ones takes the full path.
+ */
+export const MEMO_MAX_REQUEST_BYTES = 2_048
+/**
+ * The memo's memory in all: past it the memo starts over, so that clients sending many distinct
+ * requests (up to `maxBodyBytes` each) cannot make it hold `maxKeys` large bodies.
+ */
+export const MEMO_MAX_BYTES = 4 * 1024 * 1024
 
 interface Remembered {
   authorization: string | undefined
@@ -25,6 +35,7 @@ export class ClassificationMemo {
   readonly #lists = new Map<string, Remembered[]>()
   readonly #max: number
   #size = 0
+  #bytes = 0
 
   /** At most `max` requests are remembered; past it the memo starts over. */
   constructor(max: number) {
@@ -51,9 +62,12 @@ export class ClassificationMemo {
   remember(request: IncomingTokenRequest, classified: Cacheable): void {
     const { body, headers, query } = request
     if (request.method !== 'POST' || body === undefined) return
-    if (this.#size >= this.#max) {
+    const bytes = body.length + (headers.authorization?.length ?? 0) + query.length
+    if (bytes > MEMO_MAX_REQUEST_BYTES) return
+    if (this.#size >= this.#max || this.#bytes + bytes > MEMO_MAX_BYTES) {
       this.#lists.clear()
       this.#size = 0
+      this.#bytes = 0
     }
     const key = lookupKey(request, body)
     let list = this.#lists.get(key)
@@ -63,6 +77,7 @@ export class ClassificationMemo {
     }
     if (list.length >= PER_CREDENTIAL) list.shift()
     else this.#size++
+    this.#bytes += bytes
     list.push({
       authorization: headers.authorization,
       type: headers['content-type'],

@@ -1,4 +1,4 @@
-import { ClassificationMemo } from '../src/memo'
+import { ClassificationMemo, MEMO_MAX_BYTES, MEMO_MAX_REQUEST_BYTES } from '../src/memo'
 import type { Cacheable, IncomingTokenRequest } from '../src/request'
 
 const FORM = 'application/x-www-form-urlencoded'
@@ -53,5 +53,27 @@ describe('ClassificationMemo', () => {
     memo.remember(request('b4'), cacheable('b4'))
     expect(memo.recall(request('b0'))).toBeUndefined()
     expect(memo.recall(request('b4'))?.key).toBe('b4')
+  })
+
+  it('should not remember a request larger than MEMO_MAX_REQUEST_BYTES, and start over past MEMO_MAX_BYTES', () => {
+    const memo = new ClassificationMemo(100_000)
+    const auth = { authorization: 'Basic abc' }
+    const big = `scope=${'a'.repeat(MEMO_MAX_REQUEST_BYTES)}`
+    memo.remember(request(big, auth), cacheable('big'))
+    expect(memo.recall(request(big, auth))).toBeUndefined()
+
+    // Distinct credentials with requests just under the limit: the memo holds at most MEMO_MAX_BYTES.
+    const body = 's'.repeat(MEMO_MAX_REQUEST_BYTES - 64)
+    const perRequest = body.length + 'Basic 00000'.length
+    const fit = Math.floor(MEMO_MAX_BYTES / perRequest)
+    for (let i = 0; i < fit; i++)
+      memo.remember(
+        request(body, { authorization: `Basic ${String(i).padStart(5, '0')}` }),
+        cacheable(`k${i}`),
+      )
+    expect(memo.recall(request(body, { authorization: 'Basic 00000' }))?.key).toBe('k0')
+    memo.remember(request(body, { authorization: 'Basic next!' }), cacheable('next'))
+    expect(memo.recall(request(body, { authorization: 'Basic 00000' }))).toBeUndefined()
+    expect(memo.recall(request(body, { authorization: 'Basic next!' }))?.key).toBe('next')
   })
 })
