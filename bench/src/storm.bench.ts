@@ -92,7 +92,7 @@ try {
     )
   // Why a shared store saw more than one request: losers that waited past lease.waitMs, or store
   // calls past storeTimeoutMs (dynalite is one Node process; 200 new clients at once queue in it).
-  out('  provider events (defaults: storeTimeoutMs 1 s, lease.waitMs 5 s; store clients connected first):')
+  out('  provider events (defaults: storeTimeoutMs 1 s, lease.waitMs 25 s; store clients connected first):')
   for (const [k, v] of events) if (!k.includes(' hit-')) out(`    ${k.padEnd(30)} ${v}`)
   const missed = rows.filter(([, r, d]) => r !== 1 || d !== 1)
   out(
