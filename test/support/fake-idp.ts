@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { leakGuard } from './leak-scan'
+import { listenOnLoopback } from './ports'
 
 /**
  * What one token request gets instead of a token. The ones oidc-provider cannot be made to give:
@@ -156,21 +157,11 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
     }
   }
 
-  const sockets = new Set<Socket>()
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => res.destroy())
-  })
-  server.on('connection', (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  server.unref()
-  const { port } = server.address() as AddressInfo
-  let stopped: Promise<void> | undefined
+  const { port, stop } = await listenOnLoopback(
+    createServer((req, res) => {
+      handle(req, res).catch(() => res.destroy())
+    }),
+  )
   return {
     tokenEndpoint: `http://127.0.0.1:${port}/oauth2/token`,
     clientId,
@@ -185,12 +176,6 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
       count = 0
       issued = []
     },
-    stop() {
-      stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        for (const socket of sockets) socket.destroy()
-      })
-      return stopped
-    },
+    stop,
   }
 }

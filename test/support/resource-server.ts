@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
 import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose'
 import { leakGuard } from './leak-scan'
+import { listenOnLoopback } from './ports'
 
 /** Options of {@link startResourceServer}. */
 export interface ResourceServerOptions {
@@ -226,25 +226,14 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
     send(res, 200, { ok: true, method, path, sub: payload?.sub, scope: payload?.scope, body: parsed })
   }
 
-  const sockets = new Set<Socket>()
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) send(res, 500, { error: 'server_error' })
-      else res.destroy()
-    })
-  })
-  server.on('connection', (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  // Tests that forget stop() must not hang jest.
-  server.unref()
-  const { port } = server.address() as AddressInfo
-  let stopped: Promise<void> | undefined
+  const { port, stop } = await listenOnLoopback(
+    createServer((req, res) => {
+      handle(req, res).catch(() => {
+        if (!res.headersSent) send(res, 500, { error: 'server_error' })
+        else res.destroy()
+      })
+    }),
+  )
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -264,12 +253,6 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
       log = []
       failures = []
     },
-    stop() {
-      stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        for (const socket of sockets) socket.destroy()
-      })
-      return stopped
-    },
+    stop,
   }
 }

@@ -1,4 +1,5 @@
-import { type AddressInfo, createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net'
+import { listenOnLoopback } from './ports'
 
 /**
  * What the proxy does to a connection:
@@ -84,15 +85,11 @@ export async function startTcpProxy(upstreamPort: number | (() => number)): Prom
   let delayMs = 0
   let accepted = 0
 
-  // Every socket the proxy holds, refused ones included, so stop() leaves nothing open.
-  const sockets = new Set<Socket>()
-  const hold = (socket: Socket) => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
-  }
+  // Every socket the proxy holds, refused ones included, so stop() leaves nothing open: clients
+  // are tracked as connections of the server, upstream sockets by hand.
+  let hold: (socket: Socket) => void = () => {}
   const server: Server = createServer((client) => {
     accepted++
-    hold(client)
     client.setNoDelay(true)
     if (mode === 'reset') {
       client.resetAndDestroy()
@@ -141,13 +138,9 @@ export async function startTcpProxy(upstreamPort: number | (() => number)): Prom
       if (link.mode !== 'blackhole') upstream.end()
     })
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  server.unref()
-  const { port } = server.address() as AddressInfo
-  let stopped: Promise<void> | undefined
+  const listener = await listenOnLoopback(server)
+  hold = listener.track
+  const { port } = listener
 
   const proxy: TcpProxy = {
     port,
@@ -166,12 +159,8 @@ export async function startTcpProxy(upstreamPort: number | (() => number)): Prom
       proxy.applyToOpen(next, ms)
     },
     stop() {
-      stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        for (const socket of sockets) socket.destroy()
-        links.clear()
-      })
-      return stopped
+      links.clear()
+      return listener.stop()
     },
   }
   return proxy
