@@ -6,7 +6,7 @@ import type { SimClock } from './clock'
 // its own view (its own "client"), so a fault can hit one instance's call. Every call takes a seeded
 // latency on the virtual clock (a ref'd timer: a pending socket keeps a process alive too).
 
-export type StoreMethod = keyof TokenStore
+export type StoreMethod = Exclude<keyof TokenStore, 'renewLease'>
 
 /** A hung call answers this late (a socket timeout), long after the provider's storeTimeoutMs. */
 export const HANG_MS = 30_000

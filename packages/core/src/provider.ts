@@ -304,7 +304,8 @@ class Provider implements TokenProvider {
     } catch (err) {
       await clearing
       // Tell the instances waiting on our lease, so they fail now with this error instead of fetching.
-      if (clearing && err instanceof TokenstashError) await this.#tier?.writeFailure(failureOf(err))
+      if (clearing && inspectable(err) && err instanceof TokenstashError)
+        await this.#tier?.writeFailure(failureOf(err))
       throw err
     }
     await clearing
@@ -537,7 +538,9 @@ class Provider implements TokenProvider {
   }
 
   #emitError(err: unknown): void {
-    if (err instanceof TokenstashError) {
+    if (!inspectable(err)) {
+      this.#emit({ type: 'error', message: describe(err) })
+    } else if (err instanceof TokenstashError) {
       this.#emit({
         type: 'error',
         code: err.code,
@@ -564,6 +567,16 @@ class Provider implements TokenProvider {
 
 /** Times in store entries come from the writer's clock: two instances may be 2 × tolerance apart. */
 const STORE_CLOCK_MARGIN_MS = 2 * DEFAULTS.clockSkewToleranceMs
+
+/** Whether `instanceof` and property reads work on `value` (not on a revoked Proxy). */
+function inspectable(value: unknown): boolean {
+  try {
+    // A revoked Proxy throws on its prototype lookup, which every instanceof makes.
+    return value instanceof Error || true
+  } catch {
+    return false
+  }
+}
 
 /** What a failed holder writes for its waiters: the typed error's fields, never a token. */
 function failureOf(err: TokenstashError): FailureRecord {
