@@ -6,7 +6,7 @@ import {
   type GetCommandOutput,
   PutCommand,
 } from '@aws-sdk/lib-dynamodb'
-import { ConfigError, StoreError, type TokenStore } from '@tokenstash/core'
+import { ConfigError, type StoreCallOptions, StoreError, type TokenStore } from '@tokenstash/core'
 
 /**
  * Options of {@link dynamoDbStore}.
@@ -30,22 +30,10 @@ export interface DynamoDbStoreOptions {
 }
 
 /**
- * What every method of the store takes last: the caller's `signal` is passed to the SDK as
- * `abortSignal`, so an abandoned call sends no further attempt (the SDK retries throttling and
- * 5xx answers, up to 3 attempts by default) and rejects at once.
- *
- * @example
- * ```ts
- * await store.acquireLease(key, owner, 10_000, { signal: AbortSignal.timeout(1_000) })
- * ```
- */
-export interface DynamoDbCallOptions {
-  signal?: AbortSignal
-}
-
-/**
  * The store {@link dynamoDbStore} returns: a {@link TokenStore} whose methods take
- * {@link DynamoDbCallOptions}, with `renewLease`.
+ * {@link StoreCallOptions}, with `renewLease`. The `signal` is passed to the SDK as `abortSignal`,
+ * so an abandoned call sends no further attempt (the SDK retries throttling and 5xx answers, 3
+ * attempts by default) and rejects at once.
  *
  * @example
  * ```ts
@@ -54,13 +42,13 @@ export interface DynamoDbCallOptions {
  * ```
  */
 export interface DynamoDbTokenStore extends TokenStore {
-  get(key: string, options?: DynamoDbCallOptions): Promise<string | undefined>
-  set(key: string, value: string, ttlMs: number, options?: DynamoDbCallOptions): Promise<void>
-  delete(key: string, expected?: string, options?: DynamoDbCallOptions): Promise<void>
-  acquireLease(key: string, owner: string, ttlMs: number, options?: DynamoDbCallOptions): Promise<boolean>
-  releaseLease(key: string, owner: string, options?: DynamoDbCallOptions): Promise<void>
+  get(key: string, options?: StoreCallOptions): Promise<string | undefined>
+  set(key: string, value: string, ttlMs: number, options?: StoreCallOptions): Promise<void>
+  delete(key: string, expected?: string, options?: StoreCallOptions): Promise<void>
+  acquireLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
+  releaseLease(key: string, owner: string, options?: StoreCallOptions): Promise<void>
   /** Extends the lease to `ttlMs` from now only while `owner` still holds it unexpired; true when it did. */
-  renewLease(key: string, owner: string, ttlMs: number, options?: DynamoDbCallOptions): Promise<boolean>
+  renewLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
 }
 
 /**
@@ -212,7 +200,7 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): DynamoDbTokenStore
   async function call<T>(
     operation: string,
     key: unknown,
-    callOptions: DynamoDbCallOptions | undefined,
+    callOptions: StoreCallOptions | undefined,
     fn: (key: string, send: Send) => Promise<T>,
   ): Promise<T> {
     if (typeof key !== 'string' || key === '') {

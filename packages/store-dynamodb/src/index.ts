@@ -1,6 +1,5 @@
 export {
   DYNAMODB_STORE_DEFAULTS,
-  type DynamoDbCallOptions,
   type DynamoDbStoreOptions,
   type DynamoDbTokenStore,
   dynamoDbStore,

@@ -1,7 +1,6 @@
 export type { IoRedisLike, NodeRedisLike } from './client'
 export {
   REDIS_STORE_DEFAULTS,
-  type RedisCallOptions,
   type RedisStoreOptions,
   type RedisTokenStore,
   redisStore,

@@ -1,4 +1,4 @@
-import { ConfigError, StoreError, type TokenStore } from '@tokenstash/core'
+import { ConfigError, type StoreCallOptions, StoreError, type TokenStore } from '@tokenstash/core'
 import { commandsFor, type IoRedisLike, type NodeRedisLike } from './client'
 import { firstConnection } from './connecting'
 import { redisKey } from './keys'
@@ -30,21 +30,9 @@ export interface RedisStoreOptions {
 }
 
 /**
- * What every method of the store takes last: the caller's `signal` ends the wait for the client's
- * first connection and the wait for the reply (a command already sent still runs on the server).
- *
- * @example
- * ```ts
- * await store.get(key, { signal: AbortSignal.timeout(1_000) })
- * ```
- */
-export interface RedisCallOptions {
-  signal?: AbortSignal
-}
-
-/**
  * The store {@link redisStore} returns: a {@link TokenStore} whose methods take
- * {@link RedisCallOptions}, with `renewLease`.
+ * {@link StoreCallOptions}, with `renewLease`. The `signal` ends the wait for the client's first
+ * connection and the wait for the reply (a command already sent still runs on the server).
  *
  * @example
  * ```ts
@@ -53,13 +41,13 @@ export interface RedisCallOptions {
  * ```
  */
 export interface RedisTokenStore extends TokenStore {
-  get(key: string, options?: RedisCallOptions): Promise<string | undefined>
-  set(key: string, value: string, ttlMs: number, options?: RedisCallOptions): Promise<void>
-  delete(key: string, expected?: string, options?: RedisCallOptions): Promise<void>
-  acquireLease(key: string, owner: string, ttlMs: number, options?: RedisCallOptions): Promise<boolean>
-  releaseLease(key: string, owner: string, options?: RedisCallOptions): Promise<void>
+  get(key: string, options?: StoreCallOptions): Promise<string | undefined>
+  set(key: string, value: string, ttlMs: number, options?: StoreCallOptions): Promise<void>
+  delete(key: string, expected?: string, options?: StoreCallOptions): Promise<void>
+  acquireLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
+  releaseLease(key: string, owner: string, options?: StoreCallOptions): Promise<void>
   /** Extends the lease to `ttlMs` from now only while `owner` still holds it; true when it did. */
-  renewLease(key: string, owner: string, ttlMs: number, options?: RedisCallOptions): Promise<boolean>
+  renewLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
 }
 
 /**
@@ -166,7 +154,7 @@ export function redisStore(options: RedisStoreOptions): RedisTokenStore {
   async function call<T>(
     operation: string,
     key: unknown,
-    callOptions: RedisCallOptions | undefined,
+    callOptions: StoreCallOptions | undefined,
     fn: (redisKey: string) => Promise<T>,
   ): Promise<T> {
     const full = redisKey(prefix, checkKey(operation, key))
