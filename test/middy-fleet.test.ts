@@ -132,4 +132,23 @@ describe('m2mToken in a fleet of separate module instances', () => {
     expect(total).toBe(1)
     expect(new Set([...cold, ...warm]).size).toBe(1)
   })
+
+  // The client as the store-redis README (ElastiCache) and docs/operations.md write it: commands are
+  // refused while it connects, and Middy's prefetch asks for the token at module load, before the
+  // socket is up. A client still connecting is waited for, not taken for a failed store.
+  it('should cost one token request for the whole fleet with the documented client (enableOfflineQueue: false)', async () => {
+    const { cold, warm, afterCold, total } = await runFleet('redis-offline-queue-off', (m) => {
+      const client = new Redis({
+        host: redis.host,
+        port: redis.port,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+      })
+      redisClients.push(client)
+      return m.redis.redisStore({ client })
+    })
+    expect(afterCold).toBe(1)
+    expect(total).toBe(1)
+    expect(new Set([...cold, ...warm]).size).toBe(1)
+  })
 })
