@@ -393,7 +393,9 @@ class Provider implements TokenProvider {
     const done = (found?: TokenSet) => {
       this.#emit({ type: 'lease-wait', durationMs: Math.round(waited()), expiresAt: found?.expiresAt })
     }
-    let holder: string | undefined
+    // The holder that beat us: only its failure marker counts (one read, so a holder that fails
+    // before our first check is still known).
+    let holder = await tier.readLeaseOwner()
     for (let i = 0; waited() < this.#lease.waitMs && !tier.readsSkipped; i++) {
       const delay = Math.min(
         POLL_MS[Math.min(i, POLL_MS.length - 1)]! * (0.75 + Math.random() * 0.5),

@@ -140,19 +140,23 @@ export class StoreTier {
     let ended = false
     const renew = () => {
       timer = undefined
-      void this.#call('renewLease', 'write', (s, o) => s.renewLease!(key, lease.owner, ttlMs, o)).then((x) => {
-        if (x.ok && x.value !== true) lease.gone = true
-        else if (!ended) timer = setTimeout(renew, ttlMs / 3)
-      })
+      void this.#call('renewLease', 'write', (s, o) => s.renewLease!(key, lease.owner, ttlMs, o)).then(
+        (x) => {
+          if (x.ok && x.value !== true) lease.gone = true
+          else if (!ended) timer = setTimeout(renew, ttlMs / 3)
+        },
+      )
     }
-    if (lease.state === 'won' && typeof this.#store.renewLease === 'function') timer = setTimeout(renew, ttlMs / 3)
+    if (lease.state === 'won' && typeof this.#store.renewLease === 'function')
+      timer = setTimeout(renew, ttlMs / 3)
     lease.end = () => {
       if (ended) return
       ended = true
       clearTimeout(timer)
       // Won, or asked without an answer (the store may have granted it): release. Nobody waits on
       // it: a lost release costs the fleet at most the lease's ttl, a hung one must not cost a caller.
-      if (lease.state === 'won' || (lease.state === 'unknown' && sent && !r.ok && !r.late)) this.#release(lease.owner)
+      if (lease.state === 'won' || (lease.state === 'unknown' && sent && !r.ok && !r.late))
+        this.#release(lease.owner)
     }
     return lease
   }
@@ -164,7 +168,9 @@ export class StoreTier {
   }
 
   #release(owner: string): void {
-    void this.#call('releaseLease', 'write', (s, o) => s.releaseLease(derivedKey.lease(this.#o.key), owner, o))
+    void this.#call('releaseLease', 'write', (s, o) =>
+      s.releaseLease(derivedKey.lease(this.#o.key), owner, o),
+    )
   }
 
   /** A shared cooldown, capped so a forged or absurd entry cannot silence the fleet for long. */

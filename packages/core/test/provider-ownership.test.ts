@@ -5,7 +5,6 @@ import {
   memoryStore,
   TokenEndpointError,
   type TokenEvent,
-  type TokenSet,
   type TokenSource,
   type TokenStore,
 } from '@tokenstash/core'
@@ -17,7 +16,6 @@ import { fakeClock, fakeSource, flush, key32, pause, slowStore } from './helpers
 
 const HOUR = 3_600_000
 const leaseKey = (key: string) => `${key}#lease`
-const failureKey = (key: string) => `${key}#failure`
 
 /** A throwing getter on `message` and on `cause`: reading the error is itself an error. */
 function hostileError(): Error {
