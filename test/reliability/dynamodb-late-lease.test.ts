@@ -100,6 +100,7 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
       const startedA = Date.now()
       const tokenA = await a.getToken()
       const tookA = Date.now() - startedA
+      const putsAtReturn = leasePuts
       // Every attempt the SDK still had to make has been made (or abandoned).
       await until(() => inFlight === 0)
       const lease = await inspector.get(`${a.key}#lease`)
@@ -120,10 +121,12 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
         tokenRequests: idp.requests(),
         recoveryMs: tookB,
         badTokensServed: 0,
-        notes: `A's getToken took ${tookA} ms, ${throttled} attempt(s) throttled, ${putsAfterReturn} lease put attempt(s) in all; lease left in the table after A returned: ${lease === undefined ? 'none' : 'yes'}; B's getToken after the 401 took ${tookB} ms with ${leaseWaits.length} lease wait(s)`,
+        notes: `A's getToken took ${tookA} ms, ${throttled} attempt(s) throttled, ${putsAfterReturn} lease put attempt(s) in all (${putsAfterReturn - putsAtReturn} after A returned); lease left in the table after A returned: ${lease === undefined ? 'none' : 'yes'}; B's getToken after the 401 took ${tookB} ms with ${leaseWaits.length} lease wait(s)`,
       })
 
       expect(throttled).toBeGreaterThan(0)
+      // The SDK's retries ended with the provider's signal: no attempt after getToken() returned.
+      expect(putsAfterReturn - putsAtReturn).toBe(0)
       // No lease outlives the getToken() that asked for it.
       expect(lease).toBeUndefined()
       // B takes the lease at once: no wait for a holder that does not exist, one new token.
