@@ -26,6 +26,7 @@ const SECTIONS = [
   ['idp-faults', 'Identity provider faults and clock skew'],
   ['load', 'Load, 401 storms and the Lambda lifecycle'],
   ['lambda-lifecycle', 'Lambda lifecycle: real containers frozen with SIGSTOP'],
+  ['heart', 'Lease holders, late store calls and caller deadlines (issue 16)'],
   ['leak-scan', 'Leak scan'],
 ]
 

@@ -7,6 +7,7 @@ import { events, invoke, lambdaContext } from '../packages/middy/test/lambda'
 import { type DynamoServer, startDynamo } from './support/dynamodb'
 import { type Issuer, startIssuer, tokenVerifier } from './support/issuer'
 import { type RedisServer, startRedis } from './support/redis'
+import { scenarioResults } from './support/reliability'
 
 // A fleet of cold Lambda containers, each with its own module registry (so its own @tokenstash/*
 // and @middy/core instances, memory tier and single flight), all built at once as a cold start
@@ -129,6 +130,35 @@ describe('m2mToken in a fleet of separate module instances', () => {
       redisClients.push(client)
       return m.redis.redisStore({ client })
     })
+    expect(total).toBe(1)
+    expect(new Set([...cold, ...warm]).size).toBe(1)
+  })
+
+  // The client as the store-redis README (ElastiCache) and docs/operations.md write it: commands are
+  // refused while it connects, and Middy's prefetch asks for the token at module load, before the
+  // socket is up. A client still connecting is waited for, not taken for a failed store.
+  it('should cost one token request for the whole fleet with the documented client (enableOfflineQueue: false)', async () => {
+    const { cold, warm, afterCold, total } = await runFleet('redis-offline-queue-off', (m) => {
+      const client = new Redis({
+        host: redis.host,
+        port: redis.port,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+      })
+      redisClients.push(client)
+      return m.redis.redisStore({ client })
+    })
+    scenarioResults('heart').record({
+      scenario: 'Documented Redis client (enableOfflineQueue: false), token at init',
+      fault: `${CONTAINERS} cold containers, Middy's prefetch at module load before ioredis has connected`,
+      invocations: cold.length + warm.length,
+      failed: 0,
+      tokenRequests: total,
+      recoveryMs: null,
+      badTokensServed: 0,
+      notes: `${afterCold} token request(s) for the cold burst; the store waits for the client's first connection`,
+    })
+    expect(afterCold).toBe(1)
     expect(total).toBe(1)
     expect(new Set([...cold, ...warm]).size).toBe(1)
   })

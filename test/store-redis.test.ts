@@ -82,6 +82,35 @@ describe('redisStore on a single node', () => {
   })
 })
 
+// The ElastiCache setup the README recommends refuses commands until connected; a call made at init
+// (Middy's prefetch) must wait for the first connection instead of failing.
+describe('redisStore with a client that refuses commands while it connects', () => {
+  it('should wait for an ioredis client with enableOfflineQueue: false', async () => {
+    const client = new Redis({ host: server.host, port: server.port, enableOfflineQueue: false })
+    try {
+      const store = redisStore({ client })
+      expect(client.status).not.toBe('ready')
+      await expect(store.acquireLease('init:io#lease', 'me', 60_000)).resolves.toBe(true)
+      expect(await store.get('init:io#lease')).toBe('me')
+    } finally {
+      client.disconnect()
+    }
+  })
+
+  it('should wait for a node-redis client with disableOfflineQueue: true', async () => {
+    const client = createClient({ url: server.url, disableOfflineQueue: true })
+    const connecting = client.connect()
+    try {
+      const store = redisStore({ client, prefix: 'nr:' })
+      expect(client.isReady).toBe(false)
+      await expect(store.acquireLease('init:nr#lease', 'me', 60_000)).resolves.toBe(true)
+    } finally {
+      await connecting
+      client.destroy()
+    }
+  })
+})
+
 describe('redisStore against a stopped server', () => {
   it('should reject with a StoreError naming the operation and holding no value', async () => {
     const down = await startRedis()

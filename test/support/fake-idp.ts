@@ -34,6 +34,14 @@ export interface FakeIdp {
   issued(): string[]
   /** The next `count` requests get `fault`. */
   failNext(count: number, fault: IdpFault): void
+  /** From now on token requests get no answer (the connection stays open) until {@link release}. */
+  hold(): void
+  /** Token requests held now, oldest first (a client may have given up on some). */
+  held(): number
+  /** Answers the oldest held request now: with `fault`, or as if it had not been held. */
+  answerHeld(fault?: IdpFault): void
+  /** Stops holding; the held requests are answered in order, as if they had just come. */
+  release(): void
   /** Zeroes the counters and drops pending faults. */
   reset(): void
   stop(): Promise<void>
@@ -75,6 +83,8 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
   leakGuard()?.secret(clientSecret, 'client secret')
   const expectedAuth = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`
   let faults: IdpFault[] = []
+  let holding = false
+  let held: ((fault: IdpFault | undefined) => void)[] = []
   let count = 0
   let issued: string[] = []
 
@@ -104,7 +114,10 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
     if (req.method !== 'POST' || !req.url?.startsWith('/oauth2/token'))
       return json(res, 404, { error: 'not_found' })
     count++
-    const fault = faults.shift()
+    const given = holding
+      ? await new Promise<IdpFault | undefined>((resolve) => held.push(resolve))
+      : undefined
+    const fault = given ?? faults.shift()
     if (!fault) {
       if (req.headers.authorization !== expectedAuth) return json(res, 401, { error: 'invalid_client' })
       return json(res, 200, tokenBody(false), { 'cache-control': 'no-store' })
@@ -170,6 +183,19 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
     issued: () => [...issued],
     failNext(n, fault) {
       for (let i = 0; i < n; i++) faults.push(fault)
+    },
+    hold() {
+      holding = true
+    },
+    held: () => held.length,
+    answerHeld(fault) {
+      held.shift()?.(fault)
+    },
+    release() {
+      holding = false
+      const waiting = held
+      held = []
+      for (const answer of waiting) answer(undefined)
     },
     reset() {
       faults = []

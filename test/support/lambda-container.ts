@@ -20,6 +20,10 @@ export interface ContainerConfig {
   namespace: string
   encryptionKey: string
   storeTimeoutMs: number
+  /** The function timeout each invocation gets (Middy caps its wait for a token by it). Default 30,000 ms. */
+  invocationTimeoutMs?: number
+  /** m2mToken's `disablePrefetch`: no token request at init. Default false (the prefetch runs). */
+  disablePrefetch?: boolean
 }
 
 /** What one invocation reports back; holds the token, which the parent checks against the API. */

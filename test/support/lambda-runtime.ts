@@ -36,7 +36,7 @@ const ordersApiToken = createTokenProvider({
 
 const handler = middy(
   async (_event: unknown, context: Context & { ordersApiToken: string }) => context.ordersApiToken,
-).use(m2mToken({ fetchData: { ordersApiToken } }))
+).use(m2mToken({ fetchData: { ordersApiToken }, disablePrefetch: config.disablePrefetch ?? false }))
 
 async function run(id: number): Promise<InvocationReport> {
   events = []
@@ -45,7 +45,7 @@ async function run(id: number): Promise<InvocationReport> {
   let token: string | undefined
   let error: InvocationReport['error']
   try {
-    token = await invoke(handler, { id }, lambdaContext({ timeoutMs: 30_000 }))
+    token = await invoke(handler, { id }, lambdaContext({ timeoutMs: config.invocationTimeoutMs ?? 30_000 }))
   } catch (err) {
     const e = err as { name?: string; code?: string; message?: string }
     error = { name: String(e?.name), code: e?.code, message: String(e?.message) }

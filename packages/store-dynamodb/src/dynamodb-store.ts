@@ -1,6 +1,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb'
-import { ConfigError, StoreError, type TokenStore } from '@tokenstash/core'
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  type GetCommandOutput,
+  PutCommand,
+} from '@aws-sdk/lib-dynamodb'
+import { ConfigError, type StoreCallOptions, StoreError, type TokenStore } from '@tokenstash/core'
 
 /**
  * Options of {@link dynamoDbStore}.
@@ -21,6 +27,28 @@ export interface DynamoDbStoreOptions {
   ttlAttribute?: string
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number
+}
+
+/**
+ * The store {@link dynamoDbStore} returns: a {@link TokenStore} whose methods take
+ * {@link StoreCallOptions}, with `renewLease`. The `signal` is passed to the SDK as `abortSignal`,
+ * so an abandoned call sends no further attempt (the SDK retries throttling and 5xx answers, 3
+ * attempts by default) and rejects at once.
+ *
+ * @example
+ * ```ts
+ * const store: DynamoDbTokenStore = dynamoDbStore({ client, tableName: 'tokens' })
+ * await store.renewLease('ns:ab12#lease', owner, 10_000)
+ * ```
+ */
+export interface DynamoDbTokenStore extends TokenStore {
+  get(key: string, options?: StoreCallOptions): Promise<string | undefined>
+  set(key: string, value: string, ttlMs: number, options?: StoreCallOptions): Promise<void>
+  delete(key: string, expected?: string, options?: StoreCallOptions): Promise<void>
+  acquireLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
+  releaseLease(key: string, owner: string, options?: StoreCallOptions): Promise<void>
+  /** Extends the lease to `ttlMs` from now only while `owner` still holds it unexpired; true when it did. */
+  renewLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
 }
 
 /**
@@ -96,6 +124,9 @@ function epochMs(attribute: unknown): number | undefined {
   return Number(text)
 }
 
+/** `client.send`, with the caller's abort signal when it gave one. */
+type Send = <Output>(command: { readonly input: object }) => Promise<Output>
+
 function isConditionFailure(err: unknown): boolean {
   return (err as { name?: unknown } | null)?.name === 'ConditionalCheckFailedException'
 }
@@ -135,7 +166,7 @@ function reason(err: unknown): string {
  * const provider = createTokenProvider({ source, store, encryptionKey: process.env.TOKEN_CACHE_KEY })
  * ```
  */
-export function dynamoDbStore(options: DynamoDbStoreOptions): TokenStore {
+export function dynamoDbStore(options: DynamoDbStoreOptions): DynamoDbTokenStore {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(
       `Expected dynamoDbStore options to be an object with \`client\` and \`tableName\`, got ${show(options)}`,
@@ -166,12 +197,25 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): TokenStore {
     return { [pk]: key, [v]: value, [exp]: expiresAt, [ttl]: Math.ceil(expiresAt / 1000) }
   }
 
-  async function call<T>(operation: string, key: unknown, fn: (key: string) => Promise<T>): Promise<T> {
+  async function call<T>(
+    operation: string,
+    key: unknown,
+    callOptions: StoreCallOptions | undefined,
+    fn: (key: string, send: Send) => Promise<T>,
+  ): Promise<T> {
     if (typeof key !== 'string' || key === '') {
       throw new StoreError(`DynamoDB ${operation} was called without a non-empty string key`, { operation })
     }
+    const signal = callOptions?.signal
+    // The SDK's retries (throttling, 5xx) end with the signal: a lease put abandoned by its caller
+    // must not land seconds later, when nobody will release it.
+    const send: Send = (command) =>
+      (signal
+        ? client.send(command as never, { abortSignal: signal })
+        : client.send(command as never)) as never
     try {
-      return await fn(key)
+      signal?.throwIfAborted()
+      return await fn(key, send)
     } catch (err) {
       const why = reason(err)
       // A socket error is about reaching DynamoDB; anything else is about the table or permissions.
@@ -185,9 +229,9 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): TokenStore {
     }
   }
 
-  async function conditionalDelete(key: string, expected: string): Promise<void> {
+  async function conditionalDelete(send: Send, key: string, expected: string): Promise<void> {
     try {
-      await client.send(
+      await send(
         new DeleteCommand({
           TableName: tableName,
           Key: { [pk]: key },
@@ -203,9 +247,9 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): TokenStore {
   }
 
   return {
-    get(key) {
-      return call('get', key, async (k) => {
-        const { Item } = await client.send(
+    get(key, opts) {
+      return call('get', key, opts, async (k, send) => {
+        const { Item } = await send<GetCommandOutput>(
           new GetCommand({ TableName: tableName, Key: { [pk]: k }, ConsistentRead: true }),
         )
         const value = Item?.[v]
@@ -215,26 +259,25 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): TokenStore {
         return value
       })
     },
-    set(key, value, ttlMs) {
-      return call('set', key, async (k) => {
+    set(key, value, ttlMs, opts) {
+      return call('set', key, opts, async (k, send) => {
         if (!(ttlMs > 0)) {
-          await client.send(new DeleteCommand({ TableName: tableName, Key: { [pk]: k } }))
+          await send(new DeleteCommand({ TableName: tableName, Key: { [pk]: k } }))
           return
         }
-        await client.send(new PutCommand({ TableName: tableName, Item: item(k, value, ttlMs) }))
+        await send(new PutCommand({ TableName: tableName, Item: item(k, value, ttlMs) }))
       })
     },
-    delete(key, expected) {
-      return call('delete', key, async (k) => {
-        if (expected === undefined)
-          await client.send(new DeleteCommand({ TableName: tableName, Key: { [pk]: k } }))
-        else await conditionalDelete(k, expected)
+    delete(key, expected, opts) {
+      return call('delete', key, opts, async (k, send) => {
+        if (expected === undefined) await send(new DeleteCommand({ TableName: tableName, Key: { [pk]: k } }))
+        else await conditionalDelete(send, k, expected)
       })
     },
-    acquireLease(key, owner, ttlMs) {
-      return call('acquireLease', key, async (k) => {
+    acquireLease(key, owner, ttlMs, opts) {
+      return call('acquireLease', key, opts, async (k, send) => {
         try {
-          await client.send(
+          await send(
             new PutCommand({
               TableName: tableName,
               Item: item(k, owner, ttlMs),
@@ -251,8 +294,28 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): TokenStore {
         }
       })
     },
-    releaseLease(key, owner) {
-      return call('releaseLease', key, (k) => conditionalDelete(k, owner))
+    releaseLease(key, owner, opts) {
+      return call('releaseLease', key, opts, (k, send) => conditionalDelete(send, k, owner))
+    },
+    renewLease(key, owner, ttlMs, opts) {
+      return call('renewLease', key, opts, async (k, send) => {
+        try {
+          await send(
+            new PutCommand({
+              TableName: tableName,
+              Item: item(k, owner, ttlMs),
+              // Ours and not yet expired: an expired lease may be taken by another owner any moment.
+              ConditionExpression: '#v = :owner AND #exp > :now',
+              ExpressionAttributeNames: { '#v': v, '#exp': exp },
+              ExpressionAttributeValues: { ':owner': owner, ':now': now() },
+            }),
+          )
+          return true
+        } catch (err) {
+          if (isConditionFailure(err)) return false
+          throw err
+        }
+      })
     },
   }
 }

@@ -1,1 +1,6 @@
-export { DYNAMODB_STORE_DEFAULTS, type DynamoDbStoreOptions, dynamoDbStore } from './dynamodb-store'
+export {
+  DYNAMODB_STORE_DEFAULTS,
+  type DynamoDbStoreOptions,
+  type DynamoDbTokenStore,
+  dynamoDbStore,
+} from './dynamodb-store'

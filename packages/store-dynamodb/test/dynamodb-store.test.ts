@@ -10,12 +10,12 @@ beforeAll(() => nock.disableNetConnect())
 afterEach(() => nock.cleanAll())
 afterAll(() => nock.enableNetConnect())
 
-function makeClient() {
+function makeClient(maxAttempts = 1) {
   return new DynamoDBClient({
     endpoint: ENDPOINT,
     region: 'eu-west-1',
     credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' },
-    maxAttempts: 1,
+    maxAttempts,
   })
 }
 
@@ -186,6 +186,49 @@ describe('dynamoDbStore', () => {
         ExpressionAttributeNames: { '#pk': 'pk', '#exp': 'expiresAtMs' },
         ExpressionAttributeValues: { ':now': { N: '1700000000500' } },
       })
+    })
+
+    it('should renew a lease with a put conditioned on its owner and an unexpired lease', async () => {
+      const seen = dynamo([200, {}], conditionFailed)
+      const store = dynamoDbStore({ client: makeClient(), tableName: 'tokens', now })
+      expect(await store.renewLease('k#lease', 'me', 5_000)).toBe(true)
+      expect(await store.renewLease('k#lease', 'me', 5_000)).toBe(false)
+      expect(seen[0]).toEqual({
+        target: 'PutItem',
+        body: {
+          TableName: 'tokens',
+          Item: {
+            pk: { S: 'k#lease' },
+            v: { S: 'me' },
+            expiresAtMs: { N: '1700000005500' },
+            ttl: { N: '1700000006' },
+          },
+          ConditionExpression: '#v = :owner AND #exp > :now',
+          ExpressionAttributeNames: { '#v': 'v', '#exp': 'expiresAtMs' },
+          ExpressionAttributeValues: { ':owner': { S: 'me' }, ':now': { N: '1700000000500' } },
+        },
+      })
+    })
+
+    it('should send no further attempt of a throttled lease put once the signal aborts', async () => {
+      const throttled: [number, unknown] = [
+        400,
+        {
+          __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException',
+          message: 'Rate exceeded',
+        },
+      ]
+      const seen = dynamo(throttled, throttled, throttled)
+      const controller = new AbortController()
+      const store = dynamoDbStore({ client: makeClient(3), tableName: 'tokens', now })
+      const acquiring = store.acquireLease('k#lease', 'me', 5_000, { signal: controller.signal })
+      for (let i = 0; i < 2_000 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 5))
+      expect(seen).toHaveLength(1)
+      controller.abort()
+      await expect(acquiring).rejects.toBeInstanceOf(StoreError)
+      // Long enough for the SDK's backoff (well under a second for the second attempt).
+      await new Promise((r) => setTimeout(r, 1_500))
+      expect(seen).toHaveLength(1)
     })
 
     it('should release and compare-and-delete with a condition, treating a failed condition as a no', async () => {

@@ -14,8 +14,8 @@ export interface RedisCommands {
   /** SET key value PX ttl NX; true when the key was set. */
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>
   del(key: string): Promise<void>
-  /** EVALSHA with one key and one argument, falling back to EVAL once per server that lacks the script. */
-  run(script: LuaScript, key: string, arg: string): Promise<unknown>
+  /** EVALSHA with one key and its arguments, falling back to EVAL once per server that lacks the script. */
+  run(script: LuaScript, key: string, ...args: string[]): Promise<unknown>
 }
 
 /**
@@ -73,12 +73,12 @@ function fromIoRedis(client: IoRedisLike): RedisCommands {
     async del(key) {
       await client.del(key)
     },
-    async run(script, key, arg) {
+    async run(script, key, ...args) {
       try {
-        return await client.evalsha(script.sha1, 1, key, arg)
+        return await client.evalsha(script.sha1, 1, key, ...args)
       } catch (err) {
         if (!isNoScript(err)) throw err
-        return client.eval(script.body, 1, key, arg)
+        return client.eval(script.body, 1, key, ...args)
       }
     },
   }
@@ -101,8 +101,8 @@ function fromNodeRedis(client: NodeRedisLike): RedisCommands {
     async del(key) {
       await client.del(key)
     },
-    async run(script, key, arg) {
-      const options = { keys: [key], arguments: [arg] }
+    async run(script, key, ...args) {
+      const options = { keys: [key], arguments: args }
       try {
         return await client.evalSha(script.sha1, options)
       } catch (err) {

@@ -1,2 +1,7 @@
 export type { IoRedisLike, NodeRedisLike } from './client'
-export { REDIS_STORE_DEFAULTS, type RedisStoreOptions, redisStore } from './redis-store'
+export {
+  REDIS_STORE_DEFAULTS,
+  type RedisStoreOptions,
+  type RedisTokenStore,
+  redisStore,
+} from './redis-store'

@@ -1,7 +1,8 @@
-import { ConfigError, StoreError, type TokenStore } from '@tokenstash/core'
+import { ConfigError, type StoreCallOptions, StoreError, type TokenStore } from '@tokenstash/core'
 import { commandsFor, type IoRedisLike, type NodeRedisLike } from './client'
+import { firstConnection } from './connecting'
 import { redisKey } from './keys'
-import { compareAndDelete } from './scripts'
+import { compareAndDelete, renewIfOwner } from './scripts'
 
 /**
  * Options of {@link redisStore}.
@@ -20,6 +21,33 @@ export interface RedisStoreOptions {
   client: IoRedisLike | NodeRedisLike | object
   /** Put before every key. Default `'tokenstash:'`. Must not hold `{` or `}` (the store owns the hash tag). */
   prefix?: string
+  /**
+   * How long a call waits for a client that has not finished its first connection (a call made
+   * at init, before the socket is up), when the caller's signal does not end the wait earlier.
+   * Default 5,000 ms. The provider passes a signal bounded by `storeTimeoutMs`.
+   */
+  connectWaitMs?: number
+}
+
+/**
+ * The store {@link redisStore} returns: a {@link TokenStore} whose methods take
+ * {@link StoreCallOptions}, with `renewLease`. The `signal` ends the wait for the client's first
+ * connection and the wait for the reply (a command already sent still runs on the server).
+ *
+ * @example
+ * ```ts
+ * const store: RedisTokenStore = redisStore({ client })
+ * await store.renewLease('ns:ab12#lease', owner, 10_000)
+ * ```
+ */
+export interface RedisTokenStore extends TokenStore {
+  get(key: string, options?: StoreCallOptions): Promise<string | undefined>
+  set(key: string, value: string, ttlMs: number, options?: StoreCallOptions): Promise<void>
+  delete(key: string, expected?: string, options?: StoreCallOptions): Promise<void>
+  acquireLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
+  releaseLease(key: string, owner: string, options?: StoreCallOptions): Promise<void>
+  /** Extends the lease to `ttlMs` from now only while `owner` still holds it; true when it did. */
+  renewLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
 }
 
 /**
@@ -30,7 +58,7 @@ export interface RedisStoreOptions {
  * redisStore({ client, prefix: `${REDIS_STORE_DEFAULTS.prefix}orders:` })
  * ```
  */
-export const REDIS_STORE_DEFAULTS = Object.freeze({ prefix: 'tokenstash:' })
+export const REDIS_STORE_DEFAULTS = Object.freeze({ prefix: 'tokenstash:', connectWaitMs: 5_000 })
 
 // Only a short, value-free reason goes into messages: a reply error's first word (WRONGTYPE,
 // NOAUTH, READONLY, CLUSTERDOWN...), a socket error code, or the error's class name.
@@ -69,13 +97,25 @@ function checkKey(operation: string, key: unknown): string {
   return key
 }
 
+/** `promise`, or the signal's reason once it aborts first. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise
+  return new Promise<T>((resolve, reject) => {
+    const aborted = () => reject(signal.reason)
+    signal.addEventListener('abort', aborted, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', aborted))
+  })
+}
+
 // PX takes whole milliseconds > 0; a fraction is rounded up so an entry never lives shorter than asked.
 const px = (ttlMs: number) => Math.max(1, Math.ceil(ttlMs))
 
 /**
  * A {@link TokenStore} on Redis, Valkey or ElastiCache, single node or cluster mode, through an
  * ioredis or node-redis client you pass in. Writes use `SET PX`, leases `SET NX PX`, and
- * owner-only release and compare-and-delete one Lua script (EVALSHA); it never runs KEYS or SCAN.
+ * owner-only release, renewal and compare-and-delete Lua scripts (EVALSHA); it never runs KEYS or SCAN.
+ * A call made while the client is still making its first connection waits for it (`connectWaitMs`,
+ * or the caller's signal), so `enableOfflineQueue: false` does not fail the calls made at init.
  * Keys are `${prefix}{${base}}${suffix}` so a provider's token, lease and cooldown share a slot.
  * Failures reject with a {@link StoreError} holding the client's error as `cause`.
  *
@@ -89,7 +129,7 @@ const px = (ttlMs: number) => Math.max(1, Math.ceil(ttlMs))
  * const provider = createTokenProvider({ source: clientCredentials({ tokenEndpoint, clientId, clientSecret }), store, encryptionKey })
  * ```
  */
-export function redisStore(options: RedisStoreOptions): TokenStore {
+export function redisStore(options: RedisStoreOptions): RedisTokenStore {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(
       `Expected redisStore options to be an object with a \`client\`, got ${options === null ? 'null' : typeof options}`,
@@ -103,10 +143,27 @@ export function redisStore(options: RedisStoreOptions): TokenStore {
     )
   }
 
-  async function call<T>(operation: string, key: unknown, fn: (redisKey: string) => Promise<T>): Promise<T> {
+  const connectWaitMs = options.connectWaitMs ?? REDIS_STORE_DEFAULTS.connectWaitMs
+  if (typeof connectWaitMs !== 'number' || !(connectWaitMs >= 0) || !Number.isFinite(connectWaitMs)) {
+    throw new ConfigError(
+      `Expected \`connectWaitMs\` to be a finite number of milliseconds >= 0, got ${typeof connectWaitMs === 'number' ? connectWaitMs : typeof connectWaitMs}`,
+    )
+  }
+  const connection = firstConnection(options.client, connectWaitMs)
+
+  async function call<T>(
+    operation: string,
+    key: unknown,
+    callOptions: StoreCallOptions | undefined,
+    fn: (redisKey: string) => Promise<T>,
+  ): Promise<T> {
     const full = redisKey(prefix, checkKey(operation, key))
+    const signal = callOptions?.signal
     try {
-      return await fn(full)
+      signal?.throwIfAborted()
+      await connection.ready(signal)
+      signal?.throwIfAborted()
+      return await untilAborted(fn(full), signal)
     } catch (err) {
       throw new StoreError(
         `Redis ${operation} failed (${reason(err)}); check that Redis is reachable and the client is connected`,
@@ -119,28 +176,33 @@ export function redisStore(options: RedisStoreOptions): TokenStore {
   }
 
   return {
-    get(key) {
-      return call('get', key, async (k) => (await redis.get(k)) ?? undefined)
+    get(key, opts) {
+      return call('get', key, opts, async (k) => (await redis.get(k)) ?? undefined)
     },
-    set(key, value, ttlMs) {
-      return call('set', key, async (k) => {
+    set(key, value, ttlMs, opts) {
+      return call('set', key, opts, async (k) => {
         // A ttl that is already over means "gone", as in memoryStore; Redis would reject PX 0.
         if (!(ttlMs > 0)) await redis.del(k)
         else await redis.set(k, value, px(ttlMs))
       })
     },
-    delete(key, expected) {
-      return call('delete', key, async (k) => {
+    delete(key, expected, opts) {
+      return call('delete', key, opts, async (k) => {
         if (expected === undefined) await redis.del(k)
         else await redis.run(compareAndDelete, k, expected)
       })
     },
-    acquireLease(key, owner, ttlMs) {
-      return call('acquireLease', key, (k) => redis.setIfAbsent(k, owner, px(ttlMs)))
+    acquireLease(key, owner, ttlMs, opts) {
+      return call('acquireLease', key, opts, (k) => redis.setIfAbsent(k, owner, px(ttlMs)))
     },
-    releaseLease(key, owner) {
-      return call('releaseLease', key, async (k) => {
+    releaseLease(key, owner, opts) {
+      return call('releaseLease', key, opts, async (k) => {
         await redis.run(compareAndDelete, k, owner)
+      })
+    },
+    renewLease(key, owner, ttlMs, opts) {
+      return call('renewLease', key, opts, async (k) => {
+        return Number(await redis.run(renewIfOwner, k, owner, String(px(ttlMs)))) === 1
       })
     },
   }

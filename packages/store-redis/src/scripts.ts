@@ -26,3 +26,11 @@ export const compareAndDelete = script(
  * clients, so it reaches the slot's primary.
  */
 export const readFromPrimary = script("return redis.call('GET', KEYS[1])")
+
+/**
+ * Extends KEYS[1]'s ttl to ARGV[2] ms only while it still holds ARGV[1]: a lease holder renews its
+ * own lease, never one that expired and was taken by another owner meanwhile. Answers 1 when renewed.
+ */
+export const renewIfOwner = script(
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
+)

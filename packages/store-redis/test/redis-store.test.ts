@@ -1,8 +1,9 @@
+import { EventEmitter } from 'node:events'
 import { ConfigError, StoreError } from '@tokenstash/core'
 import { redisStore } from '@tokenstash/store-redis'
 import nock from 'nock'
 import { redisKey } from '../src/keys'
-import { compareAndDelete, readFromPrimary } from '../src/scripts'
+import { compareAndDelete, readFromPrimary, renewIfOwner } from '../src/scripts'
 
 beforeAll(() => nock.disableNetConnect())
 afterAll(() => nock.enableNetConnect())
@@ -128,6 +129,36 @@ describe('redisStore', () => {
         ['set', 'tokenstash:{ns:k}', 'v', 'PX', 1501],
         ['set', 'tokenstash:{ns:k}#lease', 'me', 'PX', 100, 'NX'],
       ])
+    })
+
+    it('should renew a lease with the owner-only script, answering whether it did', async () => {
+      const replies = [1, 0]
+      const { client, calls } = fakeIoRedis({ evalsha: () => replies.shift() })
+      const store = redisStore({ client })
+      expect(await store.renewLease('ns:k#lease', 'me', 2500.5)).toBe(true)
+      expect(await store.renewLease('ns:k#lease', 'me', 2500)).toBe(false)
+      expect(calls).toEqual([
+        ['evalsha', renewIfOwner.sha1, 1, 'tokenstash:{ns:k}#lease', 'me', '2501'],
+        ['evalsha', renewIfOwner.sha1, 1, 'tokenstash:{ns:k}#lease', 'me', '2500'],
+      ])
+    })
+
+    it('should send nothing for a call whose signal is already aborted', async () => {
+      const { client, calls } = fakeIoRedis()
+      const controller = new AbortController()
+      controller.abort()
+      await expect(
+        redisStore({ client }).acquireLease('k#lease', 'me', 100, { signal: controller.signal }),
+      ).rejects.toThrow('Redis acquireLease failed (AbortError)')
+      expect(calls).toEqual([])
+    })
+
+    it('should stop waiting for a reply when the signal aborts', async () => {
+      const { client } = fakeIoRedis({ get: () => new Promise(() => {}) })
+      const controller = new AbortController()
+      const got = redisStore({ client }).get('k', { signal: controller.signal })
+      controller.abort()
+      await expect(got).rejects.toBeInstanceOf(StoreError)
     })
 
     it('should report a lost lease race when SET NX answers null', async () => {
@@ -271,5 +302,86 @@ describe('redisStore', () => {
         expect(calls).toEqual([])
       },
     )
+  })
+
+  describe('with a client still making its first connection', () => {
+    /** A client that refuses commands until it is ready, like enableOfflineQueue: false / disableOfflineQueue: true. */
+    function connectingClient(shape: 'ioredis' | 'node-redis', initial: Record<string, unknown>) {
+      const fake = shape === 'ioredis' ? fakeIoRedis() : fakeNodeRedis()
+      const emitter = new EventEmitter()
+      const state = { ...initial }
+      const isReady = () => state.status === 'ready' || state.isReady === true
+      const client = Object.assign(emitter, state, {
+        connect: jest.fn(async () => {}),
+        get: async (key: string) => {
+          if (!isReady()) throw new Error("Stream isn't writeable and enableOfflineQueue options is false")
+          return fake.client.get(key)
+        },
+        set: fake.client.set,
+        del: fake.client.del,
+        eval: fake.client.eval,
+        evalsha: (fake.client as Record<string, unknown>).evalsha,
+        evalSha: (fake.client as Record<string, unknown>).evalSha,
+      })
+      const become = (next: Record<string, unknown>) => {
+        Object.assign(state, next)
+        Object.assign(client, next)
+        if (isReady()) emitter.emit('ready')
+      }
+      return { client: client as never as object & { connect: jest.Mock }, calls: fake.calls, become }
+    }
+
+    it.each([
+      ['ioredis', { status: 'connecting' }, { status: 'ready' }],
+      ['node-redis', { isOpen: true, isReady: false }, { isReady: true }],
+    ] as const)(
+      'should wait for a %s client to be ready instead of failing',
+      async (shape, initial, ready) => {
+        const { client, calls, become } = connectingClient(shape, initial)
+        const store = redisStore({ client })
+        const got = store.get('k')
+        await new Promise((r) => setTimeout(r, 20))
+        expect(calls).toEqual([])
+        become(ready)
+        await expect(got).resolves.toBeUndefined()
+        expect(calls).toEqual([['get', 'tokenstash:{k}']])
+      },
+    )
+
+    it('should start the connection of a lazyConnect client, as its first command would', async () => {
+      const { client, become } = connectingClient('ioredis', { status: 'wait' })
+      const got = redisStore({ client }).get('k')
+      await new Promise((r) => setTimeout(r, 5))
+      expect(client.connect).toHaveBeenCalledTimes(1)
+      become({ status: 'ready' })
+      await expect(got).resolves.toBeUndefined()
+    })
+
+    it('should give up waiting when the signal aborts, without sending the command', async () => {
+      const { client, calls } = connectingClient('ioredis', { status: 'connecting' })
+      const got = redisStore({ client }).get('k', { signal: AbortSignal.timeout(20) })
+      await expect(got).rejects.toThrow('Redis get failed (TimeoutError)')
+      expect(calls).toEqual([])
+    })
+
+    it('should send the command after connectWaitMs, and fail as the client says', async () => {
+      const { client } = connectingClient('ioredis', { status: 'connecting' })
+      await expect(redisStore({ client, connectWaitMs: 10 }).get('k')).rejects.toBeInstanceOf(StoreError)
+    })
+
+    it('should not wait for a client that was ready once and is reconnecting', async () => {
+      const { client, become } = connectingClient('ioredis', { status: 'connecting' })
+      const store = redisStore({ client, connectWaitMs: 60_000 })
+      become({ status: 'ready' })
+      await store.get('k')
+      become({ status: 'reconnecting' })
+      await expect(store.get('k')).rejects.toBeInstanceOf(StoreError)
+    })
+
+    it.each([-1, Number.NaN, '5'])('should reject connectWaitMs %p', (connectWaitMs) => {
+      expect(() =>
+        redisStore({ client: fakeIoRedis().client, connectWaitMs: connectWaitMs as never }),
+      ).toThrow(ConfigError)
+    })
   })
 })

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto'
+import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb'
+import { clientCredentials, createTokenProvider, type TokenEvent } from '@tokenstash/core'
+import { dynamoDbStore } from '@tokenstash/store-dynamodb'
+import { type DynamoServer, startDynamo } from '../support/dynamodb'
+import { type FakeIdp, startFakeIdp } from '../support/fake-idp'
+import { scenarioResults } from '../support/reliability'
+
+// Defect 3 of issue 16 on DynamoDB, with no network fault: the conditional PutItem that takes the
+// lease is answered ProvisionedThroughputExceededException for its first 900 ms. The SDK retries it
+// (3 attempts by default); without an abort signal an attempt lands after the provider gave up on
+// the call (storeTimeoutMs), fetched and "released", and the lease then lives its whole ttl with
+// nobody to release it: the next 401 on another container waits for a holder that does not exist.
+
+const results = scenarioResults('heart')
+const TABLE = 'late-lease-tokens'
+const THROTTLE_MS = 900
+
+let idp: FakeIdp
+let dynamo: DynamoServer
+
+beforeAll(async () => {
+  ;[idp, dynamo] = await Promise.all([startFakeIdp({ ttlSeconds: 300 }), startDynamo()])
+  await dynamo.createTable(TABLE)
+}, 60_000)
+
+afterAll(async () => {
+  await Promise.all([idp?.stop(), dynamo?.stop()])
+})
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setTimeout(r, 10))
+}
+
+describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
+  it('should leave no live lease once getToken has returned, so the next 401 elsewhere does not wait for it', async () => {
+    const namespace = `late-lease-${randomBytes(4).toString('hex')}`
+    const encryptionKey = randomBytes(32).toString('base64')
+    const source = () =>
+      clientCredentials({
+        tokenEndpoint: idp.tokenEndpoint,
+        clientId: idp.clientId,
+        clientSecret: idp.clientSecret,
+      })
+
+    // Container A's client: the SDK's defaults (3 attempts, its own backoff for throttling).
+    const throttledClient = dynamo.makeClient()
+    let throttleFrom: number | undefined
+    let throttled = 0
+    let leasePuts = 0
+    let inFlight = 0
+    throttledClient.middlewareStack.add(
+      (next) => async (args) => {
+        inFlight++
+        try {
+          return await next(args)
+        } finally {
+          inFlight--
+        }
+      },
+      { step: 'initialize', name: 'countInFlight' },
+    )
+    // Below the SDK's retry middleware: each attempt passes here.
+    throttledClient.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { ConditionExpression?: string }
+        if (input.ConditionExpression?.includes('attribute_not_exists')) {
+          leasePuts++
+          throttleFrom ??= Date.now()
+          if (Date.now() - throttleFrom < THROTTLE_MS) {
+            throttled++
+            throw new ProvisionedThroughputExceededException({
+              message: 'Rate exceeded (injected)',
+              $metadata: { httpStatusCode: 400 },
+            })
+          }
+        }
+        return next(args)
+      },
+      { step: 'deserialize', name: 'throttleLeasePut' },
+    )
+    const plainClient = dynamo.makeClient()
+    const inspector = dynamoDbStore({ client: plainClient, tableName: TABLE })
+    const eventsB: TokenEvent[] = []
+    const a = createTokenProvider({
+      source: source(),
+      store: dynamoDbStore({ client: throttledClient, tableName: TABLE }),
+      encryptionKey,
+      namespace,
+    })
+    const b = createTokenProvider({
+      source: source(),
+      store: dynamoDbStore({ client: dynamo.makeClient(), tableName: TABLE }),
+      encryptionKey,
+      namespace,
+      onEvent: (e) => eventsB.push(e),
+    })
+    try {
+      idp.reset()
+      const startedA = Date.now()
+      const tokenA = await a.getToken()
+      const tookA = Date.now() - startedA
+      const putsAtReturn = leasePuts
+      // Every attempt the SDK still had to make has been made (or abandoned).
+      await until(() => inFlight === 0)
+      const lease = await inspector.get(`${a.key}#lease`)
+      const putsAfterReturn = leasePuts
+
+      // Another container holds the same token; the API rejects it (401).
+      expect(await b.getToken()).toBe(tokenA)
+      await b.invalidate(tokenA)
+      const startedB = Date.now()
+      const tokenB = await b.getToken()
+      const tookB = Date.now() - startedB
+      const leaseWaits = eventsB.filter((e) => e.type === 'lease-wait')
+      results.record({
+        scenario: 'DynamoDB lease put throttled 900 ms (late-landing acquire)',
+        fault: `container A's conditional lease PutItem answered ProvisionedThroughputExceededException for ${THROTTLE_MS} ms (SDK defaults: 3 attempts), storeTimeoutMs default; then a 401 on container B`,
+        invocations: 3,
+        failed: 0,
+        tokenRequests: idp.requests(),
+        recoveryMs: tookB,
+        badTokensServed: 0,
+        notes: `A's getToken took ${tookA} ms, ${throttled} attempt(s) throttled, ${putsAfterReturn} lease put attempt(s) in all (${putsAfterReturn - putsAtReturn} after A returned); lease left in the table after A returned: ${lease === undefined ? 'none' : 'yes'}; B's getToken after the 401 took ${tookB} ms with ${leaseWaits.length} lease wait(s)`,
+      })
+
+      expect(throttled).toBeGreaterThan(0)
+      // The SDK's retries ended with the provider's signal: no attempt after getToken() returned.
+      expect(putsAfterReturn - putsAtReturn).toBe(0)
+      // No lease outlives the getToken() that asked for it.
+      expect(lease).toBeUndefined()
+      // B takes the lease at once: no wait for a holder that does not exist, one new token.
+      expect(leaseWaits).toEqual([])
+      expect(tokenB).not.toBe(tokenA)
+      expect(idp.requests()).toBe(2)
+    } finally {
+      throttledClient.destroy()
+      plainClient.destroy()
+    }
+  }, 90_000)
+})
