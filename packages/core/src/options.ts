@@ -58,6 +58,8 @@ export interface ProviderConfig {
   store?: TokenStore
   keyring?: Keyring
   policy: RefreshPolicy
+  /** The configured `jitter`: the fleet's earliest refresh point is issuedAt + (refreshRatio − jitter)·L. */
+  jitter: number
   retry: RetryOptions
   lease: { ttlMs: number; waitMs: number }
   storeTimeoutMs: number
@@ -166,6 +168,7 @@ export function providerConfig(options: TokenProviderOptions): ProviderConfig {
     store,
     keyring,
     policy,
+    jitter,
     retry,
     lease,
     storeTimeoutMs,

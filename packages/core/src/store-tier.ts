@@ -142,6 +142,23 @@ export class StoreTier {
     await this.#call('delete', 'read', (s) => s.delete(derivedKey.failure(this.#o.key)))
   }
 
+  /**
+   * Marks the key as used now. Fire-and-forget by the provider, at most once a minute: a timestamp,
+   * not a secret, kept for a day (the longest `onlyIfUsedWithinMs` a warmer accepts).
+   */
+  async markUse(at: number): Promise<void> {
+    await this.#call('set', 'write', (s) =>
+      s.set(derivedKey.used(this.#o.key), String(at), DEFAULTS.useMarkTtlMs),
+    )
+  }
+
+  /** When an instance last marked the key as used; undefined when never (or the store cannot say). */
+  async readUse(): Promise<number | undefined> {
+    const r = await this.#call('get', 'read', (s) => s.get(derivedKey.used(this.#o.key)))
+    const at = r.ok && r.value !== undefined ? Number(r.value) : Number.NaN
+    return Number.isFinite(at) ? at : undefined
+  }
+
   async #runDelete(token: string): Promise<void> {
     const r = await this.#call('get', 'write', (s) => s.get(this.#o.key))
     if (!r.ok) return
