@@ -208,31 +208,38 @@ class Provider implements TokenProvider {
   async ensureFresh(opts: EnsureFreshOptions): Promise<EnsureFreshResult> {
     if (!opts || typeof opts !== 'object') throw new ConfigError('Expected an options object with `until`')
     const until = expectNumber('until', opts.until, {})
-    const usedWithinMs =
-      opts.usedWithinMs === undefined
-        ? undefined
-        : expectNumber('usedWithinMs', opts.usedWithinMs, { min: 0 })
+    const ms = (name: 'usedWithinMs' | 'idleAfterMs') =>
+      opts[name] === undefined ? undefined : expectNumber(name, opts[name], { min: 0 })
+    const usedWithinMs = ms('usedWithinMs')
+    const idleAfterMs = ms('idleAfterMs')
     opts.signal?.throwIfAborted()
     const tier = this.#tier
     const work = async (): Promise<EnsureFreshResult> => {
-      if (tier && usedWithinMs !== undefined) {
+      let idle = false
+      if (tier && (usedWithinMs !== undefined || idleAfterMs !== undefined)) {
         const usedAt = await tier.readUse()
-        if (usedAt === undefined || usedAt < this.#now() - usedWithinMs) return { outcome: 'unused', usedAt }
+        const since = usedAt === undefined ? Number.POSITIVE_INFINITY : this.#now() - usedAt
+        if (usedWithinMs !== undefined && since > usedWithinMs) return { outcome: 'unused', usedAt }
+        idle = idleAfterMs !== undefined && since > idleAfterMs
       }
       // The fleet's view is the store; without one, this instance's memory.
       const seen = tier ? (await tier.readToken())?.set : this.#cur?.set
       if (seen && !this.#isRejected(seen.accessToken)) {
-        const refreshAt = this.#fleetRefreshAt(seen)
-        if (until < refreshAt) return { outcome: 'fresh', expiresAt: seen.expiresAt, refreshAt }
+        // Idle: no instance is there to reach a refresh point; a cold one adopts any usable token.
+        const t = this.#fleetTiming(seen)
+        if (until < (idle ? t.usableUntil : t.refreshAt)) {
+          return { outcome: 'fresh', expiresAt: seen.expiresAt, refreshAt: t.refreshAt, idle }
+        }
       }
       const fetches = this.#stats.fetches
       // A refresh flight like any instance's: the lease, a token written meanwhile adopted, cooldowns.
       const got = await this.#flight.run(FLIGHT, () => this.#acquire('refresh', seen?.accessToken))
-      if (!got) return { outcome: 'held' }
+      if (!got) return { outcome: 'held', idle }
       return {
         outcome: this.#stats.fetches > fetches ? 'refreshed' : 'adopted',
         expiresAt: got.set.expiresAt,
-        refreshAt: this.#fleetRefreshAt(got.set),
+        refreshAt: this.#fleetTiming(got.set).refreshAt,
+        idle,
       }
     }
     return withSignal(
@@ -244,9 +251,9 @@ class Provider implements TokenProvider {
     )
   }
 
-  /** The earliest refresh point any instance of the fleet computes for `set` read from the store. */
-  #fleetRefreshAt(set: TokenSet): number {
-    return timing(set, this.#fleetPolicy, this.#tier ? STORE_CLOCK_MARGIN_MS : 0).refreshAt
+  /** The fleet's view of a stored token: the earliest refresh point any instance computes for it. */
+  #fleetTiming(set: TokenSet): Timing {
+    return timing(set, this.#fleetPolicy, this.#tier ? STORE_CLOCK_MARGIN_MS : 0)
   }
 
   /** Fire-and-forget, at most once per DEFAULTS.useMarkEveryMs: never awaited by a caller. */

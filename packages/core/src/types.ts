@@ -104,6 +104,12 @@ export interface EnsureFreshOptions {
   until: number
   /** Do nothing for a key no instance marked as used within this many ms (instances mark at most once a minute). */
   usedWithinMs?: number
+  /**
+   * A key no instance marked as used within this many ms is idle: its stored token only has to stay
+   * usable until `until` (no instance is there to reach a refresh point; a cold one adopts any usable
+   * token). Saves token requests when nobody calls; the first instance after a quiet spell may refresh inline.
+   */
+  idleAfterMs?: number
   signal?: AbortSignal
 }
 
@@ -121,6 +127,8 @@ export interface EnsureFreshResult {
   refreshAt?: number
   /** When an instance last marked the key as used (unused). */
   usedAt?: number
+  /** The key counted as idle (see `idleAfterMs`): the token was kept usable, not before the refresh point. */
+  idle?: boolean
 }
 
 export interface ProviderStats {

@@ -108,6 +108,22 @@ describe('ensureFresh', () => {
     )
   })
 
+  it('should keep an idle key only usable until `until`, and before the refresh point once used', async () => {
+    const { clock, source, make } = fleet()
+    const warmer = make()
+    await warmer.ensureFresh!({ until: clock.t })
+    clock.advance(60_000)
+    // Usable until 87.5 s after issue (the store's clock margin is capped at 1/8 of the lifetime).
+    const idle = await warmer.ensureFresh!({ until: clock.t + 15_000, idleAfterMs: 1_000 })
+    expect(idle).toMatchObject({ outcome: 'fresh', idle: true })
+    expect(source.calls).toBe(1)
+    await make().getToken()
+    await new Promise((r) => setImmediate(r))
+    const used = await warmer.ensureFresh!({ until: clock.t + 15_000, idleAfterMs: 1_000 })
+    expect(used).toMatchObject({ outcome: 'refreshed', idle: false })
+    expect(source.calls).toBe(2)
+  })
+
   it('should mark use at most once a minute from the warm path, without awaiting the store', async () => {
     const { clock, store, make } = fleet()
     const sets: string[] = []

@@ -1,4 +1,4 @@
-import { TokenstashError } from '@tokenstash/core'
+import { DEFAULTS as CORE, TokenstashError } from '@tokenstash/core'
 import { DEFAULTS } from './defaults'
 import { WarmError } from './errors'
 import { type WarmerOptions, warmerConfig } from './options'
@@ -79,13 +79,21 @@ export interface Warmer {
  */
 export function createWarmer(options: WarmerOptions): Warmer {
   const c = warmerConfig(options)
+  // No instance marked the key since before the last round (active instances mark once a minute):
+  // nobody will reach a refresh point, so the token only has to stay usable (thrift).
+  const idleAfterMs = CORE.useMarkEveryMs + c.intervalMs + c.marginMs
 
   async function warmOne(name: string, until: number, signal: AbortSignal): Promise<ProviderReport> {
     const provider = c.providers.find(([n]) => n === name)![1]
     const key = provider.key
     if (signal.aborted) return { status: 'skipped', key, reason: 'deadline' }
     try {
-      const r = await provider.ensureFresh!({ until, usedWithinMs: c.onlyIfUsedWithinMs, signal })
+      const r = await provider.ensureFresh!({
+        until,
+        usedWithinMs: c.onlyIfUsedWithinMs,
+        idleAfterMs,
+        signal,
+      })
       switch (r.outcome) {
         case 'fresh':
           return { status: 'fresh', key, expiresAt: r.expiresAt, refreshAt: r.refreshAt }
@@ -101,7 +109,7 @@ export function createWarmer(options: WarmerOptions): Warmer {
             expiresAt: r.expiresAt,
             refreshAt: r.refreshAt,
           }
-          if (r.refreshAt !== undefined && r.refreshAt <= until) report.tooShort = true
+          if (!r.idle && r.refreshAt !== undefined && r.refreshAt <= until) report.tooShort = true
           return report
         }
       }
@@ -122,13 +130,15 @@ export function createWarmer(options: WarmerOptions): Warmer {
   }
 
   async function warm(opts: { remainingTimeMs?: number } = {}): Promise<WarmReport> {
-    const started = Date.now()
+    const started = c.now()
     const until = started + c.intervalMs + c.marginMs
     const controller = new AbortController()
     // Ref'd on purpose (a waiting round depends on it) and cleared when the round ends.
     const budget =
       opts.remainingTimeMs === undefined ? undefined : opts.remainingTimeMs - DEFAULTS.deadlineMarginMs
-    const timer = budget === undefined ? undefined : setTimeout(() => controller.abort(), Math.max(0, budget))
+    const timer =
+      budget === undefined || budget <= 0 ? undefined : setTimeout(() => controller.abort(), budget)
+    if (budget !== undefined && budget <= 0) controller.abort()
     const names = c.providers.map(([n]) => n)
     const providers: Record<string, ProviderReport> = {}
     let next = 0
@@ -154,7 +164,7 @@ export function createWarmer(options: WarmerOptions): Warmer {
         )
       }
     }
-    return { until, durationMs: Date.now() - started, providers: ordered }
+    return { until, durationMs: c.now() - started, providers: ordered }
   }
 
   async function handler(

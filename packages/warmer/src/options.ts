@@ -36,6 +36,8 @@ export interface WarmerOptions {
   onlyIfUsedWithinMs?: number
   /** Warnings (failures, lifetimes too short for the schedule). Default `console`; `false` for none. */
   logger?: WarmerLogger | false
+  /** Clock, for tests. Default `Date.now`; give it the same clock as the providers'. */
+  now?: () => number
 }
 
 export interface WarmerConfig {
@@ -45,9 +47,18 @@ export interface WarmerConfig {
   concurrency: number
   onlyIfUsedWithinMs?: number
   logger?: WarmerLogger
+  now: () => number
 }
 
-const KNOWN = new Set(['providers', 'intervalMs', 'marginMs', 'concurrency', 'onlyIfUsedWithinMs', 'logger'])
+const KNOWN = new Set([
+  'providers',
+  'intervalMs',
+  'marginMs',
+  'concurrency',
+  'onlyIfUsedWithinMs',
+  'logger',
+  'now',
+])
 
 function number(
   name: string,
@@ -108,7 +119,11 @@ export function warmerConfig(options: WarmerOptions): WarmerConfig {
   if (logger !== undefined && logger !== false && typeof logger?.warn !== 'function') {
     throw new ConfigError('Expected `logger` to have a `warn` method, or to be false')
   }
+  if (options.now !== undefined && typeof options.now !== 'function') {
+    throw new ConfigError('Expected `now` to be a function returning epoch milliseconds')
+  }
   return {
+    now: options.now ?? Date.now,
     providers: Object.entries(providers),
     intervalMs,
     marginMs,
