@@ -259,7 +259,7 @@ class Provider implements TokenProvider {
   /** Fire-and-forget, at most once per DEFAULTS.useMarkEveryMs: never awaited by a caller. */
   #markUse(now: number): void {
     this.#markUseAt = now + DEFAULTS.useMarkEveryMs
-    this.#tier?.markUse(now).catch(() => {})
+    this.#tier?.markUse(now)
   }
 
   // ---- flights ------------------------------------------------------------------------------

@@ -143,13 +143,16 @@ export class StoreTier {
   }
 
   /**
-   * Marks the key as used now. Fire-and-forget by the provider, at most once a minute: a timestamp,
-   * not a secret, kept for a day (the longest `onlyIfUsedWithinMs` a warmer accepts).
+   * Marks the key as used now: a timestamp, not a secret, kept for a day (the longest
+   * `onlyIfUsedWithinMs` a warmer accepts). Fire-and-forget by the provider, at most once a minute,
+   * so it goes around the failure accounting and its timer: a mark frozen with its Lambda and
+   * thawed later must not count the store as down for the next invocation's reads.
    */
-  async markUse(at: number): Promise<void> {
-    await this.#call('set', 'write', (s) =>
-      s.set(derivedKey.used(this.#o.key), String(at), DEFAULTS.useMarkTtlMs),
-    )
+  markUse(at: number): void {
+    if (this.#skipped('write')) return
+    Promise.resolve()
+      .then(() => this.#store.set(derivedKey.used(this.#o.key), String(at), DEFAULTS.useMarkTtlMs))
+      .catch(() => {})
   }
 
   /** When an instance last marked the key as used; undefined when never (or the store cannot say). */
