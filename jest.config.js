@@ -8,7 +8,17 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
 const esmOnly = ['jose', '@middy', 'axios', 'lru-cache', 'fast-check', 'pure-rand']
 const transformIgnorePatterns = [`node_modules/(?!(?:.*/)?(?:\\.pnpm/)?(?:${esmOnly.join('|')})(?:[@/+]))`]
 
-const packages = ['core', 'store-dynamodb', 'store-redis', 'middy', 'axios', 'proxy', 'fetch', 'otel']
+const packages = [
+  'core',
+  'store-dynamodb',
+  'store-redis',
+  'middy',
+  'axios',
+  'proxy',
+  'fetch',
+  'otel',
+  'warmer',
+]
 const moduleNameMapper = {
   '^@tokenstash/core/testing$': '<rootDir>/packages/core/src/testing/index.ts',
   ...Object.fromEntries(packages.map((p) => [`^@tokenstash/${p}$`, `<rootDir>/packages/${p}/src/index.ts`])),

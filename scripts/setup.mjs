@@ -3,6 +3,8 @@
 // only Node 20 and npm. Idempotent and quiet when there is nothing to do.
 //   --deps   pnpm install (the pinned pnpm, through npx when it is not on PATH)
 //   --redis  redis-server + redis-cli from Debian's packages when missing (tests start their own)
+//   --cfn-lint  cfn-lint when missing (test/templates.test.ts lints every template.yaml): Debian's
+//            package, else pip
 //   --build  build the packages whose sources are newer than their dist/
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
@@ -81,6 +83,28 @@ if (all || args.has('--redis')) {
     })
     // Debian starts a system redis on 6379; tests never use it, so it is stopped to keep the port free.
     spawnSync('sh', ['-c', 'service redis-server stop || true'], { stdio: 'ignore' })
+  }
+}
+
+if (all || args.has('--cfn-lint')) {
+  if (!has('cfn-lint')) {
+    if (process.getuid?.() !== 0) {
+      log(
+        'cfn-lint is missing and this is not root: run `sudo apt-get install -y cfn-lint` or `pip install cfn-lint`',
+      )
+      process.exit(1)
+    }
+    log('installing cfn-lint (test/templates.test.ts lints every SAM/CloudFormation template)')
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore' })
+    const apt = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'cfn-lint'], {
+      stdio: 'ignore',
+      env,
+    })
+    if (apt.status !== 0 || !has('cfn-lint')) {
+      const pip = has('pip3') ? 'pip3' : 'pip'
+      run(pip, ['install', '--quiet', 'cfn-lint'])
+    }
   }
 }
 

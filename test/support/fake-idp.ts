@@ -52,6 +52,8 @@ export interface FakeIdpOptions {
   ttlSeconds?: number
   /** The identity provider's clock (epoch ms), for tests that move time. Default `Date.now`. */
   now?: () => number
+  /** A slow identity provider: every good token is answered this many ms after the request. Default 0. */
+  delayMs?: number
 }
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
@@ -120,6 +122,7 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
     const fault = given ?? faults.shift()
     if (!fault) {
       if (req.headers.authorization !== expectedAuth) return json(res, 401, { error: 'invalid_client' })
+      if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs))
       return json(res, 200, tokenBody(false), { 'cache-control': 'no-store' })
     }
     switch (fault.kind) {

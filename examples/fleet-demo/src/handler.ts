@@ -4,12 +4,20 @@
 //   per-invocation  a token request on every invocation;
 //   per-container   one cache in this container's memory (what Middy's or axios' usual caching gives);
 //   blog            the DynamoDB approach of the blog post, reimplemented as it is (see blog-cache.ts);
-//   tokenstash      memory, then the shared store (DynamoDB, Redis, or the demo's own memory store).
-// Importing this module is the container's init phase; `stats()` reports its store calls.
+//   tokenstash      memory, then the shared store (DynamoDB, Redis, or the demo's own memory store);
+//   tokenstash-warmer  the same, while the demo runs @tokenstash/warmer on a schedule beside the fleet.
+// Importing this module is the container's init phase; `stats()` reports its store calls and how
+// many invocations waited for a token request (this container's own, or another's it waited on).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import middy from '@middy/core'
 import { attachToken, type BearerTokenProvider } from '@tokenstash/axios'
-import { clientCredentials, createTokenProvider, type TokenProvider, type TokenStore } from '@tokenstash/core'
+import {
+  clientCredentials,
+  createTokenProvider,
+  type TokenProvider,
+  type TokenSource,
+  type TokenStore,
+} from '@tokenstash/core'
 import { m2mToken } from '@tokenstash/middy'
 import { dynamoDbStore } from '@tokenstash/store-dynamodb'
 import { redisStore } from '@tokenstash/store-redis'
@@ -29,15 +37,28 @@ const strategy = env('DEMO_STRATEGY') as Strategy
 if (!STRATEGIES.includes(strategy)) throw new Error(`Unknown DEMO_STRATEGY ${JSON.stringify(strategy)}`)
 
 const counters: StoreCounters = { reads: 0, writes: 0 }
-/** Store calls made in this container so far (the container reports them with every reply). */
-export const stats = (): Record<string, number> => ({ ...counters })
+/** Invocations that waited for a token request: one of this container's, or one another container made under the lease. */
+let waitedOnIdp = 0
+/** Set when this container asks the token endpoint or waits on another's request; counted at the end of the invocation. */
+let waiting = false
+/** Store calls made in this container so far, and `waitedOnIdp` (the container reports them with every reply). */
+export const stats = (): Record<string, number> => ({ ...counters, waitedOnIdp })
 
-const source = clientCredentials({
+const endpoint = clientCredentials({
   tokenEndpoint: env('TOKEN_ENDPOINT'),
   clientId: env('CLIENT_ID'),
   clientSecret: env('CLIENT_SECRET'),
   audience: env('API_AUDIENCE'),
 })
+// Containers run in Lambda mode (inline refresh): every token request a container makes is awaited
+// by an invocation (the init-phase prefetch by the first one).
+const source: TokenSource = {
+  id: endpoint.id,
+  fetchToken: (signal) => {
+    waiting = true
+    return endpoint.fetchToken(signal)
+  },
+}
 const dynamo = () =>
   new DynamoDBClient({
     endpoint: env('DYNAMODB_ENDPOINT'),
@@ -61,6 +82,7 @@ function tokenSource(): BearerTokenProvider | TokenProvider {
     case 'blog':
       return blogTokenCache({ source, client: dynamo(), tableName: env('BLOG_TABLE'), counters })
     case 'tokenstash':
+    case 'tokenstash-warmer':
       return createTokenProvider({
         source,
         store: countingStore(sharedStore(), counters),
@@ -68,6 +90,9 @@ function tokenSource(): BearerTokenProvider | TokenProvider {
         // A fleet of a few worker threads loading the AWS SDK at once on 2 cores is slower than
         // Lambda; the 1 s default would count the store as down during a scale-out burst.
         storeTimeoutMs: 5_000,
+        onEvent: (e) => {
+          if (e.type === 'lease-wait') waiting = true
+        },
       })
   }
 }
@@ -80,9 +105,18 @@ const base = middy<{ pathParameters?: { id?: string } }, { statusCode: number; b
 // Providers with a cache start fetching during the init phase, as the Middy example does.
 const withPrefetch = 'getTokenSet' in tokens ? base.use(m2mToken({ fetchData: { apiToken: tokens } })) : base
 
-/** GET /orders/{id}: reads the order from the protected API. */
-export const handler = withPrefetch.handler(async (event) => {
+const middyHandler = withPrefetch.handler(async (event) => {
   const id = event.pathParameters?.id ?? '0'
   const res = await api.get(`/${strategy}/orders/${encodeURIComponent(id)}`, { validateStatus: () => true })
   return { statusCode: res.status, body: JSON.stringify(res.data) }
 })
+
+/** GET /orders/{id}: reads the order from the protected API. */
+export const handler = async (event: { pathParameters?: { id?: string } }, context: unknown) => {
+  try {
+    return await middyHandler(event, context as never)
+  } finally {
+    if (waiting) waitedOnIdp++
+    waiting = false
+  }
+}

@@ -1,5 +1,5 @@
 // `npm run demo`: one simulated Lambda function, the same stream of invocations replayed through
-// four ways of getting its OAuth2 token, everything measured at the servers. On loopback: a real
+// five ways of getting its OAuth2 token, everything measured at the servers. On loopback: a real
 // OAuth2 server (oidc-provider, counting token requests per client), dynalite (the DynamoDB API),
 // Redis when asked, and a protected API that verifies every JWT through the issuer's JWKS. The
 // containers are worker threads running src/handler.ts (Middy, axios with attachToken); they
@@ -7,7 +7,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { memoryStore } from '@tokenstash/core'
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { clientCredentials, createTokenProvider, memoryStore, type TokenStore } from '@tokenstash/core'
+import { dynamoDbStore } from '@tokenstash/store-dynamodb'
+import { redisStore } from '@tokenstash/store-redis'
+import { createWarmer } from '@tokenstash/warmer'
+import { Redis } from 'ioredis'
 import { type DynamoServer, startDynamo } from '../../../test/support/dynamodb'
 import { startIssuer } from '../../../test/support/issuer'
 import { mulberry32 } from '../../../test/support/prng'
@@ -115,7 +120,7 @@ async function main(): Promise<number> {
     stops.push(api.stop)
     const client = issuer.clients.basic
 
-    out('tokenstash fleet demo: one Lambda function, the same invocations through four token strategies')
+    out('tokenstash fleet demo: one Lambda function, the same invocations through five token strategies')
     out(`  OAuth2 server   oidc-provider at ${issuer.issuer}, JWT access tokens that live ${LIFETIME_S} s`)
     out(`  protected API   ${api.url}, verifies every JWT through the JWKS (signature, audience, exp)`)
     out(
@@ -125,6 +130,60 @@ async function main(): Promise<number> {
       `  traffic         ${INVOCATIONS} invocations over ${DURATION_S} s per strategy, up to ${CONTAINERS} containers (worker threads), bursts, idle reaping`,
     )
     out()
+
+    /** The warmer of "tokenstash + warmer": a round every eighth of the lifetime, a round of margin. */
+    const startWarmer = () => {
+      const intervalMs = (LIFETIME_S * 1000) / 8
+      let store: TokenStore = sharedMemory ?? memoryStore()
+      let close = () => {}
+      if (STORE === 'dynamodb') {
+        const client = new DynamoDBClient({
+          endpoint: dynamo.endpoint,
+          region: 'us-east-1',
+          credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
+        })
+        store = dynamoDbStore({ client, tableName: TOKEN_TABLE })
+        close = () => client.destroy()
+      } else if (STORE === 'redis') {
+        const client = new Redis(redis!.url)
+        store = redisStore({ client })
+        close = () => client.disconnect()
+      }
+      const provider = createTokenProvider({
+        source: clientCredentials({
+          tokenEndpoint: issuer.tokenEndpoint,
+          clientId: client.clientId,
+          clientSecret: client.clientSecret,
+          audience: issuer.audience,
+        }),
+        store,
+        encryptionKey,
+        storeTimeoutMs: 5_000,
+      })
+      const { warm } = createWarmer({
+        providers: { api: provider },
+        intervalMs,
+        marginMs: intervalMs,
+        logger: false,
+      })
+      let stopped = false
+      const first = warm()
+      const loop = (async () => {
+        await first
+        while (!stopped) {
+          await new Promise((r) => setTimeout(r, intervalMs))
+          if (!stopped) await warm()
+        }
+      })()
+      return {
+        first,
+        stop: async () => {
+          stopped = true
+          await loop
+          close()
+        },
+      }
+    }
 
     const encryptionKey = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64')
     const durationMs = DURATION_S * 1000
@@ -161,6 +220,11 @@ async function main(): Promise<number> {
         sharedMemory,
         random: mulberry32(SEED + 7),
       })
+      // "tokenstash + warmer": @tokenstash/warmer runs beside the fleet (here in the demo's main
+      // thread, in production a scheduled Lambda), with a provider built like the containers'. Its
+      // first round completes before the first invocation, as a deployed schedule's would.
+      const warmer = strategy === 'tokenstash-warmer' ? startWarmer() : undefined
+      await warmer?.first
       const started = Date.now()
       const latencies: number[] = []
       let done = 0
@@ -182,6 +246,7 @@ async function main(): Promise<number> {
       })
       await Promise.all(runs)
       const runtimeMs = Date.now() - started
+      await warmer?.stop()
       clearInterval(ticker)
       await progress()
       if (tty) out()
@@ -204,6 +269,7 @@ async function main(): Promise<number> {
         expiredServed: api.log().filter((r) => r.path.startsWith(`/${strategy}/`) && r.verdict === 'expired')
           .length,
         containersStarted: fleet.size().started,
+        waitedOnIdp: stats.waitedOnIdp ?? 0,
       })
     }
 
@@ -231,6 +297,18 @@ async function main(): Promise<number> {
         out(
           `  FAILED: tokenstash served ${ours.expiredServed} expired tokens, ${ours.failed} invocations failed`,
         )
+    }
+    const warmed = rows.find((r) => r.strategy === 'tokenstash-warmer')
+    if (warmed) {
+      out(
+        `  tokenstash + warmer: ${warmed.waitedOnIdp} invocations waited on the IdP (tokenstash alone: ${ours?.waitedOnIdp ?? '-'}), for ${warmed.tokenRequests} token requests (a round every ${LIFETIME_S / 8} s)`,
+      )
+      const fine = warmed.waitedOnIdp === 0 && warmed.expiredServed === 0 && warmed.failed === 0
+      if (!fine)
+        out(
+          `  FAILED: with the warmer ${warmed.waitedOnIdp} invocations waited on the IdP, ${warmed.expiredServed} expired tokens served, ${warmed.failed} failed`,
+        )
+      ok &&= fine
     }
 
     mkdirSync(RESULTS, { recursive: true })

@@ -16,6 +16,8 @@ export interface Row {
   failed: number
   expiredServed: number
   containersStarted: number
+  /** Invocations whose token call waited for a token request. */
+  waitedOnIdp: number
 }
 
 const MONTH_S = 30 * 24 * 3_600
@@ -46,6 +48,7 @@ export function cells(rows: Row[], pricePer1000: number): string[][] {
       'invocations',
       'cold starts',
       'token requests',
+      'waited on IdP',
       'per 1,000 inv.',
       'store reads',
       'store writes',
@@ -63,6 +66,7 @@ export function cells(rows: Row[], pricePer1000: number): string[][] {
         n(r.invocations),
         n(r.containersStarted),
         n(r.tokenRequests),
+        n(r.waitedOnIdp),
         ((r.tokenRequests / Math.max(1, r.invocations)) * 1000).toFixed(1),
         n(r.storeReads),
         n(r.storeWrites),
@@ -100,6 +104,7 @@ const COLORS: Record<Strategy, string> = {
   'per-container': '#ff7f0e',
   blog: '#9467bd',
   tokenstash: '#2ca02c',
+  'tokenstash-warmer': '#1f77b4',
 }
 
 /**

@@ -24,7 +24,7 @@ describe('examples/fleet-demo', () => {
       '--invocations=100',
       '--containers=3',
       `--lifetime=${LIFETIME_S}`,
-      '--strategies=per-invocation,tokenstash',
+      '--strategies=per-invocation,tokenstash,tokenstash-warmer',
       `--results=${results}`,
     ]
     const run = await promisify(execFile)(
@@ -44,6 +44,18 @@ describe('examples/fleet-demo', () => {
       expect([row.strategy, row.invocations, row.failed]).toEqual([row.strategy, 100, 0])
     const ours = rows.find((r) => r.strategy === 'tokenstash')!
     expect(ours.expiredServed).toBe(0)
+  })
+
+  it('should make no invocation wait on the IdP with the warmer, and count those that did without it', () => {
+    const perCall = rows.find((r) => r.strategy === 'per-invocation')!
+    const ours = rows.find((r) => r.strategy === 'tokenstash')!
+    const warmed = rows.find((r) => r.strategy === 'tokenstash-warmer')!
+    expect(perCall.waitedOnIdp).toBe(100)
+    // Without a warmer at least the first cold start waits for the fleet's first token request.
+    expect(ours.waitedOnIdp).toBeGreaterThanOrEqual(1)
+    expect([warmed.waitedOnIdp, warmed.failed, warmed.expiredServed]).toEqual([0, 0, 0])
+    expect(warmed.tokenRequests).toBeGreaterThanOrEqual(1)
+    expect(output).toContain('waited on IdP')
   })
 
   it('should count one token request per invocation without a cache, and few with tokenstash', () => {

@@ -1,40 +1,13 @@
 // GET /orders/{id} behind API Gateway: reads the order from the protected Orders API with a Cognito
 // M2M token. The token is cached in this container's memory and, for the whole fleet, sealed in
 // DynamoDB, so the fleet asks Cognito about once per token lifetime instead of once per container.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { SSMClient } from '@aws-sdk/client-ssm'
 import middy from '@middy/core'
-import { cognito, createTokenProvider, TokenstashError } from '@tokenstash/core'
+import { TokenstashError } from '@tokenstash/core'
 import { m2mToken } from '@tokenstash/middy'
-import { dynamoDbStore } from '@tokenstash/store-dynamodb'
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda'
-import { loadSecrets, readConfig } from './config'
+import { config, ordersApiToken } from './tokens'
 
-const config = readConfig(process.env)
-
-// Top-level await runs in the init phase, once per container; secrets never sit in env vars.
-const { clientSecret, encryptionKey } = await loadSecrets(new SSMClient({}), config)
-
-/**
- * The Orders API token, shared by every container through DynamoDB.
- *
- * @example
- * ```ts
- * await ordersApiToken.invalidate(rejectedToken) // after a 401: drop it fleet-wide, if still cached
- * ```
- */
-export const ordersApiToken = createTokenProvider({
-  source: cognito({
-    domain: config.cognitoDomain,
-    clientId: config.cognitoClientId,
-    clientSecret,
-    scopes: config.cognitoScopes,
-  }),
-  store: dynamoDbStore({ client: new DynamoDBClient({}), tableName: config.tokenTable }),
-  encryptionKey,
-  namespace: config.namespace,
-  storeTimeoutMs: config.storeTimeoutMs,
-})
+export { ordersApiToken }
 
 const ORDERS_API_TIMEOUT_MS = 5_000
 

@@ -75,4 +75,8 @@ export const DEFAULTS = Object.freeze({
   maxCooldownMs: 300_000,
   /** Rejected tokens remembered per provider (until each expires), so none is adopted again. */
   maxRejectedTokens: 64,
+  /** With a shared store, an instance serving a key marks it as used at most this often (for warmers). */
+  useMarkEveryMs: 60_000,
+  /** How long a use mark lives in the store: the longest `onlyIfUsedWithinMs` a warmer can ask about. */
+  useMarkTtlMs: 86_400_000,
 })

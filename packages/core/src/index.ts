@@ -37,6 +37,8 @@ export { type EndpointErrorContext, endpointError } from './sources/endpoint-err
 export { parseTokenResponse, type TokenResponseContext } from './sources/token-response'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory'
 export type {
+  EnsureFreshOptions,
+  EnsureFreshResult,
   GetTokenOptions,
   ProviderStats,
   SourceEvent,

@@ -27,4 +27,6 @@ export const derivedKey = {
   lease: (key: string) => `${key}#lease`,
   cooldown: (key: string) => `${key}#cooldown`,
   failure: (key: string) => `${key}#failure`,
+  /** When an instance last served this key (epoch ms, plain): what a warmer's `onlyIfUsedWithinMs` reads. */
+  used: (key: string) => `${key}#used`,
 }

@@ -68,6 +68,8 @@ export interface ProviderConfig {
   store?: TokenStore
   keyring?: Keyring
   policy: RefreshPolicy
+  /** The configured `jitter`: the fleet's earliest refresh point is issuedAt + (refreshRatio − jitter)·L. */
+  jitter: number
   retry: RetryOptions
   lease: { ttlMs: number; waitMs: number }
   storeTimeoutMs: number
@@ -194,6 +196,7 @@ export function providerConfig(options: TokenProviderOptions): ProviderConfig {
     store,
     keyring,
     policy,
+    jitter,
     retry,
     lease,
     storeTimeoutMs,

@@ -18,6 +18,8 @@ import { backoffStep, fetchWithRetry, type RetryOptions } from './retry'
 import { SingleFlight, sleep, withDeadline, withSignal } from './single-flight'
 import { describe, Lease, type StoredToken, StoreTier } from './store-tier'
 import type {
+  EnsureFreshOptions,
+  EnsureFreshResult,
   GetTokenOptions,
   ProviderStats,
   TokenEvent,
@@ -25,6 +27,7 @@ import type {
   TokenSet,
   TokenSource,
 } from './types'
+import { expectNumber } from './validate'
 
 export type { TokenProviderOptions }
 
@@ -67,6 +70,8 @@ class Provider implements TokenProvider {
   readonly #now: () => number
   readonly #onEvent?: (event: TokenEvent) => void
   readonly #policy: RefreshPolicy
+  /** The policy of the instance with the most jitter: the fleet's earliest refresh point (ensureFresh). */
+  readonly #fleetPolicy: RefreshPolicy
   readonly #retry: RetryOptions
   readonly #lease: { ttlMs: number; waitMs: number }
   readonly #background: boolean
@@ -99,6 +104,8 @@ class Provider implements TokenProvider {
   #refreshStartedAt = 0
   /** A caller stopped waiting for the refresh in flight: the next ones do not wait for it at all. */
   #refreshOverdue = false
+  /** Next time serving a token marks the key as used in the store (never without a store). */
+  #markUseAt = Number.POSITIVE_INFINITY
 
   constructor(options: TokenProviderOptions) {
     const c = providerConfig(options)
@@ -106,6 +113,7 @@ class Provider implements TokenProvider {
     this.#now = c.now
     this.#onEvent = c.onEvent
     this.#policy = c.policy
+    this.#fleetPolicy = { ...c.policy, jitterFraction: c.jitter }
     this.#retry = c.retry
     this.#lease = c.lease
     this.#background = c.background
@@ -127,13 +135,16 @@ class Provider implements TokenProvider {
         emit: (event) => this.#emit(event),
         stats: this.#stats,
       })
+      this.#markUseAt = 0
     }
   }
 
   getToken(opts?: GetTokenOptions): Promise<string> {
     // The warm path: no I/O, no timer, one comparison.
     const cur = this.#cur
-    if (cur && !opts?.forceRefresh && this.#now() < cur.timing.refreshAt) {
+    const now = this.#now()
+    if (cur && !opts?.forceRefresh && now < cur.timing.refreshAt) {
+      if (now >= this.#markUseAt) this.#markUse(now)
       this.#hit(cur)
       return Promise.resolve(cur.set.accessToken)
     }
@@ -144,7 +155,9 @@ class Provider implements TokenProvider {
     // getToken's warm path without the promise, for callers that answer thousands of requests a
     // second (the proxy): past refreshAt they call getTokenSet, which starts the refresh.
     const cur = this.#cur
-    if (!cur || this.#now() >= cur.timing.refreshAt) return undefined
+    const now = this.#now()
+    if (!cur || now >= cur.timing.refreshAt) return undefined
+    if (now >= this.#markUseAt) this.#markUse(now)
     this.#hit(cur)
     return cur.set
   }
@@ -154,6 +167,7 @@ class Provider implements TokenProvider {
     const force = opts.forceRefresh === true
     const cur = this.#cur
     const now = this.#now()
+    if (now >= this.#markUseAt) this.#markUse(now)
     if (cur && !force && now < cur.timing.usableUntil) {
       this.#hit(cur)
       if (now < cur.timing.refreshAt) return cur.set
@@ -218,6 +232,63 @@ class Provider implements TokenProvider {
 
   stats(): ProviderStats {
     return { ...this.#stats }
+  }
+
+  async ensureFresh(opts: EnsureFreshOptions): Promise<EnsureFreshResult> {
+    if (!opts || typeof opts !== 'object') throw new ConfigError('Expected an options object with `until`')
+    const until = expectNumber('until', opts.until, {})
+    const ms = (name: 'usedWithinMs' | 'idleAfterMs') =>
+      opts[name] === undefined ? undefined : expectNumber(name, opts[name], { min: 0 })
+    const usedWithinMs = ms('usedWithinMs')
+    const idleAfterMs = ms('idleAfterMs')
+    opts.signal?.throwIfAborted()
+    const tier = this.#tier
+    const work = async (): Promise<EnsureFreshResult> => {
+      let idle = false
+      if (tier && (usedWithinMs !== undefined || idleAfterMs !== undefined)) {
+        const usedAt = await tier.readUse()
+        const since = usedAt === undefined ? Number.POSITIVE_INFINITY : this.#now() - usedAt
+        if (usedWithinMs !== undefined && since > usedWithinMs) return { outcome: 'unused', usedAt }
+        idle = idleAfterMs !== undefined && since > idleAfterMs
+      }
+      // The fleet's view is the store; without one, this instance's memory.
+      const seen = tier ? (await tier.readToken())?.set : this.#cur?.set
+      if (seen && !this.#isRejected(seen.accessToken)) {
+        // Idle: no instance is there to reach a refresh point; a cold one adopts any usable token.
+        const t = this.#fleetTiming(seen)
+        if (until < (idle ? t.usableUntil : t.refreshAt)) {
+          return { outcome: 'fresh', expiresAt: seen.expiresAt, refreshAt: t.refreshAt, idle }
+        }
+      }
+      const fetches = this.#stats.fetches
+      // A refresh flight like any instance's: the lease, a token written meanwhile adopted, cooldowns.
+      const got = await this.#flight.run(FLIGHT, () => this.#acquire('refresh', seen?.accessToken))
+      if (!got) return { outcome: 'held', idle }
+      return {
+        outcome: this.#stats.fetches > fetches ? 'refreshed' : 'adopted',
+        expiresAt: got.set.expiresAt,
+        refreshAt: this.#fleetTiming(got.set).refreshAt,
+        idle,
+      }
+    }
+    return withSignal(
+      work().catch((err) => {
+        this.#emitError(err)
+        throw err
+      }),
+      opts.signal,
+    )
+  }
+
+  /** The fleet's view of a stored token: the earliest refresh point any instance computes for it. */
+  #fleetTiming(set: TokenSet): Timing {
+    return timing(set, this.#fleetPolicy, this.#tier ? this.#clockMarginMs : 0)
+  }
+
+  /** Fire-and-forget, at most once per DEFAULTS.useMarkEveryMs: never awaited by a caller. */
+  #markUse(now: number): void {
+    this.#markUseAt = now + DEFAULTS.useMarkEveryMs
+    this.#tier?.markUse(now)
   }
 
   // ---- flights ------------------------------------------------------------------------------

@@ -199,6 +199,26 @@ export class StoreTier {
     )
   }
 
+  /**
+   * Marks the key as used now: a timestamp, not a secret, kept for a day (the longest
+   * `onlyIfUsedWithinMs` a warmer accepts). Fire-and-forget by the provider, at most once a minute,
+   * so it goes around the failure accounting and its timer: a mark frozen with its Lambda and
+   * thawed later must not count the store as down for the next invocation's reads.
+   */
+  markUse(at: number): void {
+    if (this.#skipped('write')) return
+    Promise.resolve()
+      .then(() => this.#store.set(derivedKey.used(this.#o.key), String(at), DEFAULTS.useMarkTtlMs))
+      .catch(() => {})
+  }
+
+  /** When an instance last marked the key as used; undefined when never (or the store cannot say). */
+  async readUse(): Promise<number | undefined> {
+    const r = await this.#call('get', 'read', (s) => s.get(derivedKey.used(this.#o.key)))
+    const at = r.ok && r.value !== undefined ? Number(r.value) : Number.NaN
+    return Number.isFinite(at) ? at : undefined
+  }
+
   async #runDelete(token: string): Promise<void> {
     const r = await this.#call('get', 'write', (s, o) => s.get(this.#o.key, o))
     if (!r.ok) return

@@ -134,6 +134,41 @@ export interface GetTokenOptions {
   forceRefresh?: boolean
 }
 
+export interface EnsureFreshOptions {
+  /**
+   * Epoch ms until which the shared token must stay usable and before the fleet's refresh point:
+   * the earliest one any instance of the fleet computes (refreshRatio less the whole `jitter`).
+   */
+  until: number
+  /** Do nothing for a key no instance marked as used within this many ms (instances mark at most once a minute). */
+  usedWithinMs?: number
+  /**
+   * A key no instance marked as used within this many ms is idle: its stored token only has to stay
+   * usable until `until` (no instance is there to reach a refresh point; a cold one adopts any usable
+   * token). Saves token requests when nobody calls; the first instance after a quiet spell may refresh inline.
+   */
+  idleAfterMs?: number
+  signal?: AbortSignal
+}
+
+/**
+ * What `ensureFresh` found or did. `fresh`: the stored token lasts past `until`, nothing fetched;
+ * `refreshed`: this call fetched one under the lease and stored it; `adopted`: another instance
+ * stored a new one meanwhile; `held`: another instance holds the lease and is fetching;
+ * `unused`: no instance marked the key as used within `usedWithinMs`.
+ */
+export interface EnsureFreshResult {
+  outcome: 'fresh' | 'refreshed' | 'adopted' | 'held' | 'unused'
+  /** Expiry of the token now stored (fresh, refreshed, adopted). */
+  expiresAt?: number
+  /** The fleet's earliest refresh point of that token: later than `until` unless the lifetime is too short. */
+  refreshAt?: number
+  /** When an instance last marked the key as used (unused). */
+  usedAt?: number
+  /** The key counted as idle (see `idleAfterMs`): the token was kept usable, not before the refresh point. */
+  idle?: boolean
+}
+
 export interface ProviderStats {
   l1Hits: number
   l2Hits: number
@@ -161,6 +196,17 @@ export interface TokenProvider {
    * ```
    */
   peekTokenSet?(): TokenSet | undefined
+  /**
+   * Makes sure the token in the shared store stays usable, and before the fleet's refresh point,
+   * until `until`; if not, refreshes it under the fleet's lease (what a scheduled warmer calls).
+   * Honours cooldowns (RateLimitedError). Optional for other providers.
+   *
+   * @example
+   * ```ts
+   * const { outcome } = await provider.ensureFresh!({ until: Date.now() + 6 * 60_000 })
+   * ```
+   */
+  ensureFresh?(opts: EnsureFreshOptions): Promise<EnsureFreshResult>
   /** Drops the token; with `rejectedToken`, only if it is still the cached one (compare-and-delete). */
   invalidate(rejectedToken?: string): Promise<void>
   stats(): ProviderStats

@@ -1,0 +1,151 @@
+import { createTokenProvider, memoryStore, RateLimitedError, TokenEndpointError } from '@tokenstash/core'
+import { fakeClock, fakeSource, key32 } from './helpers'
+
+// ensureFresh: what a scheduled warmer asks of a provider. The fleet's earliest refresh point is
+// issuedAt + (refreshRatio − jitter)·L: with 0.75 and 0.05 on a 100 s token, 70 s after issue.
+const L = 100_000
+const policy = { refreshRatio: 0.75, jitter: 0.05, expirySkewMs: 0 }
+
+function fleet() {
+  const clock = fakeClock()
+  const store = memoryStore({ now: clock.now })
+  const encryptionKey = key32()
+  const source = fakeSource(clock.now, { lifetimeMs: L })
+  const make = () => createTokenProvider({ source, store, encryptionKey, now: clock.now, ...policy })
+  return { clock, store, source, make }
+}
+
+describe('ensureFresh', () => {
+  it('should fetch under the lease when the store is empty, then find the token fresh', async () => {
+    const { clock, source, make } = fleet()
+    const warmer = make()
+    const first = await warmer.ensureFresh!({ until: clock.t + 10_000 })
+    expect(first.outcome).toBe('refreshed')
+    expect(first.refreshAt).toBe(clock.t + 0.7 * L)
+    const again = await warmer.ensureFresh!({ until: clock.t + 10_000 })
+    expect(again.outcome).toBe('fresh')
+    expect(source.calls).toBe(1)
+    // An instance of the fleet adopts the warmer's token from the store: no second request.
+    expect(await make().getToken()).toBe('tok-1-fake')
+    expect(source.calls).toBe(1)
+  })
+
+  it('should refresh when the fleet would reach its (most jittered) refresh point before `until`', async () => {
+    const { clock, source, make } = fleet()
+    const warmer = make()
+    await warmer.ensureFresh!({ until: clock.t })
+    clock.advance(60_000)
+    // 70 s after issue is the fleet's earliest refresh point: 69.9 s is still fine, 70 s is not.
+    expect((await warmer.ensureFresh!({ until: clock.t + 9_900 })).outcome).toBe('fresh')
+    const r = await warmer.ensureFresh!({ until: clock.t + 10_000 })
+    expect(r.outcome).toBe('refreshed')
+    expect(source.calls).toBe(2)
+    // Fleet instances see the new token before any of them reaches a refresh point.
+    const instance = make()
+    clock.advance(9_000)
+    expect(await instance.getToken()).toBe('tok-2-fake')
+    expect(source.calls).toBe(2)
+  })
+
+  it('should not fetch while another instance holds the lease (two warmers never fetch twice)', async () => {
+    const { clock, source, make } = fleet()
+    let release!: () => void
+    source.gate = new Promise((r) => {
+      release = r
+    })
+    const a = make()
+    const b = make()
+    const first = a.ensureFresh!({ until: clock.t + 10_000 })
+    await new Promise((r) => setTimeout(r, 10))
+    expect((await b.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('held')
+    release()
+    expect((await first).outcome).toBe('refreshed')
+    expect((await b.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('fresh')
+    expect(source.calls).toBe(1)
+  })
+
+  it('should honour a cooldown with a RateLimitedError, without asking the endpoint again', async () => {
+    const { clock, source, store } = fleet()
+    const warmer = createTokenProvider({
+      ...policy,
+      source,
+      store,
+      encryption: false,
+      now: clock.now,
+      retry: { retries: 0 },
+    })
+    source.failWith.push(
+      new TokenEndpointError('slow down', {
+        endpoint: 'x',
+        status: 429,
+        retryable: true,
+        retryAfterMs: 30_000,
+      }),
+    )
+    await expect(warmer.ensureFresh!({ until: clock.t + 1_000 })).rejects.toBeInstanceOf(TokenEndpointError)
+    const calls = source.calls
+    await expect(warmer.ensureFresh!({ until: clock.t + 1_000 })).rejects.toBeInstanceOf(RateLimitedError)
+    expect(source.calls).toBe(calls)
+  })
+
+  it('should skip a key no instance used within usedWithinMs, and warm one that was used', async () => {
+    const { clock, source, make } = fleet()
+    const warmer = make()
+    expect((await warmer.ensureFresh!({ until: clock.t + 1_000, usedWithinMs: 60_000 })).outcome).toBe(
+      'unused',
+    )
+    expect(source.calls).toBe(0)
+    const instance = make()
+    await instance.getToken()
+    await new Promise((r) => setImmediate(r))
+    clock.advance(30_000)
+    expect((await warmer.ensureFresh!({ until: clock.t + 1_000, usedWithinMs: 60_000 })).outcome).toBe(
+      'fresh',
+    )
+    clock.advance(40_000)
+    expect((await warmer.ensureFresh!({ until: clock.t + 1_000, usedWithinMs: 60_000 })).outcome).toBe(
+      'unused',
+    )
+  })
+
+  it('should keep an idle key only usable until `until`, and before the refresh point once used', async () => {
+    const { clock, source, make } = fleet()
+    const warmer = make()
+    await warmer.ensureFresh!({ until: clock.t })
+    clock.advance(60_000)
+    // Usable until 87.5 s after issue (the store's clock margin is capped at 1/8 of the lifetime).
+    const idle = await warmer.ensureFresh!({ until: clock.t + 15_000, idleAfterMs: 1_000 })
+    expect(idle).toMatchObject({ outcome: 'fresh', idle: true })
+    expect(source.calls).toBe(1)
+    await make().getToken()
+    await new Promise((r) => setImmediate(r))
+    const used = await warmer.ensureFresh!({ until: clock.t + 15_000, idleAfterMs: 1_000 })
+    expect(used).toMatchObject({ outcome: 'refreshed', idle: false })
+    expect(source.calls).toBe(2)
+  })
+
+  it('should mark use at most once a minute from the warm path, without awaiting the store', async () => {
+    const { clock, store, make } = fleet()
+    const sets: string[] = []
+    const set = store.set.bind(store)
+    store.set = (k, v, t) => {
+      sets.push(k)
+      return set(k, v, t)
+    }
+    const instance = make()
+    await instance.getToken()
+    for (let i = 0; i < 100; i++) {
+      await instance.getToken()
+      clock.advance(100)
+    }
+    expect(sets.filter((k) => k.endsWith('#used'))).toHaveLength(1)
+    clock.advance(60_000)
+    await instance.getToken()
+    expect(sets.filter((k) => k.endsWith('#used'))).toHaveLength(2)
+  })
+
+  it('should name a bad `until`', async () => {
+    const { make } = fleet()
+    await expect(make().ensureFresh!({ until: Number.NaN })).rejects.toThrow('`until`')
+  })
+})

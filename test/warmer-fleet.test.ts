@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto'
+import { clientCredentials, createTokenProvider, type TokenEvent, type TokenStore } from '@tokenstash/core'
+import { dynamoDbStore } from '@tokenstash/store-dynamodb'
+import { redisStore } from '@tokenstash/store-redis'
+import { createWarmer } from '@tokenstash/warmer'
+import Redis from 'ioredis'
+import nock from 'nock'
+import { type DynamoServer, startDynamo } from './support/dynamodb'
+import { type FakeIdp, startFakeIdp } from './support/fake-idp'
+import { type RedisServer, startRedis } from './support/redis'
+
+// Issue 19: with a scheduled warmer, no invocation of a Lambda-mode fleet (inline refresh) waits
+// for a token request. A slow identity provider (400 ms), 20 s tokens, a round every 2 s,
+// containers calling every 100 ms for more than a lifetime and cold containers joining, on a real
+// Redis and on dynalite. A call that waited is counted by its container's events (a token request
+// of its own, `fetch` or `refresh`, or a wait on another's, `lease-wait`), not by milliseconds.
+
+const TTL_SECONDS = 20
+const IDP_DELAY_MS = 400
+const INTERVAL_MS = 2_000
+/** Room for a late round on a loaded machine: the fleet's refresh point is never nearer than this plus a round. */
+const MARGIN_MS = 2_000
+const CALL_EVERY_MS = 100
+/** A new cold container joins this often, and the oldest is recycled once there are more than MAX_CONTAINERS. */
+const JOIN_EVERY_MS = 3_000
+const MAX_CONTAINERS = 4
+const RUN_MS = 26_000
+const REFRESH_RATIO = 0.75
+const JITTER = 0.05
+
+interface Backend {
+  name: string
+  connect(): { store: TokenStore; close(): void }
+}
+
+let idp: FakeIdp
+let redis: RedisServer
+let dynamo: DynamoServer
+const encryptionKey = randomBytes(32).toString('base64')
+
+beforeAll(async () => {
+  nock.disableNetConnect()
+  nock.enableNetConnect('127.0.0.1')
+  ;[idp, redis, dynamo] = await Promise.all([
+    startFakeIdp({ ttlSeconds: TTL_SECONDS, delayMs: IDP_DELAY_MS }),
+    startRedis(),
+    startDynamo(),
+  ])
+  await dynamo.createTable('warmer-tokens')
+}, 60_000)
+
+afterAll(async () => {
+  await Promise.all([idp?.stop(), redis?.stop(), dynamo?.stop()])
+  nock.enableNetConnect()
+})
+
+const backends: Backend[] = [
+  {
+    name: 'Redis',
+    connect() {
+      const client = new Redis(redis.url)
+      return { store: redisStore({ client }), close: () => client.disconnect() }
+    },
+  },
+  {
+    name: 'DynamoDB (dynalite)',
+    connect() {
+      const client = dynamo.makeClient()
+      return { store: dynamoDbStore({ client, tableName: 'warmer-tokens' }), close: () => client.destroy() }
+    },
+  },
+]
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+describe.each(backends)('warmer with a Lambda-mode fleet on $name', (backend) => {
+  it('should let no call wait for a token request, with token requests within the bound', async () => {
+    idp.reset()
+    const namespace = `warmer-${randomBytes(4).toString('hex')}`
+    const provider = (store: TokenStore, onEvent?: (e: TokenEvent) => void) =>
+      createTokenProvider({
+        source: clientCredentials({
+          tokenEndpoint: idp.tokenEndpoint,
+          clientId: idp.clientId,
+          clientSecret: idp.clientSecret,
+        }),
+        store,
+        encryptionKey,
+        namespace,
+        refreshRatio: REFRESH_RATIO,
+        jitter: JITTER,
+        backgroundRefresh: false,
+        onEvent,
+      })
+    const clients: { close(): void }[] = []
+    const warmerConn = backend.connect()
+    clients.push(warmerConn)
+    const { warm } = createWarmer({
+      providers: { api: provider(warmerConn.store) },
+      intervalMs: INTERVAL_MS,
+      marginMs: MARGIN_MS,
+      logger: false,
+    })
+
+    const started = Date.now()
+    const statuses: string[] = []
+    const first = await warm()
+    statuses.push(first.providers.api!.status)
+
+    // What containers did that made a call wait on the identity provider.
+    const waited: string[] = []
+    let calls = 0
+    let failures = 0
+    let containersStarted = 0
+    let stop = false
+    const containers: Promise<void>[] = []
+    const live: { retired: boolean }[] = []
+    const startContainer = () => {
+      const conn = backend.connect()
+      clients.push(conn)
+      const state = { retired: false }
+      live.push(state)
+      containersStarted++
+      const p = provider(conn.store, (e) => {
+        if (e.type === 'fetch' || e.type === 'refresh' || e.type === 'lease-wait') waited.push(e.type)
+      })
+      containers.push(
+        (async () => {
+          while (!stop && !state.retired) {
+            calls++
+            await p.getToken().catch(() => failures++)
+            await sleep(CALL_EVERY_MS)
+          }
+        })(),
+      )
+    }
+    const rounds = (async () => {
+      while (!stop) {
+        const began = Date.now()
+        const report = await warm()
+        statuses.push(report.providers.api!.status)
+        await sleep(Math.max(0, INTERVAL_MS - (Date.now() - began)))
+      }
+    })()
+    const joins = (async () => {
+      while (!stop) {
+        startContainer()
+        const active = live.filter((c) => !c.retired)
+        if (active.length > MAX_CONTAINERS) active[0]!.retired = true
+        await sleep(JOIN_EVERY_MS)
+      }
+    })()
+    await sleep(RUN_MS)
+    stop = true
+    await Promise.all([rounds, joins, ...containers])
+    const runtime = Date.now() - started
+    for (const c of clients) c.close()
+
+    expect({ failures, waited, failedRounds: statuses.filter((s) => s === 'failed') }).toEqual({
+      failures: 0,
+      waited: [],
+      failedRounds: [],
+    })
+    expect(calls).toBeGreaterThan(100)
+    expect(containersStarted).toBeGreaterThanOrEqual(RUN_MS / JOIN_EVERY_MS - 1)
+    // A used key is renewed before the fleet's earliest refresh point, (refreshRatio − jitter)·L,
+    // less a round and its margin: at most one request per that period, plus the first.
+    const period = (REFRESH_RATIO - JITTER) * TTL_SECONDS * 1_000 - INTERVAL_MS - MARGIN_MS
+    expect(idp.requests()).toBeGreaterThanOrEqual(2)
+    expect(idp.requests()).toBeLessThanOrEqual(Math.floor(runtime / period) + 1)
+  }, 90_000)
+})
