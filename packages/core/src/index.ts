@@ -21,6 +21,8 @@ export {
   TokenResponseError,
   TokenstashError,
 } from './errors'
+// For the packages built on core: every factory refuses unknown options the same way.
+export { nearestName, refuseUnknownOptions } from './known-options'
 export { createTokenProvider, type TokenProviderOptions } from './provider'
 export type { RetryOptions } from './retry'
 export { type Auth0Options, auth0 } from './sources/auth0'

@@ -2,6 +2,7 @@ import { DEFAULTS } from './defaults'
 import { type EncryptionKeyInput, Keyring } from './encryption'
 import { ConfigError } from './errors'
 import { checkNamespace } from './key'
+import { refuseUnknownOptions } from './known-options'
 import type { RefreshPolicy } from './policy'
 import type { RetryOptions } from './retry'
 import type { TokenEvent, TokenSource, TokenStore } from './types'
@@ -49,6 +50,25 @@ export interface TokenProviderOptions {
   backgroundRefresh?: boolean
 }
 
+/** The names createTokenProvider knows; any other is a ConfigError suggesting the nearest of them. */
+export const PROVIDER_OPTIONS = [
+  'source',
+  'store',
+  'encryptionKey',
+  'encryption',
+  'refreshRatio',
+  'expirySkewMs',
+  'jitter',
+  'retry',
+  'lease',
+  'storeTimeoutMs',
+  'namespace',
+  'onEvent',
+  'logger',
+  'now',
+  'backgroundRefresh',
+] as const
+
 /** How long past the fetch budget a lease outlives its holder by default. */
 const LEASE_MARGIN_MS = 5_000
 
@@ -71,6 +91,7 @@ export interface ProviderConfig {
 export function providerConfig(options: TokenProviderOptions): ProviderConfig {
   if (!options || typeof options !== 'object')
     throw new ConfigError('Expected an options object with a `source`')
+  refuseUnknownOptions('createTokenProvider', options, PROVIDER_OPTIONS)
   const { source, store } = options
   if (!source || typeof source.fetchToken !== 'function' || typeof source.id !== 'string') {
     throw new ConfigError(
@@ -115,6 +136,7 @@ export function providerConfig(options: TokenProviderOptions): ProviderConfig {
     )
   }
   const r = options.retry ?? {}
+  refuseUnknownOptions('createTokenProvider `retry`', r, Object.keys(DEFAULTS.retry))
   const retry: RetryOptions = {
     retries: optionalNumber('retry.retries', r.retries, DEFAULTS.retry.retries, {
       min: 0,
@@ -142,6 +164,7 @@ export function providerConfig(options: TokenProviderOptions): ProviderConfig {
   // A lease outlives it, and losers wait for a live holder that long.
   const budget = retry.maxElapsedMs + DEFAULTS.timeoutMs
   const l = options.lease ?? {}
+  refuseUnknownOptions('createTokenProvider `lease`', l, ['ttlMs', 'waitMs'])
   const lease = {
     ttlMs: optionalNumber('lease.ttlMs', l.ttlMs, budget + LEASE_MARGIN_MS, { min: 0, minExclusive: true }),
     waitMs: optionalNumber('lease.waitMs', l.waitMs, budget, { min: 0 }),
