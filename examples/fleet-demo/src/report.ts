@@ -169,3 +169,55 @@ export function svgChart(rows: Row[]): string {
   out.push('</svg>')
   return `${out.join('\n')}\n`
 }
+
+/**
+ * The line that says how many token requests tokenstash should need at most, and why: one for the
+ * first cold start, then one per refresh, fleet-wide (every container shares the store), a refresh
+ * falling due after 0.75 of a token's lifetime.
+ *
+ * @example
+ * ```ts
+ * targetLines(row, 4) // ['tokenstash: 5 token requests in 12.0 s of traffic; ...', ...]
+ * ```
+ */
+export function targetLines(ours: Row, lifetimeS: number): string[] {
+  const runtimeS = ours.runtimeMs / 1000
+  const interval = 0.75 * lifetimeS
+  const bound = runtimeS / interval + 1
+  return [
+    `tokenstash: ${ours.tokenRequests} token requests in ${runtimeS.toFixed(1)} s of traffic (wall clock).`,
+    `  The most it should need: 1 for the first cold start, then 1 per refresh for the whole fleet (the containers`,
+    `  share the store), a refresh every 0.75 × the ${lifetimeS} s token lifetime = ${interval.toFixed(1)} s: ${runtimeS.toFixed(1)} / ${interval.toFixed(1)} + 1 = ${bound.toFixed(1)}.`,
+  ]
+}
+
+/**
+ * Progress lines worth printing: one whose counters changed since the last printed one, and never
+ * one before the first invocation ("t=3s invocations 0" says nothing).
+ *
+ * @example
+ * ```ts
+ * const keep = progressFilter()
+ * keep({ invocations: 0, tokenRequests: 0, containers: 0 }) // false
+ * ```
+ */
+export function progressFilter(): (counters: {
+  invocations: number
+  tokenRequests: number
+  containers: number
+}) => boolean {
+  let last = ''
+  return (counters) => {
+    if (counters.invocations === 0) return false
+    const key = `${counters.invocations}/${counters.tokenRequests}/${counters.containers}`
+    if (key === last) return false
+    last = key
+    return true
+  }
+}
+
+/** "1 min 38 s", "42 s": a wall-clock duration as a person reads it. */
+export function elapsed(ms: number): string {
+  const s = Math.round(ms / 1000)
+  return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`
+}

@@ -74,6 +74,9 @@ describe('examples/fleet-demo', () => {
   it('should print the table and write it as Markdown with an SVG chart', () => {
     expect(output).toMatch(/fetch per invocation\s+100\s/)
     expect(output).toContain('results: ')
+    expect(output).toMatch(/^ {2}elapsed: \d+( min \d+)? s in all since the demo started/m)
+    expect(output).toContain('The most it should need: 1 for the first cold start')
+    expect(output).not.toMatch(/invocations +0 /)
     expect(output).not.toMatch(/warning|deprecat/i)
     const md = readFileSync(join(results, 'fleet-demo.md'), 'utf8')
     expect(md).toMatch(/^\| tokenstash \| 100 \|/m)

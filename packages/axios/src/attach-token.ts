@@ -1,4 +1,11 @@
-import { ConfigError, isTokenRejection, replayOn401, type TokenProvider } from '@tokenstash/core'
+import {
+  ConfigError,
+  isTokenRejection,
+  refuseUnknownOptions,
+  replayOn401,
+  type TokenProvider,
+  withheldTokenLog,
+} from '@tokenstash/core'
 import type { AxiosError, AxiosInstance, AxiosResponse, AxiosStatic, InternalAxiosRequestConfig } from 'axios'
 import axiosRetry from 'axios-retry'
 import { allowedOrigins, requestOrigin } from './origins'
@@ -7,6 +14,8 @@ import { retryConfig } from './retry'
 import type { AttachTokenOptions, TokenstashRequestState } from './types'
 
 type Headers = InternalAxiosRequestConfig['headers']
+
+const OPTIONS = ['origins', 'retryOn401', 'retry', 'logger'] as const
 
 /**
  * The part of a provider the interceptor uses; any `TokenProvider` fits.
@@ -144,8 +153,10 @@ export function attachToken(
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(`Expected \`options\` to be an object, got ${kind(options)}`)
   }
+  refuseUnknownOptions('attachToken', options, OPTIONS)
   const origins = allowedOrigins(options.origins, instance.defaults?.baseURL)
   const replays = replayOn401(options.retryOn401)
+  const withheld = withheldTokenLog(options.logger, '@tokenstash/axios', origins)
   if (
     options.retry !== undefined &&
     options.retry !== false &&
@@ -176,7 +187,9 @@ export function attachToken(
     const headers = config.headers
     const present = headers.get('Authorization')
     if (present !== undefined && present !== null && present !== false && !state.attached) return config
-    if (!origins.has(requestOrigin(config) ?? '')) {
+    const origin = requestOrigin(config)
+    if (!origin || !origins.has(origin)) {
+      if (origin) withheld(origin)
       // A config reused for another origin must not carry a token set for the first one.
       if (state.attached) headers.delete('Authorization')
       state.attached = false

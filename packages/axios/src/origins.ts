@@ -1,4 +1,4 @@
-import { ConfigError } from '@tokenstash/core'
+import { bareOrigin, ConfigError } from '@tokenstash/core'
 
 // Same test axios uses: `scheme://` or protocol-relative `//`.
 const ABSOLUTE = /^([a-z][a-z\d+\-.]*:)?\/\//i
@@ -41,9 +41,9 @@ export function allowedOrigins(origins: unknown, baseURL: unknown): ReadonlySet<
   }
   return new Set(
     origins.map((entry, i) => {
-      const origin = typeof entry === 'string' ? httpOrigin(entry) : undefined
+      const origin = bareOrigin(entry)
       // A path would suggest the token is scoped to it; it is not, so say so rather than ignore it.
-      if (!origin || !(entry === origin || entry === `${origin}/`)) {
+      if (!origin) {
         throw new ConfigError(
           `Expected \`origins[${i}]\` to be an http(s) origin like "https://api.example.com", got ${show(entry)}`,
         )

@@ -1,3 +1,4 @@
+import type { DebugLogger } from '@tokenstash/core'
 import type { IAxiosRetryConfig } from 'axios-retry'
 
 /**
@@ -28,6 +29,13 @@ export interface AttachTokenOptions {
    * `false` installs no retry.
    */
   retry?: IAxiosRetryConfig | false
+  /**
+   * Where the line "no token sent to <origin>: not in `origins`" goes, once per origin, at debug
+   * level. Default: Node's `util.debuglog('tokenstash')`, silent unless the process runs with
+   * `NODE_DEBUG=tokenstash`; a logger (`console`, pino, Powertools' `Logger`) gets it through its
+   * `debug` method; `false` drops it.
+   */
+  logger?: DebugLogger | false
 }
 
 /**

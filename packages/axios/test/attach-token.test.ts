@@ -285,9 +285,41 @@ describe('attachToken', () => {
       [{ retryOn401: 'yes' }, 'Expected `retryOn401` to be a boolean or { methods: string[] }'],
       [{ retryOn401: { methods: [1] } }, 'Expected `retryOn401` to be a boolean or { methods: string[] }'],
       [{ retry: true }, 'Expected `retry` to be axios-retry options or false'],
+      [{ origin: [API] }, 'Unknown option `origin` of attachToken; did you mean `origins`?'],
+      [{ retryon401: true }, 'Unknown option `retryon401` of attachToken; did you mean `retryOn401`?'],
+      [{ logger: 'debug' }, '`logger`'],
     ])('should reject %j with a ConfigError naming the option', (options, message) => {
       expect(() => attachToken(api, provider, options as never)).toThrow(ConfigError)
       expect(() => attachToken(api, provider, options as never)).toThrow(message)
+    })
+
+    it.each(['https://api.example.test:443', 'https://API.example.test'])(
+      'should read the origin %s as the URL standard does',
+      async (origin) => {
+        const client = axios.create()
+        attachToken(client, provider, { origins: [origin] })
+        const s = seen()
+        nock(API).get('/a').reply(s.reply(200))
+        await client.get(`${API}/a`)
+        expect(s.auth).toEqual([`Bearer ${provider.issued[0]}`])
+      },
+    )
+
+    it('should say at debug level, once per origin, that a request outside `origins` got no token', async () => {
+      const debug = jest.fn()
+      attachToken(api, provider, { logger: { debug } })
+      const s = seen()
+      nock(OTHER).get('/a').times(2).reply(s.reply(200))
+      nock(API).get('/b').reply(s.reply(200))
+      await api.get(`${OTHER}/a`)
+      await api.get(`${OTHER}/a`)
+      await api.get('/b')
+      expect(s.auth).toEqual([undefined, undefined, `Bearer ${provider.issued[0]}`])
+      expect(debug.mock.calls).toEqual([
+        [
+          '@tokenstash/axios: no token sent to https://other.example.test: not in `origins` (https://api.example.test); add it there if it should get one (logged once per origin)',
+        ],
+      ])
     })
 
     it('should reject a request with a bad tokenstash option before sending it', async () => {

@@ -21,6 +21,10 @@ export {
   TokenResponseError,
   TokenstashError,
 } from './errors'
+// For the packages built on core: every factory refuses unknown options the same way.
+export { nearestName, refuseUnknownOptions } from './known-options'
+// For the adapters (axios, fetch): how `origins` entries read, and one debug line per origin that got no token.
+export { bareOrigin, type DebugLogger, withheldTokenLog } from './origins'
 export { createTokenProvider, type TokenProviderOptions } from './provider'
 export type { RetryOptions } from './retry'
 export { type Auth0Options, auth0 } from './sources/auth0'

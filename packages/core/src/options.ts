@@ -2,6 +2,7 @@ import { DEFAULTS } from './defaults'
 import { type EncryptionKeyInput, Keyring } from './encryption'
 import { ConfigError } from './errors'
 import { checkNamespace } from './key'
+import { refuseUnknownOptions } from './known-options'
 import type { RefreshPolicy } from './policy'
 import type { RetryOptions } from './retry'
 import type { TokenEvent, TokenSource, TokenStore } from './types'
@@ -59,6 +60,25 @@ export interface TokenProviderOptions {
   backgroundRefresh?: boolean
 }
 
+/** The names createTokenProvider knows; any other is a ConfigError suggesting the nearest of them. */
+export const PROVIDER_OPTIONS = [
+  'source',
+  'store',
+  'encryptionKey',
+  'encryption',
+  'refreshRatio',
+  'expirySkewMs',
+  'jitter',
+  'retry',
+  'lease',
+  'storeTimeoutMs',
+  'namespace',
+  'onEvent',
+  'logger',
+  'now',
+  'backgroundRefresh',
+] as const
+
 /** How long past the fetch budget a lease outlives its holder by default. */
 const LEASE_MARGIN_MS = 5_000
 
@@ -85,6 +105,7 @@ export interface ProviderConfig {
 export function providerConfig(options: TokenProviderOptions): ProviderConfig {
   if (!options || typeof options !== 'object')
     throw new ConfigError('Expected an options object with a `source`')
+  refuseUnknownOptions('createTokenProvider', options, PROVIDER_OPTIONS)
   const { source, store } = options
   if (!source || typeof source.fetchToken !== 'function' || typeof source.id !== 'string') {
     throw new ConfigError(
@@ -129,6 +150,7 @@ export function providerConfig(options: TokenProviderOptions): ProviderConfig {
     )
   }
   const r = options.retry ?? {}
+  refuseUnknownOptions('createTokenProvider `retry`', r, Object.keys(DEFAULTS.retry))
   const retry: RetryOptions = {
     retries: optionalNumber('retry.retries', r.retries, DEFAULTS.retry.retries, {
       min: 0,
@@ -164,6 +186,7 @@ export function providerConfig(options: TokenProviderOptions): ProviderConfig {
       : DEFAULTS.timeoutMs
   const budget = retry.maxElapsedMs + requestMs
   const l = options.lease ?? {}
+  refuseUnknownOptions('createTokenProvider `lease`', l, ['ttlMs', 'waitMs'])
   // A renewed lease only has to outlive one renewal period and its store call; a lease nobody
   // renews must outlive the holder's whole fetch.
   const renewed = typeof store?.renewLease === 'function'

@@ -606,6 +606,11 @@ class Provider implements TokenProvider {
           message: error.message,
         }),
       onRateLimit: (error) => this.#shareRateLimit(error),
+    }).catch((err: unknown) => {
+      // Once per request: the callers that joined it each get an `error` event of their own.
+      const status = err instanceof TokenEndpointError ? err.status : undefined
+      this.#emit({ type: 'fetch-error', code: err instanceof TokenstashError ? err.code : undefined, status })
+      throw err
     })
     // The endpoint answered: this instance's own rate limit is over.
     this.#rateLimitStreak = 0

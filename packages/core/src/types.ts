@@ -88,6 +88,8 @@ export type TokenEventType =
   | 'fetch'
   | 'refresh'
   | 'retry'
+  // One failed request to the token endpoint (retries exhausted), however many callers joined it.
+  | 'fetch-error'
   | 'error'
   | 'lease-wait'
   | 'cooldown'

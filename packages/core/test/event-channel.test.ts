@@ -24,6 +24,7 @@ describe('EVENT_CHANNEL', () => {
     await b.getToken()
     await a.invalidate()
     expect(published.map((e) => [e.key === a.key ? 'a' : e.key === b.key ? 'b' : e.key, e.type])).toEqual([
+      ['a', 'fetch-error'],
       ['a', 'error'],
       ['a', 'fetch'],
       ['a', 'hit-memory'],

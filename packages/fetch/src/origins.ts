@@ -1,4 +1,4 @@
-import { ConfigError } from '@tokenstash/core'
+import { bareOrigin, ConfigError } from '@tokenstash/core'
 
 function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)
@@ -16,15 +16,9 @@ export function allowedOrigins(origins: unknown): ReadonlySet<string> {
   }
   return new Set(
     origins.map((entry, i) => {
-      let origin: string | undefined
-      try {
-        const url = new URL(entry)
-        if (url.protocol === 'http:' || url.protocol === 'https:') origin = url.origin
-      } catch {
-        // Reported below.
-      }
+      const origin = bareOrigin(entry)
       // A path would suggest the token is scoped to it; it is not, so say so rather than ignore it.
-      if (!origin || !(entry === origin || entry === `${origin}/`)) {
+      if (!origin) {
         throw new ConfigError(
           `Expected \`origins[${i}]\` to be an http(s) origin like "https://api.example.com", got ${show(entry)}`,
         )

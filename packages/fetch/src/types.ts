@@ -1,4 +1,4 @@
-import type { TokenProvider } from '@tokenstash/core'
+import type { DebugLogger, TokenProvider } from '@tokenstash/core'
 
 /**
  * The part of a provider `withToken` uses; any `TokenProvider` fits.
@@ -31,4 +31,11 @@ export interface WithTokenOptions {
    * A body sent as a stream is never replayed: it can be read only once.
    */
   retryOn401?: boolean | { methods: readonly string[] }
+  /**
+   * Where the line "no token sent to <origin>: not in `origins`" goes, once per origin, at debug
+   * level. Default: Node's `util.debuglog('tokenstash')`, silent unless the process runs with
+   * `NODE_DEBUG=tokenstash`; a logger (`console`, pino, Powertools' `Logger`) gets it through its
+   * `debug` method; `false` drops it.
+   */
+  logger?: DebugLogger | false
 }

@@ -1,4 +1,10 @@
-import { ConfigError, isTokenRejection, replayOn401 } from '@tokenstash/core'
+import {
+  ConfigError,
+  isTokenRejection,
+  refuseUnknownOptions,
+  replayOn401,
+  withheldTokenLog,
+} from '@tokenstash/core'
 import { DEFAULTS } from './defaults'
 import { allowedOrigins } from './origins'
 import { redactError } from './redact'
@@ -21,6 +27,8 @@ interface Outgoing {
   /** The caller's other init members (`keepalive`, undici's `dispatcher`, ...), passed on untouched. */
   rest: Init
 }
+
+const OPTIONS = ['origins', 'retryOn401', 'logger'] as const
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 // Fetch standard, HTTP-redirect fetch: these go when a redirect turns the request into a GET.
@@ -82,11 +90,13 @@ async function outgoing(
   input: Input,
   init: Init | undefined,
   origins: ReadonlySet<string>,
+  withheld: (origin: string) => void,
 ): Promise<Outgoing | undefined> {
   const request = isRequest(input) ? input : undefined
   const url = parseUrl(request ? request.url : String(input))
   const { method, headers, body, redirect, signal, ...rest } = init ?? {}
   const allHeaders = new Headers(headers ?? request?.headers)
+  if (url && /^https?:$/.test(url.protocol) && !origins.has(url.origin)) withheld(url.origin)
   if (!url || !origins.has(url.origin) || allHeaders.has('authorization')) return undefined
   let sent: Init['body'] = body
   if (sent === undefined && request?.body) {
@@ -157,8 +167,10 @@ export function withToken(fetchFn: Fetch, provider: BearerTokenProvider, options
       `Expected \`options\` to be an object with \`origins\` (e.g. { origins: ["https://api.example.com"] }), got ${kind(options)}`,
     )
   }
+  refuseUnknownOptions('withToken', options, OPTIONS)
   const origins = allowedOrigins(options.origins)
   const replays = replayOn401(options.retryOn401)
+  const withheld = withheldTokenLog(options.logger, '@tokenstash/fetch', origins)
 
   /** A token for this request, remembered in `used` so that an error can be cleaned of it. */
   async function getToken(signal: AbortSignal | undefined, used: string[]): Promise<string> {
@@ -221,7 +233,7 @@ export function withToken(fetchFn: Fetch, provider: BearerTokenProvider, options
   }
 
   async function tokenFetch(input: Input, init: Init | undefined, used: string[]): Promise<Response> {
-    const req = await outgoing(input, init, origins)
+    const req = await outgoing(input, init, origins, withheld)
     if (!req) return fetchFn(input, init)
     const first = await getToken(req.signal, used)
     const { response, sent } = await send(req, first, used)

@@ -64,6 +64,11 @@ describe('withToken', () => {
       [{ origins: ['https://api.example.com/v1'] }, /`origins\[0\]`/],
       [{ origins: ['ftp://api.example.com'] }, /`origins\[0\]`/],
       [{ origins: [API], retryOn401: { methods: 'GET' } }, /`retryOn401`/],
+      [{ origins: ['https://user@api.example.com'] }, /`origins\[0\]`/],
+      [{ origins: ['https://api.example.com?'] }, /`origins\[0\]`/],
+      [{ origin: [API] }, /Unknown option `origin` of withToken; did you mean `origins`\?/],
+      [{ origins: [API], retryon401: false }, /Unknown option `retryon401`.*`retryOn401`/],
+      [{ origins: [API], logger: 'debug' }, /`logger`/],
     ])('should refuse %j with a ConfigError', (options, message) => {
       expect(() => withToken(fetch, fakeProvider(), options as never)).toThrow(ConfigError)
       expect(() => withToken(fetch, fakeProvider(), options as never)).toThrow(message)
@@ -82,6 +87,52 @@ describe('withToken', () => {
     await apiFetch('https://other.example.com/b')
     await apiFetch(`${API}/c`, { headers: { Authorization: 'Basic abc' } })
     expect(sent.map((s) => s.authorization)).toEqual(['Bearer token-1', null, 'Basic abc'])
+  })
+
+  it.each(['https://api.example.com:443', 'https://API.example.com', 'HTTPS://api.EXAMPLE.com:443/'])(
+    'should read the origin %s as the URL standard does, the same as https://api.example.com',
+    async (origin) => {
+      const { f, sent } = fakeFetch(ok)
+      await withToken(f, fakeProvider(), { origins: [origin] })(`${API}/a`)
+      expect(sent.map((s) => s.authorization)).toEqual(['Bearer token-1'])
+    },
+  )
+
+  it('should say at debug level, once per origin, that a request outside `origins` got no token', async () => {
+    const { f, sent } = fakeFetch(ok, ok, ok, ok, ok)
+    const lines: string[] = []
+    const logger = {
+      lines,
+      // Called as a method, as pino and Powertools' Logger need.
+      debug(this: { lines: string[] }, message: string) {
+        this.lines.push(message)
+      },
+    }
+    const apiFetch = withToken(f, fakeProvider(), { origins: [API], logger })
+    await apiFetch('https://other.example.com/a')
+    await apiFetch('https://other.example.com/b?x=1')
+    await apiFetch(`${API}/c`)
+    await apiFetch(`${API}/d`, { headers: { authorization: 'Basic abc' } })
+    await apiFetch('http://third.example.com:8080/e')
+    expect(sent).toHaveLength(5)
+    expect(lines).toEqual([
+      '@tokenstash/fetch: no token sent to https://other.example.com: not in `origins` (https://api.example.com); add it there if it should get one (logged once per origin)',
+      '@tokenstash/fetch: no token sent to http://third.example.com:8080: not in `origins` (https://api.example.com); add it there if it should get one (logged once per origin)',
+    ])
+  })
+
+  it('should write nothing to the console by default, and nothing at all with logger: false', async () => {
+    const spies = (['log', 'debug', 'info', 'warn', 'error'] as const).map((m) =>
+      jest.spyOn(console, m).mockImplementation(() => {}),
+    )
+    try {
+      const { f } = fakeFetch(ok, ok)
+      await withToken(f, fakeProvider(), { origins: [API] })('https://other.example.com/a')
+      await withToken(f, fakeProvider(), { origins: [API], logger: false })('https://other.example.com/a')
+      for (const spy of spies) expect(spy).not.toHaveBeenCalled()
+    } finally {
+      for (const spy of spies) spy.mockRestore()
+    }
   })
 
   it('should pass a Request to another origin through untouched, body unread', async () => {

@@ -173,6 +173,15 @@ function typedError(err: unknown, name: string): TokenstashError {
   )
 }
 
+function remainingTime(context: Context | undefined): number {
+  try {
+    const getRemaining = context?.getRemainingTimeInMillis
+    return typeof getRemaining === 'function' ? getRemaining.call(context) : NaN
+  } catch {
+    return NaN
+  }
+}
+
 function checkToken(token: unknown, name: string): string {
   if (typeof token === 'string' && token !== '') return token
   throw new TokenUnavailableError(
@@ -283,10 +292,10 @@ export function m2mToken<TName extends string>(
       )
     }
     const all = Promise.all(checked)
-    const getRemaining = request.context?.getRemainingTimeInMillis
-    // A context without a usable clock (local runs, hand-made test doubles) gets no cap.
-    const remainingMs =
-      marginMs !== false && typeof getRemaining === 'function' ? getRemaining.call(request.context) : NaN
+    // A context without a usable clock (local runs, hand-made test doubles, wrappers whose clock
+    // throws) gets no cap. Read before anything can throw: `all` must always be awaited or raced,
+    // or a token failing later would be an unhandled rejection.
+    const remainingMs = marginMs === false ? NaN : remainingTime(request.context)
     let tokens: string[]
     if (marginMs === false || typeof remainingMs !== 'number' || !Number.isFinite(remainingMs)) {
       tokens = await all

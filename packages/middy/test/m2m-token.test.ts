@@ -508,6 +508,41 @@ describe('m2mToken', () => {
       await expect(outcome).resolves.toBe('sloppy-token')
     })
 
+    it('should not cap the wait when getRemainingTimeInMillis throws, and leave no rejection unhandled', async () => {
+      const unhandled: unknown[] = []
+      const onUnhandled = (reason: unknown) => unhandled.push(reason)
+      process.on('unhandledRejection', onUnhandled)
+      try {
+        const orders = new FakeProvider('orders').hold()
+        const handler = middy(async (_event: unknown, context: Ctx) => context.ordersApiToken, {
+          timeoutEarlyInMillis: 0,
+        }).use(m2mToken({ fetchData: { ordersApiToken: orders }, disablePrefetch: true }))
+        // A wrapper or test double whose clock is broken.
+        const broken = {
+          ...lambdaContext(),
+          getRemainingTimeInMillis: (): number => {
+            throw new Error('no deadline in this test double')
+          },
+        }
+        const first = invoke(handler, events.direct(), broken)
+        await flush()
+        orders.held[0]!.resolve('wrapped-token')
+        await expect(first).resolves.toBe('wrapped-token')
+        // The token failing later, while the clock still throws: the caller gets the typed error,
+        // nothing escapes as an unhandled rejection.
+        orders.expire()
+        const second = invoke(handler, events.direct(), broken).catch((e: unknown) => e)
+        await flush()
+        orders.held[1]!.reject(endpointError())
+        expect(await second).toBeInstanceOf(TokenEndpointError)
+        await flush()
+        await flush()
+        expect(unhandled).toEqual([])
+      } finally {
+        process.off('unhandledRejection', onUnhandled)
+      }
+    })
+
     it('should work with a provider whose answers take a few promise jobs', async () => {
       let requests = 0
       const slowish: TokenProvider = {

@@ -1,1 +1,9 @@
-export { KEY_ATTRIBUTE, METRICS, type OtelMetricsOptions, otelMetrics } from './otel-metrics'
+export {
+  DEFAULTS,
+  KEY_ATTRIBUTE,
+  LABEL_ATTRIBUTE,
+  METRICS,
+  NAMESPACE_ATTRIBUTE,
+  type OtelMetricsOptions,
+  otelMetrics,
+} from './otel-metrics'

@@ -1,5 +1,12 @@
-import { type Attributes, type Counter, type Histogram, type Meter, metrics } from '@opentelemetry/api'
-import { ConfigError, type TokenEvent } from '@tokenstash/core'
+import {
+  type Attributes,
+  type Counter,
+  type Histogram,
+  type Meter,
+  type MeterProvider,
+  metrics,
+} from '@opentelemetry/api'
+import { ConfigError, refuseUnknownOptions, type TokenEvent } from '@tokenstash/core'
 
 /**
  * Options of {@link otelMetrics}.
@@ -12,11 +19,36 @@ import { ConfigError, type TokenEvent } from '@tokenstash/core'
 export interface OtelMetricsOptions {
   /**
    * The meter the instruments are created on. Default: `@tokenstash/otel`'s meter from the global
-   * `MeterProvider`, looked up at the first event (so a provider created at module load still
-   * reports to an SDK registered afterwards, as long as that happens before the first token request).
+   * `MeterProvider`, looked up again whenever the global provider changes: a provider created at
+   * module load reports to an SDK registered afterwards, from its first event after the registration.
    */
   meter?: Meter
+  /**
+   * A small name of your choosing added to every data point as `tokenstash.label` (e.g. the API the
+   * provider's tokens are for: `'orders'`), to tell providers of one namespace apart without one
+   * series per key. Default: none.
+   */
+  label?: string
+  /**
+   * Adds the provider's cache key (`tokenstash.key`) to every data point: one series per key and
+   * instrument. Default `false`. The SDK keeps 2,000 series per instrument by default and merges
+   * the rest into one overflow series, so leave it off past a few hundred providers per process.
+   */
+  perKey?: boolean
 }
+
+/**
+ * The defaults of {@link otelMetrics}: data points carry the namespace (and a label if given), not
+ * the key, so the series count does not grow with the number of providers.
+ *
+ * @example
+ * ```ts
+ * const onEvent = otelMetrics({ perKey: DEFAULTS.perKey })
+ * ```
+ */
+export const DEFAULTS = Object.freeze({ perKey: false })
+
+const OPTIONS = ['meter', 'label', 'perKey'] as const
 
 /**
  * Names of the instruments and attributes `otelMetrics` records. OpenTelemetry has no semantic
@@ -30,7 +62,11 @@ export interface OtelMetricsOptions {
  * ```
  */
 export const METRICS = Object.freeze({
-  /** Counter: requests to the token endpoint, by `tokenstash.outcome` (success, retry, error) and `tokenstash.mode` (fetch, refresh). */
+  /**
+   * Counter: requests to the token endpoint, by `tokenstash.outcome` (success, retry, error) and
+   * `tokenstash.mode` (fetch, refresh). A failed request counts once, however many callers joined it;
+   * instances that got the failure through the store made no request and count nothing here.
+   */
   tokenRequests: 'tokenstash.token.requests',
   /** Histogram, seconds: how long obtaining a token from the endpoint took (retries included), by `tokenstash.mode`. */
   fetchDuration: 'tokenstash.token.fetch.duration',
@@ -48,17 +84,25 @@ export const METRICS = Object.freeze({
   cooldowns: 'tokenstash.cooldowns',
   /** Counter: tokens invalidated (an API rejected them). */
   invalidations: 'tokenstash.invalidations',
-  /** Counter: errors reported to callers, by `error.type` (the TokenstashError code). */
+  /** Counter: errors reported to callers, one per caller, by `error.type` (the TokenstashError code). */
   errors: 'tokenstash.errors',
   /** Counter: source events that concern how the client authenticates, by `tokenstash.event`. */
   sourceEvents: 'tokenstash.source.events',
+  /**
+   * Gauge: what the identity provider says is left of its quota or rate limit (Auth0's quota and
+   * `X-RateLimit-*` headers), by `tokenstash.quota.window` (e.g. `per_hour`), the latest report.
+   */
+  quotaRemaining: 'tokenstash.quota.remaining',
+  /** Gauge: the quota or rate limit itself, by `tokenstash.quota.window`. */
+  quotaLimit: 'tokenstash.quota.limit',
 })
 
-/** The attribute that carries the provider's secret-free cache key. */
+/** The attribute that carries the provider's secret-free cache key (only with `perKey: true`). */
 export const KEY_ATTRIBUTE = 'tokenstash.key'
-
-// Errors that are not a failed request to the token endpoint: no request was made.
-const NOT_A_REQUEST = new Set(['ERR_RATE_LIMITED', 'ERR_TOKEN_REJECTED'])
+/** The attribute that carries the provider's namespace (the part of its key before `:`). */
+export const NAMESPACE_ATTRIBUTE = 'tokenstash.namespace'
+/** The attribute that carries the `label` option. */
+export const LABEL_ATTRIBUTE = 'tokenstash.label'
 
 interface Instruments {
   tokenRequests: Counter
@@ -74,12 +118,15 @@ interface Instruments {
   sourceEvents: Counter
 }
 
-function instruments(meter: Meter): Instruments {
+/** The latest quota report per attribute set, read by the gauges' callbacks at each collection. */
+type Quotas = Map<string, { attributes: Attributes; limit?: number; remaining?: number }>
+
+function instruments(meter: Meter, quotas: Quotas): Instruments {
   const counter = (name: string, description: string, unit: string) =>
     meter.createCounter(name, { description, unit })
   const seconds = (name: string, description: string) =>
     meter.createHistogram(name, { description, unit: 's' })
-  return {
+  const m: Instruments = {
     tokenRequests: counter(METRICS.tokenRequests, 'Requests to the token endpoint', '{request}'),
     fetchDuration: seconds(METRICS.fetchDuration, 'Time to obtain a token from the token endpoint'),
     hits: counter(METRICS.hits, 'Tokens served from a cache tier', '{hit}'),
@@ -96,10 +143,25 @@ function instruments(meter: Meter): Instruments {
     errors: counter(METRICS.errors, 'Errors reported to callers', '{error}'),
     sourceEvents: counter(METRICS.sourceEvents, 'Notices from token sources', '{event}'),
   }
+  for (const field of ['remaining', 'limit'] as const) {
+    const name = field === 'remaining' ? METRICS.quotaRemaining : METRICS.quotaLimit
+    const description =
+      field === 'remaining' ? 'Quota left at the identity provider' : 'Quota at the identity provider'
+    meter.createObservableGauge(name, { description, unit: '{request}' }).addCallback((result) => {
+      for (const q of quotas.values()) {
+        const value = q[field]
+        if (value !== undefined) result.observe(value, q.attributes)
+      }
+    })
+  }
+  return m
 }
 
-function record(m: Instruments, event: TokenEvent): void {
-  const base: Attributes = { [KEY_ATTRIBUTE]: event.key }
+function finite(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) ? value : undefined
+}
+
+function record(m: Instruments, quotas: Quotas, base: Attributes, event: TokenEvent): void {
   const status = typeof event.status === 'number' ? { 'http.response.status_code': event.status } : {}
   switch (event.type as string) {
     case 'fetch':
@@ -117,14 +179,18 @@ function record(m: Instruments, event: TokenEvent): void {
         ...(event.code ? { 'error.type': event.code } : {}),
       })
       return
-    case 'error': {
-      const type = { 'error.type': event.code ?? '_OTHER' }
-      m.errors.add(1, { ...base, ...type })
-      if (!NOT_A_REQUEST.has(event.code ?? '')) {
-        m.tokenRequests.add(1, { ...base, ...status, ...type, 'tokenstash.outcome': 'error' })
-      }
+    case 'fetch-error':
+      m.tokenRequests.add(1, {
+        ...base,
+        ...status,
+        'error.type': event.code ?? '_OTHER',
+        'tokenstash.outcome': 'error',
+      })
       return
-    }
+    case 'error':
+      // Callers' failures: one per caller, whether or not a request was made for it.
+      m.errors.add(1, { ...base, 'error.type': event.code ?? '_OTHER' })
+      return
     case 'hit-memory':
       m.hits.add(1, { ...base, 'tokenstash.cache.tier': 'memory' })
       return
@@ -158,6 +224,17 @@ function record(m: Instruments, event: TokenEvent): void {
     case 'auth-method-fallback':
       m.sourceEvents.add(1, { ...base, 'tokenstash.event': event.type })
       return
+    case 'quota': {
+      const q = event as TokenEvent & { limit?: unknown; remaining?: unknown; window?: unknown }
+      const window = typeof q.window === 'string' ? q.window.slice(0, 32) : 'unknown'
+      const attributes = { ...base, 'tokenstash.quota.window': window }
+      quotas.set(JSON.stringify(attributes), {
+        attributes,
+        limit: finite(q.limit),
+        remaining: finite(q.remaining),
+      })
+      return
+    }
     default:
       // An event type this version does not know (a newer core): nothing to record, nothing to break.
       return
@@ -167,31 +244,55 @@ function record(m: Instruments, event: TokenEvent): void {
 /**
  * An `onEvent` function for `createTokenProvider` that records OpenTelemetry metrics: token
  * requests by outcome, the time to fetch a token, hits by cache tier, lease waits, store errors
- * and timeouts, cooldowns, invalidations and errors (see {@link METRICS}). Every data point carries
- * the provider's secret-free cache key as `tokenstash.key`; events hold no token, and none is
- * recorded. An event type it does not know is ignored; a failing meter never breaks token serving
- * (the provider ignores what `onEvent` throws).
+ * and timeouts, cooldowns, invalidations, callers' errors and the identity provider's quota (see
+ * {@link METRICS}). Data points carry the provider's namespace (`tokenstash.namespace`), the
+ * `label` if given, and its secret-free cache key only with `perKey: true`; events hold no token,
+ * and none is recorded. An event type it does not know is ignored; a failing meter never breaks
+ * token serving (the provider ignores what `onEvent` throws).
  *
  * @example
  * ```ts
  * import { createTokenProvider, cognito } from '@tokenstash/core'
  * import { otelMetrics } from '@tokenstash/otel'
  *
- * const orders = createTokenProvider({ source: cognito({ domain, clientId, clientSecret }), onEvent: otelMetrics() })
+ * const orders = createTokenProvider({ source: cognito({ domain, clientId, clientSecret }), onEvent: otelMetrics({ label: 'orders' }) })
  * ```
  */
 export function otelMetrics(options: OtelMetricsOptions = {}): (event: TokenEvent) => void {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(`Expected the options of \`otelMetrics\` to be an object, got ${String(options)}`)
   }
+  refuseUnknownOptions('otelMetrics', options, OPTIONS)
   const given = options.meter
   if (given !== undefined && (given === null || typeof given.createCounter !== 'function')) {
     throw new ConfigError('Expected `meter` to be an OpenTelemetry Meter (from meterProvider.getMeter(name))')
   }
-  let m: Instruments | undefined = given ? instruments(given) : undefined
+  const { label, perKey = DEFAULTS.perKey } = options
+  if (label !== undefined && (typeof label !== 'string' || label.length === 0 || label.length > 64)) {
+    throw new ConfigError(
+      'Expected `label` to be a string of 1-64 characters (a name, not a value per request)',
+    )
+  }
+  if (typeof perKey !== 'boolean')
+    throw new ConfigError(`Expected \`perKey\` to be a boolean, got ${typeof perKey}`)
+  const quotas: Quotas = new Map()
+  let m: Instruments | undefined = given ? instruments(given, quotas) : undefined
+  // The global MeterProvider this function's instruments were made on: instruments of the no-op
+  // provider (before the SDK is registered) record nothing, so they are made again once it changes.
+  let from: MeterProvider | undefined
   return function onEvent(event: TokenEvent): void {
     if (!event || typeof event !== 'object' || typeof event.type !== 'string') return
-    m ??= instruments(metrics.getMeter('@tokenstash/otel'))
-    record(m, event)
+    if (!given) {
+      const global = metrics.getMeterProvider()
+      if (global !== from) {
+        from = global
+        m = instruments(global.getMeter('@tokenstash/otel'), quotas)
+      }
+    }
+    const key = typeof event.key === 'string' ? event.key : ''
+    const base: Attributes = { [NAMESPACE_ATTRIBUTE]: key.slice(0, Math.max(0, key.lastIndexOf(':'))) }
+    if (label !== undefined) base[LABEL_ATTRIBUTE] = label
+    if (perKey) base[KEY_ATTRIBUTE] = key
+    record(m!, quotas, base, event)
   }
 }

@@ -16,7 +16,7 @@ describeReadmeExample('README example', join(__dirname, '..', 'README.md'), __di
       expect((await callOrders()).status).toBe(200)
       expect((await callOrders()).status).toBe(200)
       const points = await otel.collect()
-      const key = { 'tokenstash.key': orders.key }
+      const key = { 'tokenstash.namespace': orders.key.split(':')[0] }
       expect(points[METRICS.tokenRequests]).toEqual([
         { attributes: { ...key, 'tokenstash.mode': 'fetch', 'tokenstash.outcome': 'success' }, value: 1 },
       ])

@@ -6,7 +6,13 @@ import {
   type GetCommandOutput,
   PutCommand,
 } from '@aws-sdk/lib-dynamodb'
-import { ConfigError, type StoreCallOptions, StoreError, type TokenStore } from '@tokenstash/core'
+import {
+  ConfigError,
+  refuseUnknownOptions,
+  type StoreCallOptions,
+  StoreError,
+  type TokenStore,
+} from '@tokenstash/core'
 
 /**
  * Options of {@link dynamoDbStore}.
@@ -69,6 +75,9 @@ export const DYNAMODB_STORE_DEFAULTS = Object.freeze({
 })
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/
+// A table in another account is named by its ARN (DynamoDB resource-based policies).
+const TABLE_ARN = /^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/[A-Za-z0-9_.-]{3,255}$/
+const OPTIONS = ['client', 'tableName', 'partitionKey', 'ttlAttribute', 'now'] as const
 const ATTRIBUTE_NAME = /^[^\s]{1,255}$/
 
 function show(value: unknown): string {
@@ -112,16 +121,30 @@ function documentClient(client: unknown): DynamoDBDocumentClient {
  * function returned (a bigint, a string, or an object whose string form is the number).
  */
 function epochMs(attribute: unknown): number | undefined {
-  if (typeof attribute === 'number') return attribute
+  if (typeof attribute === 'number') return Number.isSafeInteger(attribute) ? attribute : undefined
   if (attribute === null || attribute === undefined) return undefined
-  const text =
-    typeof attribute === 'object' && typeof (attribute as { value?: unknown }).value === 'string'
-      ? (attribute as { value: string }).value
-      : typeof attribute === 'bigint' || typeof attribute === 'string'
-        ? String(attribute)
-        : undefined
-  if (text === undefined || !/^\d{1,16}$/.test(text)) return undefined
-  return Number(text)
+  let text: string | undefined
+  if (typeof attribute === 'bigint' || typeof attribute === 'string') text = String(attribute)
+  else if (typeof attribute === 'object') {
+    // A NumberValue keeps the digits in `value`; decimal.js, big.js and the like in their toString.
+    const value = (attribute as { value?: unknown }).value
+    text = typeof value === 'string' ? value : String(attribute)
+  }
+  const digits = text === undefined ? undefined : /^(\d{1,16})(?:\.0*)?$/.exec(text)?.[1]
+  return digits === undefined ? undefined : Number(digits)
+}
+
+/**
+ * An item whose expiry cannot be read as a number: a `wrapNumbers` function returning something
+ * that neither holds the digits in `value` nor prints them. A miss would be silent (every container
+ * fetching its own token); a failure shows up as a store error.
+ */
+class UnreadableExpiry extends Error {
+  constructor(attribute: unknown) {
+    const kind = attribute === null ? 'null' : typeof attribute
+    super(`the item's \`${DYNAMODB_STORE_DEFAULTS.expiresAtAttribute}\` (${kind}) does not read as a number`)
+    this.name = 'UnreadableExpiry'
+  }
 }
 
 /** `client.send`, with the caller's abort signal when it gave one. */
@@ -134,6 +157,7 @@ function isConditionFailure(err: unknown): boolean {
 // AWS error messages can echo request values (ValidationException does); only a socket error's
 // code or the error's name, e.g. ResourceNotFoundException, is shown.
 function reason(err: unknown): string {
+  if (err instanceof UnreadableExpiry) return err.message
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code === 'string' && /^E[A-Z0-9_]{2,40}$/.test(code)) return code
   const name = (err as { name?: unknown } | null)?.name
@@ -172,11 +196,12 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): DynamoDbTokenStore
       `Expected dynamoDbStore options to be an object with \`client\` and \`tableName\`, got ${show(options)}`,
     )
   }
+  refuseUnknownOptions('dynamoDbStore', options, OPTIONS)
   const client = documentClient(options.client)
   const tableName = options.tableName
-  if (typeof tableName !== 'string' || !TABLE_NAME.test(tableName)) {
+  if (typeof tableName !== 'string' || !(TABLE_NAME.test(tableName) || TABLE_ARN.test(tableName))) {
     throw new ConfigError(
-      `Expected \`tableName\` to be a DynamoDB table name (3-255 characters of a-z, A-Z, 0-9, '_', '-', '.'), got ${show(tableName)}`,
+      `Expected \`tableName\` to be a DynamoDB table name (3-255 characters of a-z, A-Z, 0-9, '_', '-', '.') or a table ARN (arn:aws:dynamodb:<region>:<account>:table/<name>), got ${show(tableName)}`,
     )
   }
   const pk = attributeName('partitionKey', options.partitionKey, DYNAMODB_STORE_DEFAULTS.partitionKey)
@@ -219,9 +244,12 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): DynamoDbTokenStore
     } catch (err) {
       const why = reason(err)
       // A socket error is about reaching DynamoDB; anything else is about the table or permissions.
-      const hint = /^E[A-Z]/.test(why)
-        ? 'check that the DynamoDB endpoint is reachable'
-        : 'check the table, its key schema and the IAM policy'
+      const hint =
+        err instanceof UnreadableExpiry
+          ? "a document client's `wrapNumbers` function must return a number, a bigint, a string, or an object whose string form is the number"
+          : /^E[A-Z]/.test(why)
+            ? 'check that the DynamoDB endpoint is reachable'
+            : 'check the table, its key schema and the IAM policy'
       throw new StoreError(`DynamoDB ${operation} on table ${tableName} failed (${why}); ${hint}`, {
         operation,
         cause: err,
@@ -253,10 +281,11 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): DynamoDbTokenStore
           new GetCommand({ TableName: tableName, Key: { [pk]: k }, ConsistentRead: true }),
         )
         const value = Item?.[v]
-        const expiresAt = epochMs(Item?.[exp])
+        if (typeof value !== 'string' || Item?.[exp] === undefined) return undefined
+        const expiresAt = epochMs(Item[exp])
+        if (expiresAt === undefined) throw new UnreadableExpiry(Item[exp])
         // TTL deletion is lazy: an item past its exact expiry is a miss even while DynamoDB still has it.
-        if (typeof value !== 'string' || expiresAt === undefined || expiresAt <= now()) return undefined
-        return value
+        return expiresAt <= now() ? undefined : value
       })
     },
     set(key, value, ttlMs, opts) {

@@ -67,14 +67,20 @@ describe('dynamoDbStore', () => {
       )
     })
 
-    it.each([undefined, '', 'ab', 'has space', 'x'.repeat(256), 42])(
-      'should reject table name %p',
-      (tableName) => {
-        expect(() => dynamoDbStore({ client, tableName: tableName as never })).toThrow(
-          /^Expected `tableName` to be a DynamoDB table name/,
-        )
-      },
-    )
+    it.each([
+      undefined,
+      '',
+      'ab',
+      'has space',
+      'x'.repeat(256),
+      42,
+      'arn:aws:dynamodb:eu-west-1:123456789012:table/',
+      'arn:aws:s3:::bucket',
+    ])('should reject table name %p', (tableName) => {
+      expect(() => dynamoDbStore({ client, tableName: tableName as never })).toThrow(
+        /^Expected `tableName` to be a DynamoDB table name/,
+      )
+    })
 
     it.each([
       ['partitionKey', ''],
@@ -83,6 +89,13 @@ describe('dynamoDbStore', () => {
     ])('should reject %s %p', (name, value) => {
       expect(() => dynamoDbStore({ client, tableName: 'tokens', [name]: value })).toThrow(
         new RegExp(`^Expected \`${name}\` to be a DynamoDB attribute name`),
+      )
+    })
+
+    it('should refuse an unknown option, naming the nearest known', () => {
+      expect(() => dynamoDbStore({ client, tableName: 'tokens', table: 'x' } as never)).toThrow(ConfigError)
+      expect(() => dynamoDbStore({ client, tableName: 'tokens', ttlAttr: 'x' } as never)).toThrow(
+        /Unknown option `ttlAttr` of dynamoDbStore; did you mean `ttlAttribute`\?/,
       )
     })
 
@@ -122,6 +135,11 @@ describe('dynamoDbStore', () => {
       ['wrapNumbers: true (NumberValue)', true],
       ['a wrapNumbers function returning bigint', (n: string) => BigInt(n)],
       ['a wrapNumbers function returning a string', (n: string) => n],
+      // decimal.js, big.js and the like: no `value`, the number is the string form.
+      [
+        'a wrapNumbers function returning a decimal-like object',
+        (n: string) => ({ digits: n, toString: () => n, valueOf: () => Number.NaN }),
+      ],
     ])('should read the expiry of a document client built with %s', async (_, wrapNumbers) => {
       const reply: [number, unknown] = [
         200,
@@ -138,6 +156,27 @@ describe('dynamoDbStore', () => {
       const store = dynamoDbStore({ client, tableName: 'tokens', now })
       expect(await store.get('k')).toBe('stored')
       expect(await store.get('k')).toBeUndefined()
+    })
+
+    it('should fail, not miss, on an expiry a wrapNumbers function made unreadable', async () => {
+      dynamo([200, { Item: { pk: { S: 'k' }, v: { S: 'stored' }, expiresAtMs: { N: '1700000001000' } } }])
+      const client = DynamoDBDocumentClient.from(makeClient(), {
+        unmarshallOptions: { wrapNumbers: (() => ({ opaque: true })) as never },
+      })
+      const err = await dynamoDbStore({ client, tableName: 'tokens', now })
+        .get('k')
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(StoreError)
+      expect((err as StoreError).message).toBe(
+        "DynamoDB get on table tokens failed (the item's `expiresAtMs` (object) does not read as a number); a document client's `wrapNumbers` function must return a number, a bigint, a string, or an object whose string form is the number",
+      )
+    })
+
+    it('should accept a table ARN (a table of another account, shared by a resource-based policy)', async () => {
+      const arn = 'arn:aws:dynamodb:eu-west-1:123456789012:table/token-cache'
+      const seen = dynamo([200, {}])
+      expect(await dynamoDbStore({ client: makeClient(), tableName: arn, now }).get('k')).toBeUndefined()
+      expect(seen[0]?.body.TableName).toBe(arn)
     })
 
     it.each([

@@ -1,4 +1,10 @@
-import { ConfigError, type StoreCallOptions, StoreError, type TokenStore } from '@tokenstash/core'
+import {
+  ConfigError,
+  refuseUnknownOptions,
+  type StoreCallOptions,
+  StoreError,
+  type TokenStore,
+} from '@tokenstash/core'
 import { commandsFor, type IoRedisLike, type NodeRedisLike } from './client'
 import { firstConnection } from './connecting'
 import { redisKey } from './keys'
@@ -75,6 +81,36 @@ function reason(err: unknown): string {
   return 'unknown error'
 }
 
+// What a client says when a command fails because the connection is down, not why it is down
+// (ioredis: MaxRetriesPerRequestError, "Connection is closed."; node-redis: ClientClosedError).
+const GENERIC = new Set(['Error', 'MaxRetriesPerRequestError', 'ClientClosedError', 'unknown error'])
+
+/**
+ * The last connection failure the client reported (`ECONNREFUSED`, `NOAUTH`, `WRONGPASS`...), read
+ * from its `error` events and forgotten once it is `ready`: the reason a command that failed with a
+ * generic error really failed. Listening also keeps node-redis from crashing the process on one.
+ */
+function connectionErrors(client: object): () => string | undefined {
+  const emitter = client as { on?: (event: string, fn: (...args: unknown[]) => void) => unknown }
+  if (typeof emitter.on !== 'function') return () => undefined
+  // One pair of listeners per client, however many stores share it.
+  const known = listening.get(client)
+  if (known) return known
+  let last: string | undefined
+  const read = () => last
+  listening.set(client, read)
+  emitter.on.call(client, 'error', (err: unknown) => {
+    const why = reason(err)
+    if (!GENERIC.has(why)) last = why
+  })
+  emitter.on.call(client, 'ready', () => {
+    last = undefined
+  })
+  return read
+}
+
+const listening = new WeakMap<object, () => string | undefined>()
+
 // ioredis hangs the command with its arguments (values included) on reply errors; the error is
 // kept as `cause` for debugging, so the arguments after the key are blanked before anyone logs it.
 function redact(err: unknown): unknown {
@@ -135,7 +171,9 @@ export function redisStore(options: RedisStoreOptions): RedisTokenStore {
       `Expected redisStore options to be an object with a \`client\`, got ${options === null ? 'null' : typeof options}`,
     )
   }
+  refuseUnknownOptions('redisStore', options, ['client', 'prefix', 'connectWaitMs'])
   const redis = commandsFor(options.client)
+  const lastConnectionError = connectionErrors(options.client as object)
   const prefix = options.prefix ?? REDIS_STORE_DEFAULTS.prefix
   if (typeof prefix !== 'string' || /[{}]/.test(prefix)) {
     throw new ConfigError(
@@ -165,8 +203,10 @@ export function redisStore(options: RedisStoreOptions): RedisTokenStore {
       signal?.throwIfAborted()
       return await untilAborted(fn(full), signal)
     } catch (err) {
+      let why = reason(err)
+      if (GENERIC.has(why)) why = lastConnectionError() ?? why
       throw new StoreError(
-        `Redis ${operation} failed (${reason(err)}); check that Redis is reachable and the client is connected`,
+        `Redis ${operation} failed (${why}); check that Redis is reachable and the client is connected`,
         {
           operation,
           cause: redact(err),

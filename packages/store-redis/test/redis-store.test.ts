@@ -268,6 +268,36 @@ describe('redisStore', () => {
       await expect(redisStore({ client }).get('k')).rejects.toThrow('Redis get failed (ECONNREFUSED)')
     })
 
+    it('should name the connection failure the client reported when a command fails generically', async () => {
+      const { EventEmitter } = await import('node:events')
+      const { client } = fakeIoRedis({
+        get: () => {
+          throw Object.assign(new Error('Reached the max retries per request limit (which is 1).'), {
+            name: 'MaxRetriesPerRequestError',
+          })
+        },
+      })
+      const emitter = Object.assign(new EventEmitter(), client)
+      const store = redisStore({ client: emitter })
+      redisStore({ client: emitter })
+      expect(emitter.listenerCount('error')).toBe(1)
+      emitter.emit(
+        'error',
+        Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }),
+      )
+      await expect(store.get('k')).rejects.toThrow('Redis get failed (ECONNREFUSED)')
+      emitter.emit('error', new Error('NOAUTH Authentication required.'))
+      await expect(store.get('k')).rejects.toThrow('Redis get failed (NOAUTH)')
+      emitter.emit('ready')
+      await expect(store.get('k')).rejects.toThrow('Redis get failed (MaxRetriesPerRequestError)')
+    })
+
+    it('should refuse an unknown option, naming the nearest known', () => {
+      expect(() => redisStore({ client: fakeIoRedis().client, prefx: 'a:' } as never)).toThrow(
+        /Unknown option `prefx` of redisStore; did you mean `prefix`\?/,
+      )
+    })
+
     it('should fall back to the error class name when nothing else is safe to show', async () => {
       const { client } = fakeIoRedis({
         get: () => {

@@ -1,3 +1,4 @@
+import { refuseUnknownOptions } from '../known-options'
 import type { TokenSource } from '../types'
 import { expectString } from '../validate'
 import { clientCredentials } from './client-credentials'
@@ -47,6 +48,16 @@ export interface Auth0Options {
  */
 export function auth0(options: Auth0Options): TokenSource {
   const o = (options ?? {}) as Auth0Options
+  refuseUnknownOptions('auth0', o, [
+    'domain',
+    'clientId',
+    'clientSecret',
+    'audience',
+    'scope',
+    'timeoutMs',
+    'fetch',
+    'now',
+  ])
   const origin = hostedOrigin('domain', o.domain)
   return clientCredentials({
     tokenEndpoint: `${origin}/oauth/token`,

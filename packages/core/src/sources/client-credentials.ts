@@ -1,5 +1,6 @@
 import { DEFAULTS } from '../defaults'
 import { ConfigError, DiscoveryError, TokenEndpointError, TokenResponseError } from '../errors'
+import { refuseUnknownOptions } from '../known-options'
 import type { SourceEvent, TokenSet, TokenSource } from '../types'
 import {
   expectEndpointUrl,
@@ -100,6 +101,25 @@ export interface ClientCredentialsOptions {
   /** Clock for `issuedAt`, epoch ms. Default `Date.now`. */
   now?: () => number
 }
+
+const CLIENT_CREDENTIALS_OPTIONS = [
+  'tokenEndpoint',
+  'issuer',
+  'clientId',
+  'clientSecret',
+  'privateKey',
+  'keyId',
+  'authMethod',
+  'scope',
+  'audience',
+  'resource',
+  'extraParams',
+  'bodyFormat',
+  'tokenType',
+  'timeoutMs',
+  'fetch',
+  'now',
+] as const
 
 /**
  * `application/x-www-form-urlencoded` encoding of one value, as RFC 6749 §2.3.1 asks for Basic credentials.
@@ -296,6 +316,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
   if (!isPlainObject(options))
     throw new ConfigError('Expected the options of `clientCredentials` to be an object')
   const o = options as ClientCredentialsOptions
+  refuseUnknownOptions('clientCredentials', o, CLIENT_CREDENTIALS_OPTIONS)
 
   if ((o.tokenEndpoint === undefined) === (o.issuer === undefined)) {
     throw new ConfigError('Expected exactly one of `tokenEndpoint` and `issuer`')

@@ -1,3 +1,4 @@
+import { refuseUnknownOptions } from '../known-options'
 import type { TokenSource } from '../types'
 import { expectString, stringList } from '../validate'
 import { clientCredentials } from './client-credentials'
@@ -45,6 +46,15 @@ export interface CognitoOptions {
  */
 export function cognito(options: CognitoOptions): TokenSource {
   const o = (options ?? {}) as CognitoOptions
+  refuseUnknownOptions('cognito', o, [
+    'domain',
+    'clientId',
+    'clientSecret',
+    'scopes',
+    'timeoutMs',
+    'fetch',
+    'now',
+  ])
   const origin = hostedOrigin('domain', o.domain)
   return clientCredentials({
     tokenEndpoint: `${origin}/oauth2/token`,

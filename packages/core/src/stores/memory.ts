@@ -1,4 +1,5 @@
 import type { LRUCache } from 'lru-cache'
+import { refuseUnknownOptions } from '../known-options'
 import type { StoreCallOptions, TokenStore } from '../types'
 import { optionalNumber } from '../validate'
 
@@ -26,6 +27,7 @@ interface Slot {
  * ```
  */
 export function memoryStore(options: MemoryStoreOptions = {}): TokenStore {
+  refuseUnknownOptions('memoryStore', options ?? {}, ['max', 'now'])
   const max = optionalNumber('max', options.max, 1000, { min: 1, integer: true })
   const now = options.now ?? Date.now
   // Expiry is checked against the injected clock on every read, so fake time works and a
