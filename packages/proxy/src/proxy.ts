@@ -15,6 +15,7 @@ import {
 import { PROXY_DEFAULTS } from './defaults'
 import { fromNodeRequest, writeNodeResponse, writeTokenHit } from './http'
 import { fromLambdaEvent, type LambdaHttpResult, toLambdaResult } from './lambda'
+import { isLoopbackHost } from './loopback'
 import { ClassificationMemo } from './memo'
 import { type Cacheable, type Classified, classify, type IncomingTokenRequest } from './request'
 import {
@@ -151,14 +152,8 @@ interface Negative {
   body: string
 }
 
-const LOOPBACK = new Set(['localhost', '[::1]'])
 /** The source id whose provider key /healthz reads: `${namespace}:<hash>`, like every key the proxy uses. */
 const HEALTH_SOURCE = 'tokenstash-proxy:healthz'
-
-/** 127.0.0.0/8, localhost and ::1, as core's token URL check accepts them. */
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname)
-}
 
 function checkUpstream(value: unknown): string {
   let url: URL | undefined
