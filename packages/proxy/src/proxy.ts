@@ -150,6 +150,18 @@ interface Negative {
   status: number
   headers: Record<string, string>
   body: string
+  /** A Retry-After of the upstream for a key it never accepted: answered 503 until `until`. */
+  backoff?: boolean
+}
+
+/** Longest Retry-After remembered for a key the upstream never accepted. */
+const MAX_BACKOFF_MS = 3_600_000
+
+/** Retry-After (seconds or an HTTP date) in milliseconds from `now`; undefined when absent or past. */
+function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  if (!value) return undefined
+  const ms = /^\d+$/.test(value.trim()) ? Number(value.trim()) * 1000 : Date.parse(value) - now
+  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, MAX_BACKOFF_MS) : undefined
 }
 
 /** The source id whose provider key /healthz reads: `${namespace}:<hash>`, like every key the proxy uses. */
@@ -452,8 +464,14 @@ class CachingProxy implements TokenProxy {
       if (c.kind === 'forward') return await this.#forward(request)
 
       const negative = this.#negative.get(c.key)
-      if (negative && negative.until > this.#now())
+      if (negative && negative.until > this.#now()) {
+        if (negative.backoff)
+          return oauthError(503, 'temporarily_unavailable', 'The token endpoint asked clients to back off', {
+            'retry-after': String(Math.max(1, Math.ceil((negative.until - this.#now()) / 1000))),
+            'cache-status': cacheStatus('hit; detail=backoff'),
+          })
         return passThrough(negative.status, negative.headers, negative.body, 'hit; detail=invalid_client')
+      }
 
       const entry = this.#entry(c.key, request, c.secrets)
       const mark = ++this.#sequence
@@ -464,8 +482,9 @@ class CachingProxy implements TokenProxy {
         return tokenAnswer(set, this.#now(), fetchedAt !== undefined && fetchedAt > mark ? 'fwd=miss' : 'hit')
       } catch (err) {
         // A key the upstream never accepted leaves nothing behind: no entry, no event, no memo.
-        if (entry.held && this.#pending.get(c.key) === entry) this.#pending.delete(c.key)
-        return this.#failure(c.key, err)
+        const pending = entry.held !== undefined
+        if (pending && this.#pending.get(c.key) === entry) this.#pending.delete(c.key)
+        return this.#failure(c.key, err, pending)
       }
     } catch {
       return this.#internalError()
@@ -542,20 +561,34 @@ class CachingProxy implements TokenProxy {
     return created
   }
 
-  #failure(key: string, err: unknown): ProxyResponse {
+  #remember(key: string, negative: Negative): void {
+    if (this.#maxNegativeKeys === 0) return
+    this.#negative.delete(key)
+    if (this.#negative.size >= this.#maxNegativeKeys)
+      this.#negative.delete(this.#negative.keys().next().value!)
+    this.#negative.set(key, negative)
+  }
+
+  /** `pending`: the key was never admitted, so its provider (and any cooldown it kept) is gone. */
+  #failure(key: string, err: unknown, pending: boolean): ProxyResponse {
     const outcome = upstreamOutcome(err)
     if (outcome?.kind === 'response') {
       if (
         this.#negativeTtlMs > 0 &&
-        this.#maxNegativeKeys > 0 &&
         outcome.body.length <= MAX_NEGATIVE_BODY &&
         isInvalidClient(outcome.status, outcome.body)
-      ) {
-        this.#negative.delete(key)
-        if (this.#negative.size >= this.#maxNegativeKeys)
-          this.#negative.delete(this.#negative.keys().next().value!)
-        this.#negative.set(key, { ...outcome, until: this.#now() + this.#negativeTtlMs })
-      }
+      )
+        this.#remember(key, { ...outcome, until: this.#now() + this.#negativeTtlMs })
+      // The upstream's Retry-After holds for this key even though it was never admitted.
+      const backoff = retryAfterMs(outcome.headers['retry-after'], this.#now())
+      if (pending && backoff !== undefined && (outcome.status === 429 || outcome.status === 503))
+        this.#remember(key, {
+          status: 503,
+          headers: {},
+          body: '',
+          backoff: true,
+          until: this.#now() + backoff,
+        })
       return passThrough(
         outcome.status,
         outcome.headers,
