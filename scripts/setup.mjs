@@ -90,10 +90,13 @@ if (all || args.has('--redis')) {
 const PYTHON_CLIENTS = ['python3-authlib', 'python3-requests-oauthlib']
 if (all || args.has('--redis')) {
   const present =
-    spawnSync('/usr/bin/python3', ['-c', 'import authlib, requests_oauthlib'], { stdio: 'ignore' }).status === 0
+    spawnSync('/usr/bin/python3', ['-c', 'import authlib, requests_oauthlib'], { stdio: 'ignore' }).status ===
+    0
   if (!present) {
     if (process.getuid?.() !== 0) {
-      log(`python clients are missing and this is not root: run \`sudo apt-get install -y ${PYTHON_CLIENTS.join(' ')}\``)
+      log(
+        `python clients are missing and this is not root: run \`sudo apt-get install -y ${PYTHON_CLIENTS.join(' ')}\``,
+      )
       process.exit(1)
     }
     log(`installing ${PYTHON_CLIENTS.join(', ')} from Debian packages (proxy interoperability tests)`)
