@@ -14,7 +14,7 @@ function policyPattern(): RegExp {
   const leading = /dynamodb:LeadingKeys:\s*\n\s*-\s*!Sub\s+(\S+)/.exec(template)?.[1]
   const namespace = /TokenNamespace:\s*\n\s*Type: String\s*\n\s*Default:\s*(\S+)/.exec(template)?.[1]
   if (!leading || !namespace) throw new Error('template.yaml no longer has the LeadingKeys condition')
-  const glob = leading.replace('${TokenNamespace}', namespace)
+  const glob = leading.replace(/\$\{TokenNamespace\}/, namespace)
   return new RegExp(`^${glob.replace(/[.*+?^${}()|[\]\\]/g, (c) => (c === '*' ? '.*' : `\\${c}`))}$`)
 }
 
