@@ -3,7 +3,9 @@ import { Socket } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { memoryStore, type TokenEvent, type TokenStore } from '@tokenstash/core'
+import { KEY_ATTRIBUTE, otelMetrics } from '@tokenstash/otel'
 import { createTokenProxy, type LambdaHttpEvent, type TokenProxyOptions } from '@tokenstash/proxy'
+import { sdk } from '../../otel/test/reader'
 import { expiresIn } from '../src/responses'
 
 // The proxy before hostile clients (issue 17): each test here failed on the proxy as it was.
@@ -250,5 +252,28 @@ describe('createTokenProxy before hostile clients', () => {
     expect(res.statusCode).toBe(502)
     expect(JSON.parse(res.body)).toMatchObject({ error: 'temporarily_unavailable' })
     expect(res.headers.location).toBeUndefined()
+  })
+
+  it('should create no metric series for clients the upstream refuses (defect 11)', async () => {
+    const otel = sdk()
+    const { proxy } = setup(rfc6749Upstream({ refuse: (form) => form.get('client_id') !== null }), {
+      negativeTtlMs: 0,
+      onEvent: otelMetrics({ meter: otel.meter }),
+    })
+    const form = { 'content-type': 'application/x-www-form-urlencoded' }
+    for (let i = 0; i < 50; i++) {
+      const made = event(`grant_type=client_credentials&client_id=made-up-${i}&client_secret=x`, {
+        headers: form,
+      })
+      expect((await proxy.lambdaHandler(made)).statusCode).toBe(401)
+    }
+    expect((await ask(proxy, event('grant_type=client_credentials'))).status).toBe(200)
+    const recorded = await otel.collect()
+    const keys = new Set(
+      Object.values(recorded).flatMap((points) => points.map((p) => p.attributes[KEY_ATTRIBUTE])),
+    )
+    // The legitimate client's series only.
+    expect(keys.size).toBe(1)
+    await otel.shutdown()
   })
 })
