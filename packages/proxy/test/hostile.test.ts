@@ -276,4 +276,28 @@ describe('createTokenProxy before hostile clients', () => {
     expect(keys.size).toBe(1)
     await otel.shutdown()
   })
+
+  it('should close every connection at the drain deadline, half-sent requests included (defect 5)', async () => {
+    const { proxy } = setup()
+    const listener = await proxy.listen(0)
+    const { port } = new URL(listener.url)
+    const sockets = await Promise.all(
+      [
+        'POST /oauth2/token HTTP/1.1\r\nhost: x\r\ncontent-ty',
+        'POST / HTTP/1.1\r\ncontent-length: 135\r\n\r\ngrant',
+      ].map(async (text) => {
+        const socket = new Socket()
+        await new Promise<void>((resolve) => socket.connect(Number(port), '127.0.0.1', resolve))
+        socket.on('error', () => undefined)
+        socket.write(text)
+        return socket
+      }),
+    )
+    const closed = sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve)))
+    // On the old close() this never resolved: server.close() waits for connections nobody ends.
+    expect(await listener.close({ drainTimeoutMs: 200 })).toEqual({ drained: false })
+    await Promise.all(closed)
+    const idle = await proxy.listen(0)
+    expect(await idle.close({ drainTimeoutMs: 60_000 })).toEqual({ drained: true })
+  })
 })
