@@ -2,7 +2,8 @@
 // Installs what a fresh clone needs, so that the README's two commands work on a machine with
 // only Node 20 and npm. Idempotent and quiet when there is nothing to do.
 //   --deps   pnpm install (the pinned pnpm, through npx when it is not on PATH)
-//   --redis  redis-server + redis-cli from Debian's packages when missing (tests start their own)
+//   --redis  redis-server + redis-cli from Debian's packages when missing (tests start their own),
+//            and python3-authlib + python3-requests-oauthlib (the proxy's interoperability test)
 //   --cfn-lint  cfn-lint when missing (test/templates.test.ts lints every template.yaml): Debian's
 //            package, else pip
 //   --build  build the packages whose sources are newer than their dist/
@@ -105,6 +106,28 @@ if (all || args.has('--cfn-lint')) {
       const pip = has('pip3') ? 'pip3' : 'pip'
       run(pip, ['install', '--quiet', 'cfn-lint'])
     }
+  }
+}
+
+// Python OAuth clients the proxy's interoperability test runs (test/proxy-clients.test.ts), from
+// Debian's packages like redis-server, for the system python (/usr/bin/python3).
+const PYTHON_CLIENTS = ['python3-authlib', 'python3-requests-oauthlib']
+if (all || args.has('--redis')) {
+  const present =
+    spawnSync('/usr/bin/python3', ['-c', 'import authlib, requests_oauthlib'], { stdio: 'ignore' }).status ===
+    0
+  if (!present) {
+    if (process.getuid?.() !== 0) {
+      log(
+        `python clients are missing and this is not root: run \`sudo apt-get install -y ${PYTHON_CLIENTS.join(' ')}\``,
+      )
+      process.exit(1)
+    }
+    log(`installing ${PYTHON_CLIENTS.join(', ')} from Debian packages (proxy interoperability tests)`)
+    run('apt-get', ['update', '-qq'])
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'python3', ...PYTHON_CLIENTS], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    })
   }
 }
 

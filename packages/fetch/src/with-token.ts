@@ -128,7 +128,8 @@ function tooManyRedirects(): TypeError {
  * - The token goes only to `origins`: never to another origin, never over an `Authorization`
  *   header the caller set, and never along a redirect to another origin. Redirects of requests that
  *   carry the token are followed here (`redirect: 'manual'` underneath), so that the rule holds
- *   whatever fetch is wrapped; a redirect to another allowed origin gets the token again.
+ *   whatever fetch is wrapped; a redirect to another allowed origin gets the token again, but only
+ *   while the chain has never left the allowed origins: after a hop elsewhere, no hop gets one.
  * - A 401 that blames the token (no challenge, a bare `Bearer` one or `invalid_token`; see
  *   `isTokenRejection` in `@tokenstash/core`) invalidates it (compare-and-delete: a burst of 401s
  *   refetches once) and, for idempotent methods with a body that can be sent again, sends the
@@ -188,6 +189,9 @@ export function withToken(fetchFn: Fetch, provider: BearerTokenProvider, options
     let { url, method, body } = req
     const headers = new Headers(req.headers)
     let sent: string | undefined = token
+    // Once a hop leaves the allowed origins, no later hop gets a token: an open redirect there
+    // must not steer an authenticated request back to an allowed origin.
+    let left = false
     for (let hop = 0; ; hop++) {
       if (sent === undefined) headers.delete('authorization')
       else headers.set('authorization', `Bearer ${sent}`)
@@ -227,7 +231,8 @@ export function withToken(fetchFn: Fetch, provider: BearerTokenProvider, options
       }
       await response.body?.cancel()
       if (next.origin !== url.origin) for (const name of ORIGIN_BOUND_HEADERS) headers.delete(name)
-      sent = origins.has(next.origin) ? await getToken(req.signal, used) : undefined
+      left ||= !origins.has(next.origin)
+      sent = left ? undefined : await getToken(req.signal, used)
       url = next
     }
   }

@@ -1,5 +1,8 @@
+import { isLoopbackHost } from './loopback'
+
 // `tokenstash-proxy` options: flags first, then environment variables. Keys come from the
-// environment only, so they never show in `ps`. A problem is one line naming the option.
+// environment only, so they never show in `ps`. A problem is one line naming the option, and
+// never repeats a value that may be secret (an unknown `--hmac-key=...`, a URL's password).
 
 export interface CliOptions {
   upstream: string
@@ -9,7 +12,12 @@ export interface CliOptions {
   encryptionKey?: string
   redisUrl?: string
   dynamodbTable?: string
+  /** Seconds SIGTERM/SIGINT give requests in flight before every connection is closed. */
+  drainTimeoutSeconds: number
 }
+
+/** What the command line asked for instead of running. */
+export type CliRequest = { help: true } | { version: true }
 
 const FLAGS: Record<string, keyof CliOptions> = {
   '--upstream': 'upstream',
@@ -17,24 +25,34 @@ const FLAGS: Record<string, keyof CliOptions> = {
   '--host': 'host',
   '--redis': 'redisUrl',
   '--dynamodb-table': 'dynamodbTable',
+  '--drain-timeout': 'drainTimeoutSeconds',
 }
 
 export const USAGE =
   'usage: tokenstash-proxy --upstream URL [--port N] [--host H] [--redis URL | --dynamodb-table NAME] ' +
+  '[--drain-timeout SECONDS] [--help] [--version] ' +
   '(env: TOKENSTASH_UPSTREAM, PORT, TOKENSTASH_HMAC_KEY, TOKENSTASH_ENCRYPTION_KEY, TOKENSTASH_REDIS_URL, TOKENSTASH_DYNAMODB_TABLE)'
+
+/** An option's name as typed, when it looks like one; anything else is not repeated. */
+function shownName(arg: string): string {
+  const name = arg.split('=', 1)[0]!
+  return /^--?[A-Za-z][A-Za-z0-9-]{0,39}$/.test(name) ? JSON.stringify(name) : '(not shown)'
+}
 
 /** The options, or the one line that says which is missing or malformed. */
 export function parseCliOptions(
   argv: readonly string[],
   env: Record<string, string | undefined>,
-): CliOptions | { error: string } {
+): CliOptions | CliRequest | { error: string } {
   const flags: Partial<Record<keyof CliOptions, string>> = {}
+  if (argv.includes('--help') || argv.includes('-h')) return { help: true }
+  if (argv.includes('--version')) return { version: true }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const eq = arg.indexOf('=')
     const name = eq > 0 ? arg.slice(0, eq) : arg
-    const field = FLAGS[name]
-    if (!field) return { error: `unknown option ${JSON.stringify(arg.slice(0, 40))}; ${USAGE}` }
+    const field = Object.hasOwn(FLAGS, name) ? FLAGS[name] : undefined
+    if (!field) return { error: `unknown option ${shownName(arg)}; ${USAGE}` }
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i]
     if (value === undefined || value === '' || (eq < 0 && value.startsWith('--')))
       return { error: `option ${name} needs a value` }
@@ -42,12 +60,25 @@ export function parseCliOptions(
   }
   const upstream = flags.upstream ?? env.TOKENSTASH_UPSTREAM
   if (!upstream) return { error: `missing --upstream (or TOKENSTASH_UPSTREAM): the token endpoint URL` }
+  let url: URL
   try {
-    const url = new URL(upstream)
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('protocol')
+    url = new URL(upstream)
   } catch {
-    return { error: `malformed --upstream: expected an http(s) URL` }
+    return { error: 'malformed --upstream (or TOKENSTASH_UPSTREAM): expected an http(s) URL' }
   }
+  if (url.username || url.password)
+    return {
+      error:
+        'malformed --upstream (or TOKENSTASH_UPSTREAM): the URL holds credentials; clients send their own, the proxy needs none',
+    }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname)))
+    return {
+      error: 'malformed --upstream (or TOKENSTASH_UPSTREAM): expected an https URL (http on loopback only)',
+    }
+  const drainText = flags.drainTimeoutSeconds ?? '10'
+  const drainTimeoutSeconds = Number(drainText)
+  if (!/^\d+(\.\d+)?$/.test(drainText) || drainTimeoutSeconds > 3600)
+    return { error: 'malformed --drain-timeout: expected seconds in [0, 3600]' }
   const portText = flags.port ?? env.PORT ?? '8080'
   const port = Number(portText)
   if (!/^\d+$/.test(portText) || port > 65_535)
@@ -72,6 +103,7 @@ export function parseCliOptions(
     port,
     host,
     hmacKey,
+    drainTimeoutSeconds,
     ...(encryptionKey ? { encryptionKey } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     ...(dynamodbTable ? { dynamodbTable } : {}),

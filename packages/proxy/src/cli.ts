@@ -1,11 +1,62 @@
 #!/usr/bin/env node
-import type { TokenStore } from '@tokenstash/core'
-import { type CliOptions, parseCliOptions } from './cli-options'
+import { ConfigError, type TokenEvent, type TokenStore } from '@tokenstash/core'
+import { version } from '../package.json'
+import { type CliOptions, parseCliOptions, USAGE } from './cli-options'
 import { createTokenProxy } from './proxy'
 
-// tokenstash-proxy: one line when listening, one line on a fatal error, nothing else on stdout.
-// SIGTERM/SIGINT stop accepting connections, let requests in flight finish, close the store
-// client and exit 0.
+// tokenstash-proxy. stdout: one line when listening (or the usage / version asked for). stderr:
+// one JSON object per line: { time, level, event, ... } with the provider's key (a hash), status,
+// code and duration, never a message text (an upstream's error_description may repeat what a
+// client sent), never a secret, a URL or a key. Requests the proxy or the upstream refused are
+// summarised (one line per minute at most, and one on shutdown), not logged one by one.
+// Exit codes: 0 after --help, --version or a drained shutdown; 2 for a configuration error (one
+// line); 1 for a runtime failure, or when the drain deadline had to close connections.
+
+/** How often refused requests are summarised, at most. */
+const SUMMARY_INTERVAL_MS = 60_000
+
+function log(level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown> = {}): void {
+  // JSON.stringify escapes every control character: nothing a client chose can start a line.
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, event, ...fields })}\n`)
+}
+
+/** The fields of an event worth a line: no message text, ever. */
+function eventFields(event: TokenEvent): Record<string, unknown> {
+  const fields: Record<string, unknown> = { key: event.key }
+  if (event.status !== undefined) fields.status = event.status
+  if (event.code !== undefined) fields.code = event.code
+  if (event.durationMs !== undefined) fields.durationMs = Math.round(event.durationMs)
+  if (event.retryAt !== undefined) fields.retryAt = new Date(event.retryAt).toISOString()
+  return fields
+}
+
+const LOGGED: Partial<Record<TokenEvent['type'], 'info' | 'warn' | 'error'>> = {
+  fetch: 'info',
+  refresh: 'info',
+  error: 'warn',
+  cooldown: 'warn',
+  'store-error': 'warn',
+  'store-recovered': 'info',
+}
+
+/** Counts refused answers by status; `flush` writes one line when there were any. */
+function refusalSummary() {
+  let counts: Record<string, number> = {}
+  let total = 0
+  return {
+    count(status: number): void {
+      if (status < 400) return
+      counts[status] = (counts[status] ?? 0) + 1
+      total++
+    },
+    flush(): void {
+      if (total === 0) return
+      log('warn', 'refused', { count: total, byStatus: counts, periodMs: SUMMARY_INTERVAL_MS })
+      counts = {}
+      total = 0
+    },
+  }
+}
 
 async function openStore(options: CliOptions): Promise<{ store?: TokenStore; close(): Promise<void> }> {
   if (options.redisUrl) {
@@ -35,44 +86,70 @@ async function openStore(options: CliOptions): Promise<{ store?: TokenStore; clo
 
 async function main(): Promise<void> {
   const parsed = parseCliOptions(process.argv.slice(2), process.env)
+  if ('help' in parsed) {
+    process.stdout.write(`${USAGE}\n`)
+    return
+  }
+  if ('version' in parsed) {
+    process.stdout.write(`${version}\n`)
+    return
+  }
   if ('error' in parsed) {
     process.stderr.write(`tokenstash-proxy: ${parsed.error}\n`)
     process.exit(2)
   }
+  const summary = refusalSummary()
   const { store, close: closeStore } = await openStore(parsed)
   const proxy = createTokenProxy({
     upstream: parsed.upstream,
     hmacKey: parsed.hmacKey,
     ...(store ? { store, encryptionKey: parsed.encryptionKey } : {}),
     ...(!store && parsed.encryptionKey ? { encryptionKey: parsed.encryptionKey } : {}),
+    // Only keys the upstream accepted produce events (the proxy holds the others' until then).
     onEvent: (event) => {
-      // Events hold no token or secret; only the ones an operator must see are printed.
-      if (event.type === 'store-error' || event.type === 'store-recovered' || event.type === 'error')
-        process.stderr.write(
-          `tokenstash-proxy: ${event.type}${event.code ? ` ${event.code}` : ''}${event.message ? `: ${event.message}` : ''}\n`,
-        )
+      const level = LOGGED[event.type]
+      if (level) log(level, event.type, eventFields(event))
     },
+    onAnswer: (status) => summary.count(status),
   })
   const listener = await proxy.listen(parsed.port, parsed.host)
+  const timer = setInterval(() => summary.flush(), SUMMARY_INTERVAL_MS)
+  // The summary waits for no one: it must not keep a stopped process alive.
+  timer.unref()
   process.stdout.write(`tokenstash-proxy listening on ${listener.url}\n`)
   let stopping = false
-  const stop = () => {
+  const stop = (signal: string) => {
     if (stopping) return
     stopping = true
+    const started = Date.now()
     proxy
-      .close()
-      .then(closeStore)
-      .then(
-        () => process.exit(0),
-        () => process.exit(1),
-      )
+      .close({ drainTimeoutMs: parsed.drainTimeoutSeconds * 1000 })
+      .then(async ({ drained }) => {
+        await closeStore()
+        clearInterval(timer)
+        summary.flush()
+        log(drained ? 'info' : 'warn', 'stopped', { signal, drained, durationMs: Date.now() - started })
+        process.exit(drained ? 0 : 1)
+      })
+      .catch(() => {
+        log('error', 'stopped', { signal, drained: false })
+        process.exit(1)
+      })
   }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
 }
 
 main().catch((err: unknown) => {
-  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
-  process.stderr.write(`tokenstash-proxy: ${message.split('\n')[0]}\n`)
+  // A ConfigError names the option and never its secret value; anything else is named by code only.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`tokenstash-proxy: ${err.message.split('\n')[0]}\n`)
+    process.exit(2)
+  }
+  const code = (err as { code?: unknown } | null)?.code
+  log('error', 'failed', {
+    error: err instanceof Error ? err.name : typeof err,
+    ...(typeof code === 'string' && /^[A-Z_]{2,40}$/.test(code) ? { code } : {}),
+  })
   process.exit(1)
 })

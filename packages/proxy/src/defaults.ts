@@ -19,6 +19,10 @@ export const PROXY_DEFAULTS = Object.freeze({
   negativeTtlMs: 5_000,
   /** Cache keys (client + parameter sets) held in memory; the least recently used go first. */
   maxKeys: 10_000,
+  /** `invalid_client` answers remembered for `negativeTtlMs`, apart from `maxKeys`. */
+  maxNegativeKeys: 1_000,
+  /** On close (SIGTERM for the CLI): how long requests in flight may take before connections are closed. */
+  drainTimeoutMs: 10_000,
   /** One quick retry of network errors, 408, 429 and 5xx (the core's policy, fewer attempts). */
   retry: Object.freeze({ retries: 1, maxElapsedMs: 10_000 }),
   /** Upstream bodies larger than this are not read to the end (a token answer is a few KiB). */

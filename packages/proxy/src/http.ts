@@ -59,7 +59,11 @@ export function fromNodeRequest(
     }
   })
   req.on('end', finish)
-  req.on('error', finish)
+  // A client that resets mid-body sent an incomplete request: nothing of it goes anywhere, and
+  // there is no one left to answer.
+  req.on('error', () => {
+    finished = true
+  })
 }
 
 export function writeNodeResponse(res: ServerResponse, answer: ProxyResponse, close: boolean): void {

@@ -1,3 +1,9 @@
 export { PROXY_DEFAULTS } from './defaults'
 export type { LambdaHttpEvent, LambdaHttpResult } from './lambda'
-export { createTokenProxy, type ProxyListener, type TokenProxy, type TokenProxyOptions } from './proxy'
+export {
+  type CloseOptions,
+  createTokenProxy,
+  type ProxyListener,
+  type TokenProxy,
+  type TokenProxyOptions,
+} from './proxy'

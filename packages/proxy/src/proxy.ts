@@ -5,6 +5,7 @@ import {
   createTokenProvider,
   DEFAULTS,
   RateLimitedError,
+  type TokenEvent,
   type TokenProvider,
   type TokenProviderOptions,
   TokenResponseError,
@@ -14,8 +15,9 @@ import {
 import { PROXY_DEFAULTS } from './defaults'
 import { fromNodeRequest, writeNodeResponse, writeTokenHit } from './http'
 import { fromLambdaEvent, type LambdaHttpResult, toLambdaResult } from './lambda'
+import { isLoopbackHost } from './loopback'
 import { ClassificationMemo } from './memo'
-import { type Classified, classify, type IncomingTokenRequest } from './request'
+import { type Cacheable, type Classified, classify, type IncomingTokenRequest } from './request'
 import {
   cacheStatus,
   expiresIn,
@@ -25,7 +27,14 @@ import {
   passThrough,
   tokenAnswer,
 } from './responses'
-import { ForwardingSource, pickHeaders, send, type UpstreamContext, upstreamOutcome } from './upstream'
+import {
+  ForwardingSource,
+  forwardedHeaders,
+  pickHeaders,
+  send,
+  type UpstreamContext,
+  upstreamOutcome,
+} from './upstream'
 
 /**
  * Options of {@link createTokenProxy}: the upstream, the key that keys the cache, and the
@@ -53,8 +62,18 @@ export interface TokenProxyOptions extends Omit<TokenProviderOptions, 'source'> 
   timeoutMs?: number
   /** How long `invalid_client` is answered from memory for the same credentials. Default 5 s; 0 turns it off. */
   negativeTtlMs?: number
-  /** Cache keys held in memory (least recently used go first). Default 10 000. */
+  /**
+   * Cache keys held in memory (least recently used go first). Default 10 000. Only keys the upstream
+   * issued a token for count: a request is admitted when the upstream answers 2xx.
+   */
   maxKeys?: number
+  /** `invalid_client` answers remembered (`negativeTtlMs`), apart from `maxKeys`. Default 1 000. */
+  maxNegativeKeys?: number
+  /**
+   * Called with every answer's status and `Cache-Status` (hits included): for access logs and
+   * counters. It gets no key, so rejected requests can be counted without creating state per client.
+   */
+  onAnswer?: (status: number, cacheStatus: string) => void
   /** Default `globalThis.fetch`, looked up on every call. */
   fetch?: typeof fetch
 }
@@ -73,8 +92,25 @@ export interface ProxyListener {
   /** `http://HOST:PORT`, with the real port when 0 was asked. */
   readonly url: string
   readonly server: Server
-  /** Stops accepting connections; resolves when the requests in flight are answered. */
-  close(): Promise<void>
+  /**
+   * Stops accepting connections and lets the requests in flight finish; connections still open
+   * after `drainTimeoutMs` (default 10 s: half-sent requests, slow readers) are closed. Resolves
+   * `{ drained: true }` when everything ended before the deadline.
+   */
+  close(options?: CloseOptions): Promise<{ drained: boolean }>
+}
+
+/**
+ * Options of {@link ProxyListener.close} and {@link TokenProxy.close}.
+ *
+ * @example
+ * ```ts
+ * const { drained } = await proxy.close({ drainTimeoutMs: 5_000 })
+ * ```
+ */
+export interface CloseOptions {
+  /** How long requests in flight may take before every connection is closed. Default 10 s. */
+  drainTimeoutMs?: number
 }
 
 /**
@@ -93,24 +129,43 @@ export interface TokenProxy {
   readonly lambdaHandler: (event: unknown) => Promise<LambdaHttpResult>
   /** Starts a node:http server; port 0 picks a free one. Default host 127.0.0.1. */
   listen(port: number, host?: string): Promise<ProxyListener>
-  /** Closes every server started by `listen`, letting requests in flight finish. */
-  close(): Promise<void>
+  /** Closes every server started by `listen`, letting requests in flight finish (see {@link ProxyListener.close}). */
+  close(options?: CloseOptions): Promise<{ drained: boolean }>
 }
 
 interface Entry {
   provider: TokenProvider
   source: ForwardingSource
+  /** Events of a key not admitted yet, delivered if the upstream accepts it, dropped if not. */
+  held?: TokenEvent[]
 }
+
+/** Events held per key until the upstream's first answer; a first fetch emits a handful. */
+const MAX_HELD_EVENTS = 32
+/** Negative entries keep an upstream body up to this size; a larger one is not remembered. */
+const MAX_NEGATIVE_BODY = 1_024
 
 interface Negative {
   until: number
   status: number
   headers: Record<string, string>
   body: string
+  /** A Retry-After of the upstream for a key it never accepted: answered 503 until `until`. */
+  backoff?: boolean
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]'])
-const HEALTH_KEY = 'tokenstash-proxy#healthz'
+/** Longest Retry-After remembered for a key the upstream never accepted. */
+const MAX_BACKOFF_MS = 3_600_000
+
+/** Retry-After (seconds or an HTTP date) in milliseconds from `now`; undefined when absent or past. */
+function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  if (!value) return undefined
+  const ms = /^\d+$/.test(value.trim()) ? Number(value.trim()) * 1000 : Date.parse(value) - now
+  return Number.isFinite(ms) && ms > 0 ? Math.min(ms, MAX_BACKOFF_MS) : undefined
+}
+
+/** The source id whose provider key /healthz reads: `${namespace}:<hash>`, like every key the proxy uses. */
+const HEALTH_SOURCE = 'tokenstash-proxy:healthz'
 
 function checkUpstream(value: unknown): string {
   let url: URL | undefined
@@ -122,10 +177,17 @@ function checkUpstream(value: unknown): string {
     !url.username &&
     !url.password &&
     !url.hash &&
-    (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname)))
+    (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)))
   if (!ok) {
+    // The URL is not shown when it holds credentials; its origin says which one is meant.
+    const shown =
+      url && (url.username || url.password)
+        ? `a URL with credentials for ${url.protocol}//${url.host}`
+        : typeof value === 'string'
+          ? JSON.stringify(value.slice(0, 80))
+          : typeof value
     throw new ConfigError(
-      `Expected \`upstream\` to be the token endpoint URL (https, or http on loopback, without credentials), got ${typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value}`,
+      `Expected \`upstream\` to be the token endpoint URL (https, or http on loopback, without credentials), got ${shown}`,
     )
   }
   return value as string
@@ -151,6 +213,26 @@ function checkNumber(name: string, value: unknown, fallback: number, min: number
   return value
 }
 
+const HIT = cacheStatus('hit')
+
+function isRedirect(status: number): boolean {
+  return status >= 300 && status <= 399
+}
+
+/**
+ * A token endpoint that redirects is misconfigured (or not the token endpoint): the redirect is not
+ * followed (it would carry the client's credentials elsewhere) nor passed on (a client following
+ * it would do the same), and nothing is cached.
+ */
+function redirected(status: number, cache: string): ProxyResponse {
+  return oauthError(
+    502,
+    'temporarily_unavailable',
+    `The token endpoint answered with a redirect (${status}); the proxy does not follow it`,
+    { 'cache-status': cache },
+  )
+}
+
 function isInvalidClient(status: number, body: string): boolean {
   if (status !== 400 && status !== 401) return false
   try {
@@ -167,12 +249,19 @@ class CachingProxy implements TokenProxy {
   readonly #maxBodyBytes: number
   readonly #negativeTtlMs: number
   readonly #maxKeys: number
+  readonly #maxNegativeKeys: number
+  readonly #onAnswer?: (status: number, cacheStatus: string) => void
+  readonly #onEvent?: (event: TokenEvent) => void
+  readonly #healthKey: string
   readonly #now: () => number
   readonly #store?: TokenStore
   readonly #storeTimeoutMs: number
   readonly #providerOptions: Omit<TokenProviderOptions, 'source'>
   readonly #ctx: UpstreamContext
+  /** Admitted keys: the upstream issued a token for each. Least recently used first. */
   readonly #entries = new Map<string, Entry>()
+  /** Keys whose first request is at the upstream; they leave when it answers. */
+  readonly #pending = new Map<string, Entry>()
   readonly #negative = new Map<string, Negative>()
   readonly #memo: ClassificationMemo
   readonly #listeners = new Set<ProxyListener>()
@@ -191,6 +280,8 @@ class CachingProxy implements TokenProxy {
       timeoutMs,
       negativeTtlMs,
       maxKeys,
+      maxNegativeKeys,
+      onAnswer,
       fetch: customFetch,
       ...providerOptions
     } = options
@@ -204,7 +295,12 @@ class CachingProxy implements TokenProxy {
     this.#maxBodyBytes = checkNumber('maxBodyBytes', maxBodyBytes, PROXY_DEFAULTS.maxBodyBytes, 1)
     this.#negativeTtlMs = checkNumber('negativeTtlMs', negativeTtlMs, PROXY_DEFAULTS.negativeTtlMs, 0)
     this.#maxKeys = checkNumber('maxKeys', maxKeys, PROXY_DEFAULTS.maxKeys, 1)
+    this.#maxNegativeKeys = checkNumber('maxNegativeKeys', maxNegativeKeys, PROXY_DEFAULTS.maxNegativeKeys, 0)
     this.#memo = new ClassificationMemo(this.#maxKeys)
+    if (onAnswer !== undefined && typeof onAnswer !== 'function')
+      throw new ConfigError('Expected `onAnswer` to be a function')
+    this.#onAnswer = onAnswer
+    this.#onEvent = providerOptions.onEvent
     if (customFetch !== undefined && typeof customFetch !== 'function')
       throw new ConfigError('Expected `fetch` to be a function')
     this.#now = providerOptions.now ?? Date.now
@@ -222,11 +318,13 @@ class CachingProxy implements TokenProxy {
       fetch: (input, init) => (customFetch ?? globalThis.fetch)(input, init),
     }
     // The provider checks its own options; a throwaway one makes a bad option fail here, not on
-    // the first request.
-    createTokenProvider({
+    // the first request. Its key, in the namespace like every key the proxy writes, is the one
+    // /healthz reads: a store policy that allows the proxy's keys allows that one.
+    this.#healthKey = createTokenProvider({
       ...this.#providerOptions,
-      source: { id: 'tokenstash-proxy:options', fetchToken: () => Promise.reject(new Error('unused')) },
-    })
+      onEvent: undefined,
+      source: { id: HEALTH_SOURCE, fetchToken: () => Promise.reject(new Error('unused')) },
+    }).key
   }
 
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -236,10 +334,25 @@ class CachingProxy implements TokenProxy {
   /** A fresh hit is written at once, without a promise; anything else goes the long way. */
   readonly #respond = (request: IncomingTokenRequest, res: ServerResponse): void => {
     const set = this.#fresh(request)
-    if (set) writeTokenHit(res, set, expiresIn(set, this.#now()))
+    if (set) {
+      writeTokenHit(res, set, expiresIn(set, this.#now()))
+      this.#onAnswer?.(200, HIT)
+    }
     // #handle() never rejects; it answers its own failures.
     else
-      void this.#handle(request).then((answer) => writeNodeResponse(res, answer, request.body === undefined))
+      void this.#handle(request).then((answer) => {
+        writeNodeResponse(res, answer, request.body === undefined)
+        this.#answered(answer)
+      })
+  }
+
+  #answered(answer: ProxyResponse): void {
+    if (!this.#onAnswer) return
+    try {
+      this.#onAnswer(answer.status, answer.headers['cache-status'] ?? '')
+    } catch {
+      // A hook that throws must not take the proxy down.
+    }
   }
 
   readonly lambdaHandler = async (event: unknown): Promise<LambdaHttpResult> => {
@@ -248,7 +361,9 @@ class CachingProxy implements TokenProxy {
       return toLambdaResult(
         oauthError(400, 'invalid_request', 'Expected an API Gateway or Function URL HTTP event'),
       )
-    return toLambdaResult(await this.handle(request))
+    const answer = await this.handle(request)
+    this.#answered(answer)
+    return toLambdaResult(answer)
   }
 
   async listen(port: number, host = '127.0.0.1'): Promise<ProxyListener> {
@@ -264,23 +379,48 @@ class CachingProxy implements TokenProxy {
     })
     const address = server.address() as AddressInfo
     const shownHost = host.includes(':') ? `[${host}]` : host
+    let closing: Promise<{ drained: boolean }> | undefined
     const listener: ProxyListener = {
       url: `http://${shownHost}:${address.port}`,
       server,
-      close: () =>
-        new Promise<void>((resolve) => {
-          this.#listeners.delete(listener)
-          server.close(() => resolve())
-          // Keep-alive connections with no request in flight would hold close() open.
-          server.closeIdleConnections()
-        }),
+      close: (options) => {
+        closing ??= this.#drain(server, listener, options)
+        return closing
+      },
     }
     this.#listeners.add(listener)
     return listener
   }
 
-  async close(): Promise<void> {
-    await Promise.all([...this.#listeners].map((l) => l.close()))
+  async close(options?: CloseOptions): Promise<{ drained: boolean }> {
+    const results = await Promise.all([...this.#listeners].map((l) => l.close(options)))
+    return { drained: results.every((r) => r.drained) }
+  }
+
+  /**
+   * server.close() alone may never finish: once the server is closed, Node stops checking
+   * headersTimeout and requestTimeout, so a client that sent half a request holds its connection
+   * (and the process) forever. Connections that become idle are closed as they do; at the deadline
+   * every connection is.
+   */
+  #drain(server: Server, listener: ProxyListener, options?: CloseOptions): Promise<{ drained: boolean }> {
+    const deadline = checkNumber('drainTimeoutMs', options?.drainTimeoutMs, PROXY_DEFAULTS.drainTimeoutMs, 0)
+    this.#listeners.delete(listener)
+    return new Promise((resolve) => {
+      let drained = true
+      const sweep = setInterval(() => server.closeIdleConnections(), 100)
+      const cut = setTimeout(() => {
+        drained = false
+        server.closeAllConnections()
+      }, deadline)
+      server.close(() => {
+        clearInterval(sweep)
+        clearTimeout(cut)
+        resolve({ drained })
+      })
+      // Keep-alive connections with no request in flight would hold close() open.
+      server.closeIdleConnections()
+    })
   }
 
   /** One request, whatever front end brought it. Never rejects. */
@@ -324,17 +464,27 @@ class CachingProxy implements TokenProxy {
       if (c.kind === 'forward') return await this.#forward(request)
 
       const negative = this.#negative.get(c.key)
-      if (negative && negative.until > this.#now())
+      if (negative && negative.until > this.#now()) {
+        if (negative.backoff)
+          return oauthError(503, 'temporarily_unavailable', 'The token endpoint asked clients to back off', {
+            'retry-after': String(Math.max(1, Math.ceil((negative.until - this.#now()) / 1000))),
+            'cache-status': cacheStatus('hit; detail=backoff'),
+          })
         return passThrough(negative.status, negative.headers, negative.body, 'hit; detail=invalid_client')
+      }
 
       const entry = this.#entry(c.key, request, c.secrets)
       const mark = ++this.#sequence
       try {
         const set = await entry.provider.getTokenSet()
+        if (entry.held) this.#admit(c.key, entry, request, c)
         const fetchedAt = entry.source.fetched.get(set)
         return tokenAnswer(set, this.#now(), fetchedAt !== undefined && fetchedAt > mark ? 'fwd=miss' : 'hit')
       } catch (err) {
-        return this.#failure(c.key, err)
+        // A key the upstream never accepted leaves nothing behind: no entry, no event, no memo.
+        const pending = entry.held !== undefined
+        if (pending && this.#pending.get(c.key) === entry) this.#pending.delete(c.key)
+        return this.#failure(c.key, err, pending)
       }
     } catch {
       return this.#internalError()
@@ -344,14 +494,33 @@ class CachingProxy implements TokenProxy {
   #classify(request: IncomingTokenRequest): Classified {
     const known = this.#memo.recall(request)
     if (known) return known
-    const c = classify(request, {
+    return classify(request, {
       upstream: this.#upstream,
       hmacKey: this.#hmacKey,
       otherGrants: this.#otherGrants,
       maxBodyBytes: this.#maxBodyBytes,
     })
-    if (c.kind === 'cache') this.#memo.remember(request, c)
-    return c
+  }
+
+  /** The upstream issued a token for a new key: it joins the cache, its held events are delivered. */
+  #admit(key: string, entry: Entry, request: IncomingTokenRequest, c: Cacheable): void {
+    const held = entry.held ?? []
+    entry.held = undefined
+    if (this.#pending.get(key) === entry) this.#pending.delete(key)
+    if (!this.#entries.has(key)) {
+      if (this.#entries.size >= this.#maxKeys) this.#entries.delete(this.#entries.keys().next().value!)
+      this.#touch(key, entry)
+    }
+    this.#memo.remember(request, c)
+    for (const event of held) this.#emit(event)
+  }
+
+  #emit(event: TokenEvent): void {
+    try {
+      this.#onEvent?.(event)
+    } catch {
+      // The provider's rule: a listener that throws changes nothing.
+    }
   }
 
   /** Moves `entry` to the end of the map: the least recently used key is the first one. */
@@ -362,32 +531,64 @@ class CachingProxy implements TokenProxy {
   }
 
   #entry(key: string, request: IncomingTokenRequest, secrets: string[]): Entry {
+    // Only what goes upstream is kept (a copy: the request's buffer may be a view Node reuses).
     const forwarded = {
       query: request.query,
-      headers: request.headers,
-      body: request.body ?? Buffer.alloc(0),
+      headers: forwardedHeaders(request.headers),
+      body: Buffer.from(request.body ?? Buffer.alloc(0)),
     }
     let entry = this.#entries.get(key)
     if (entry) {
       // The latest request is the one a refresh sends: same key, so the same credentials and parameters.
       entry.source.request = forwarded
       entry.source.secrets = secrets
-    } else {
-      const source = new ForwardingSource(key, forwarded, secrets, this.#ctx, () => ++this.#sequence)
-      entry = { source, provider: createTokenProvider({ ...this.#providerOptions, source }) }
-      if (this.#entries.size >= this.#maxKeys) this.#entries.delete(this.#entries.keys().next().value!)
+      this.#touch(key, entry)
+      return entry
     }
-    this.#touch(key, entry)
-    return entry
+    entry = this.#pending.get(key)
+    if (entry) return entry
+    const source = new ForwardingSource(key, forwarded, secrets, this.#ctx, () => ++this.#sequence)
+    const created: Entry = { source, provider: undefined as unknown as TokenProvider, held: [] }
+    created.provider = createTokenProvider({
+      ...this.#providerOptions,
+      source,
+      onEvent: (event) => {
+        if (!created.held) this.#emit(event)
+        else if (created.held.length < MAX_HELD_EVENTS) created.held.push(event)
+      },
+    })
+    this.#pending.set(key, created)
+    return created
   }
 
-  #failure(key: string, err: unknown): ProxyResponse {
+  #remember(key: string, negative: Negative): void {
+    if (this.#maxNegativeKeys === 0) return
+    this.#negative.delete(key)
+    if (this.#negative.size >= this.#maxNegativeKeys)
+      this.#negative.delete(this.#negative.keys().next().value!)
+    this.#negative.set(key, negative)
+  }
+
+  /** `pending`: the key was never admitted, so its provider (and any cooldown it kept) is gone. */
+  #failure(key: string, err: unknown, pending: boolean): ProxyResponse {
     const outcome = upstreamOutcome(err)
     if (outcome?.kind === 'response') {
-      if (this.#negativeTtlMs > 0 && isInvalidClient(outcome.status, outcome.body)) {
-        if (this.#negative.size >= this.#maxKeys) this.#negative.delete(this.#negative.keys().next().value!)
-        this.#negative.set(key, { ...outcome, until: this.#now() + this.#negativeTtlMs })
-      }
+      if (
+        this.#negativeTtlMs > 0 &&
+        outcome.body.length <= MAX_NEGATIVE_BODY &&
+        isInvalidClient(outcome.status, outcome.body)
+      )
+        this.#remember(key, { ...outcome, until: this.#now() + this.#negativeTtlMs })
+      // The upstream's Retry-After holds for this key even though it was never admitted.
+      const backoff = retryAfterMs(outcome.headers['retry-after'], this.#now())
+      if (pending && backoff !== undefined && (outcome.status === 429 || outcome.status === 503))
+        this.#remember(key, {
+          status: 503,
+          headers: {},
+          body: '',
+          backoff: true,
+          until: this.#now() + backoff,
+        })
       return passThrough(
         outcome.status,
         outcome.headers,
@@ -404,6 +605,7 @@ class CachingProxy implements TokenProxy {
       return oauthError(502, 'temporarily_unavailable', 'The token endpoint could not be reached', {
         'cache-status': status,
       })
+    if (outcome?.kind === 'redirect') return redirected(outcome.status, status)
     if (err instanceof RateLimitedError) {
       const seconds = Math.max(1, Math.ceil((err.retryAt - this.#now()) / 1000))
       return oauthError(503, 'temporarily_unavailable', 'The token endpoint asked clients to back off', {
@@ -430,6 +632,7 @@ class CachingProxy implements TokenProxy {
         headers: request.headers,
         body: request.body ?? Buffer.alloc(0),
       })
+      if (isRedirect(response.status)) return redirected(response.status, cacheStatus('fwd=bypass'))
       return passThrough(response.status, pickHeaders(response.headers), body, 'fwd=bypass')
     } catch (err) {
       const timedOut = upstreamOutcome(err)?.kind === 'timeout'
@@ -449,7 +652,7 @@ class CachingProxy implements TokenProxy {
       let timer: NodeJS.Timeout | undefined
       store = await Promise.race([
         Promise.resolve()
-          .then(() => store_.get(HEALTH_KEY))
+          .then(() => store_.get(this.#healthKey))
           .then(
             () => 'reachable' as const,
             () => 'unreachable' as const,

@@ -52,9 +52,13 @@ export function renderedToken(set: TokenSet): RenderedToken {
   return parts
 }
 
-/** What is left of the token at `now`, in whole seconds (at least 1: it is served before usableUntil). */
+/**
+ * What is left of the token at `now`, in whole seconds rounded down: never more than is left. A
+ * token with less than a second left (served before the provider's usableUntil, which only short
+ * tokens reach) says 0: it is valid for the request at hand, and the client should ask again.
+ */
 export function expiresIn(set: TokenSet, now: number): number {
-  return Math.max(1, Math.floor((set.expiresAt - now) / 1000))
+  return Math.max(0, Math.floor((set.expiresAt - now) / 1000))
 }
 
 const HIT_STATUS = cacheStatus('hit')

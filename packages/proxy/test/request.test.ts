@@ -56,15 +56,74 @@ describe('classify', () => {
     expect(new Set([a, ...others]).size).toBe(5)
   })
 
-  it('should normalise scope order, duplicates and spaces, and take the scope from body or query alike', () => {
+  it('should key a scope as a set when it is RFC 6749-shaped, and as sent otherwise', () => {
     const a = keyOf(form('grant_type=client_credentials&scope=read+write'))
-    expect(keyOf(form('grant_type=client_credentials&scope=write%20%20read+write'))).toBe(a)
-    expect(keyOf(form('grant_type=client_credentials', { query: 'scope=write+read' }))).toBe(a)
+    expect(keyOf(form('grant_type=client_credentials&scope=write%20read'))).toBe(a)
     expect(keyOf(form('grant_type=client_credentials&scope=read'))).not.toBe(a)
-    expect(keyOf(form('grant_type=client_credentials&scope='))).toBe(
+    // Only %x20 separates scopes (§3.3): doubled spaces, repeats, tabs and other Unicode spaces are
+    // keyed as sent, and what they mean is the upstream's answer.
+    for (const odd of [
+      'write%20%20read',
+      'read+write+read',
+      'read%09write',
+      'read%C2%A0write',
+      '+read+write',
+    ])
+      expect(keyOf(form(`grant_type=client_credentials&scope=${odd}`))).not.toBe(a)
+    expect(keyOf(form('grant_type=client_credentials&scope='))).not.toBe(
       keyOf(form('grant_type=client_credentials')),
     )
-    expect(normaliseScope(' b a  b ')).toBe('a b')
+    expect(normaliseScope('b a')).toBe('a b')
+    for (const odd of [' b a', 'b  a', 'a\tb', 'a\u00a0b', 'a a', '', 'caf\u00e9', 'a"b'])
+      expect(normaliseScope(odd)).toBeUndefined()
+  })
+
+  it('should forward uncached what the upstream might read otherwise: query parameters, odd encodings, charsets', () => {
+    const cases: [IncomingTokenRequest, string][] = [
+      [form('grant_type=client_credentials', { query: 'scope=admin' }), 'query'],
+      [form('grant_type=client_credentials&scope=read', { query: 'scope=read' }), 'query'],
+      [form('grant_type=client_credentials&scope=%E0%A4%A'), 'encoding'],
+      [form('grant_type=client_credentials&x=%zz'), 'encoding'],
+      [
+        form('grant_type=client_credentials', {
+          headers: { 'content-type': 'application/x-www-form-urlencoded; charset=ISO-8859-1' },
+        }),
+        'charset',
+      ],
+      [
+        form('{"grant_type":"client_credentials","audience":{"a":1}}', {
+          headers: { 'content-type': 'application/json', authorization: basic('svc', 's3cret') },
+        }),
+        'json-shape',
+      ],
+      [form('grant_type=client_credentials&grant_type=client_credentials'), 'ambiguous'],
+      [form('grant_type=client_credentials&client_secret=x'), 'ambiguous'],
+    ]
+    for (const [req, reason] of cases) expect(classify(req, options)).toEqual({ kind: 'forward', reason })
+    expect(classify(form('grant_type=client_credentials'), options).kind).toBe('cache')
+    expect(classify(form('grant_type=client_credentials', { query: '&' }), options).kind).toBe('cache')
+    expect(
+      classify(form('grant_type=client_credentials', { query: 'scope=a' }), {
+        ...options,
+        otherGrants: 'refuse',
+      }),
+    ).toMatchObject({ kind: 'refuse', error: 'invalid_request' })
+  })
+
+  it('should key repeated parameters in their order, and JSON values with their type', () => {
+    const ab = keyOf(form('grant_type=client_credentials&resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb'))
+    const ba = keyOf(form('grant_type=client_credentials&resource=https%3A%2F%2Fb&resource=https%3A%2F%2Fa'))
+    expect(ab).not.toBe(ba)
+    expect(
+      keyOf(form('resource=https%3A%2F%2Fa&grant_type=client_credentials&resource=https%3A%2F%2Fb')),
+    ).toBe(ab)
+    const json = (body: unknown) =>
+      form(JSON.stringify(body), {
+        headers: { 'content-type': 'application/json', authorization: basic('svc', 's3cret') },
+      })
+    expect(keyOf(json({ grant_type: 'client_credentials', n: 1 }))).not.toBe(
+      keyOf(json({ grant_type: 'client_credentials', n: '1' })),
+    )
   })
 
   it('should keep client_secret_basic and client_secret_post apart, and audience and resource in the key', () => {
@@ -79,9 +138,6 @@ describe('classify', () => {
       keyOf(form('grant_type=client_credentials&resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb')),
     ]
     expect(new Set(keys).size).toBe(5)
-    expect(
-      keyOf(form('grant_type=client_credentials&resource=https%3A%2F%2Fb&resource=https%3A%2F%2Fa')),
-    ).toBe(keys[4])
   })
 
   it('should key an Auth0-style JSON body apart from a form with the same parameters', () => {
@@ -96,15 +152,6 @@ describe('classify', () => {
       [form('', { method: 'GET' }), 405, 'invalid_request', /POST/],
       [form('x', { body: undefined }), 400, 'invalid_request', /larger than 16384 bytes/],
       [form('scope=read'), 400, 'invalid_request', /Missing grant_type/],
-      [form('grant_type=client_credentials&scope=%E0%A4%A'), 400, 'invalid_request', /percent-encoding/],
-      [form('grant_type=client_credentials', { query: 'scope=%zz' }), 400, 'invalid_request', /query string/],
-      [form('grant_type=client_credentials&scope=a&scope=b'), 400, 'invalid_request', /"scope" is repeated/],
-      [
-        form('grant_type=client_credentials', { query: 'grant_type=client_credentials' }),
-        400,
-        'invalid_request',
-        /repeated/,
-      ],
       [
         form('{', { headers: { 'content-type': 'application/json' } }),
         400,
@@ -117,14 +164,7 @@ describe('classify', () => {
         'invalid_request',
         /must be an object/,
       ],
-      [
-        form('{"grant_type":{"a":1}}', { headers: { 'content-type': 'application/json' } }),
-        400,
-        'invalid_request',
-        /must be a string/,
-      ],
       [form('<xml/>', { headers: { 'content-type': 'text/xml' } }), 400, 'invalid_request', /content-type/],
-      [form('grant_type=client_credentials&client_secret=x'), 400, 'invalid_request', /more than one method/],
     ]
     for (const [req, status, error, description] of cases) {
       const c = classify(req, options)
@@ -160,6 +200,25 @@ describe('classify', () => {
     const c = classify(form('grant_type=client_credentials'), options)
     expect(c.kind === 'cache' && c.secrets).toEqual(
       expect.arrayContaining(['s3cret', basic('svc', 's3cret')]),
+    )
+    const secret = 'p@ss w0rd/x\u00e9'
+    const post = classify(
+      form(
+        `grant_type=client_credentials&client_id=svc&client_secret=${encodeURIComponent(secret).replace(/%20/g, '+')}`,
+        {
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        },
+      ),
+      options,
+    )
+    expect(post.kind === 'cache' && post.secrets).toEqual(
+      expect.arrayContaining([
+        secret,
+        'p%40ss+w0rd%2Fx%C3%A9',
+        'p%40ss%20w0rd%2Fx%C3%A9',
+        'p%40ss+w0rd%2fx%c3%a9',
+        'p@ss w0rd/x\\u00e9',
+      ]),
     )
   })
 })
