@@ -2,6 +2,7 @@ import type { LRUCache } from 'lru-cache'
 import type { TokenStore } from '../types'
 import { optionalNumber } from '../validate'
 
+/** The options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /** Most entries kept (tokens, leases and cooldowns); the least recently used go first. Default 1000. */
   max?: number
