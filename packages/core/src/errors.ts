@@ -49,6 +49,7 @@ export class ConfigError extends TokenstashError {
   }
 }
 
+/** What a {@link TokenEndpointError} carries besides its message: never a token or a secret. */
 export interface TokenEndpointErrorDetails {
   /** The token endpoint URL (no credentials are ever part of it). */
   endpoint: string

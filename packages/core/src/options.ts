@@ -8,6 +8,14 @@ import type { RetryOptions } from './retry'
 import type { TokenEvent, TokenSource, TokenStore } from './types'
 import { expectFunction, optionalNumber } from './validate'
 
+/**
+ * The options of {@link createTokenProvider}: a `source`, and with a shared `store` an `encryptionKey`.
+ *
+ * @example
+ * ```ts
+ * const options: TokenProviderOptions = { source: cognito({ domain, clientId, clientSecret }), store, encryptionKey }
+ * ```
+ */
 export interface TokenProviderOptions {
   /** How a token is obtained: `clientCredentials(...)`, `auth0(...)`, `cognito(...)` or your own. */
   source: TokenSource

@@ -2,6 +2,7 @@ import { DiscoveryError, RateLimitedError, TokenEndpointError } from './errors'
 import { sleep } from './single-flight'
 import type { TokenSet } from './types'
 
+/** How a failed token request is retried (exponential backoff with jitter); defaults in `DEFAULTS.retry`. */
 export interface RetryOptions {
   /** Retries after the first attempt. */
   retries: number

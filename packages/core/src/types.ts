@@ -82,6 +82,7 @@ export interface TokenStore {
   renewLease?(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
 }
 
+/** The `type` of a {@link TokenEvent}; names are part of the public API (docs/versioning.md). */
 export type TokenEventType =
   | 'hit-memory'
   | 'hit-store'
@@ -130,6 +131,7 @@ export interface TokenEvent {
   lifetimeMs?: number
 }
 
+/** Per-call options of {@link TokenProvider.getToken} and {@link TokenProvider.getTokenSet}. */
 export interface GetTokenOptions {
   signal?: AbortSignal
   /** Skip both tiers and ask the token endpoint (still single-flight and lease-guarded). */
@@ -171,6 +173,7 @@ export interface EnsureFreshResult {
   idle?: boolean
 }
 
+/** Counters of one provider since it was created, from {@link TokenProvider.stats}. */
 export interface ProviderStats {
   l1Hits: number
   l2Hits: number
@@ -185,7 +188,9 @@ export interface ProviderStats {
 export interface TokenProvider {
   /** Secret-free cache key: `${namespace}:${hash of the source identity}`. */
   readonly key: string
+  /** The access token: from memory, the shared store, or the token endpoint (once per lifetime for the fleet). */
   getToken(opts?: GetTokenOptions): Promise<string>
+  /** Like `getToken()`, with the token type, scope and the issue and expiry times. */
   getTokenSet(opts?: GetTokenOptions): Promise<TokenSet>
   /**
    * The token set held in memory if it is fresh (before refreshAt), counted as a memory hit;
@@ -211,5 +216,6 @@ export interface TokenProvider {
   ensureFresh?(opts: EnsureFreshOptions): Promise<EnsureFreshResult>
   /** Drops the token; with `rejectedToken`, only if it is still the cached one (compare-and-delete). */
   invalidate(rejectedToken?: string): Promise<void>
+  /** Counters since the provider was created (hits per tier, token requests, lease waits…). */
   stats(): ProviderStats
 }

@@ -23,7 +23,9 @@ export interface Auth0Options {
   scope?: string | string[]
   /** Per-request timeout. */
   timeoutMs?: number
+  /** The fetch to use, for tests and proxies. Default the global `fetch`. */
   fetch?: typeof fetch
+  /** Clock, for tests. Default `Date.now`. */
   now?: () => number
 }
 

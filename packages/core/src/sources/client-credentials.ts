@@ -94,7 +94,7 @@ export interface ClientCredentialsOptions {
   bodyFormat?: 'form' | 'json'
   /** Accepted `token_type` values, case-insensitive. Default `Bearer`. */
   tokenType?: string | string[]
-  /** Per-request timeout (token and discovery requests). Default {@link DEFAULTS.timeoutMs}. */
+  /** Per-request timeout (token and discovery requests). Default `DEFAULTS.timeoutMs` ({@link DEFAULTS}). */
   timeoutMs?: number
   /** Default `globalThis.fetch`, looked up on every call. */
   fetch?: typeof fetch

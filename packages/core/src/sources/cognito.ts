@@ -21,7 +21,9 @@ export interface CognitoOptions {
   scopes?: string | string[]
   /** Per-request timeout. */
   timeoutMs?: number
+  /** The fetch to use, for tests and proxies. Default the global `fetch`. */
   fetch?: typeof fetch
+  /** Clock, for tests. Default `Date.now`. */
   now?: () => number
 }
 

@@ -3,6 +3,7 @@ import { refuseUnknownOptions } from '../known-options'
 import type { StoreCallOptions, TokenStore } from '../types'
 import { optionalNumber } from '../validate'
 
+/** The options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /** Most entries kept (tokens, leases and cooldowns); the least recently used go first. Default 1000. */
   max?: number

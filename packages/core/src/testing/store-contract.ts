@@ -12,6 +12,7 @@ declare const beforeEach: Hook
 // biome-ignore lint/suspicious/noExplicitAny: jest's and vitest's expect differ; only toBe/toBeUndefined/toHaveLength/resolves are used
 declare const expect: any
 
+/** The options of {@link runStoreContract}. */
 export interface StoreContractOptions {
   /** Called after the suite, e.g. to quit a client. */
   teardown?: () => Promise<void> | void
