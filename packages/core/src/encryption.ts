@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
 import { ConfigError } from './errors'
 import { decodeSegment } from './jwt'
+import type { UnreadableReason } from './types'
 
 /** One 32-byte key, or several to rotate: the first encrypts, all decrypt. */
 export type EncryptionKeyInput = string | Uint8Array | ReadonlyArray<string | Uint8Array>
@@ -18,6 +19,11 @@ const HEADER = 'ts.key'
 const IV_BYTES = 12
 const TAG_BYTES = 16
 const BASE64URL = /^[A-Za-z0-9_-]+$/
+
+/** A clear (unencrypted) entry, as an instance with `encryption: false` writes it. */
+export function looksClear(raw: string): boolean {
+  return raw.startsWith('{"v":')
+}
 
 function decodeKey(input: string | Uint8Array, index: number): Uint8Array {
   const where = index === 0 ? '`encryptionKey`' : `\`encryptionKey[${index}]\``
@@ -80,8 +86,17 @@ export class Keyring {
   }
 
   async open(jwe: string, cacheKey: string): Promise<string | undefined> {
+    const r = await this.openEntry(jwe, cacheKey)
+    return typeof r === 'string' ? r : undefined
+  }
+
+  /**
+   * The plaintext, or why there is none: `other-key` (sealed for another cache key), `wrong-key`
+   * (sealed with a key this ring does not hold, or not a JWE at all but a clear entry), `corrupt`.
+   */
+  async openEntry(jwe: string, cacheKey: string): Promise<string | { reason: UnreadableReason }> {
     const parts = jwe.split('.')
-    if (parts.length !== 5) return undefined
+    if (parts.length !== 5) return { reason: looksClear(jwe) ? 'wrong-key' : 'corrupt' }
     const [protectedHeader, encryptedKey, ivText, ciphertextText, tagText] = parts as [
       string,
       string,
@@ -89,19 +104,20 @@ export class Keyring {
       string,
       string,
     ]
+    const corrupt = { reason: 'corrupt' } as const
     if (
       encryptedKey !== '' ||
       ![protectedHeader, ivText, ciphertextText, tagText].every((p) => BASE64URL.test(p))
     )
-      return undefined
+      return corrupt
     const header = decodeSegment(protectedHeader)
-    if (!header || header[HEADER] !== cacheKey || header.alg !== 'dir' || header.enc !== 'A256GCM')
-      return undefined
+    if (header?.alg !== 'dir' || header.enc !== 'A256GCM') return corrupt
+    if (header[HEADER] !== cacheKey) return { reason: 'other-key' }
     // Nothing this code would have to understand may be in the header (RFC 7516 §4.1.13, zip).
-    if (header.crit !== undefined || header.zip !== undefined) return undefined
+    if (header.crit !== undefined || header.zip !== undefined) return corrupt
     const iv = Buffer.from(ivText, 'base64url')
     const tag = Buffer.from(tagText, 'base64url')
-    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) return undefined
+    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) return corrupt
     const ciphertext = Buffer.from(ciphertextText, 'base64url')
     const byKid = this.#keys.filter((k) => k.kid === header.kid)
     for (const key of byKid.length ? byKid : this.#keys) {
@@ -114,6 +130,7 @@ export class Keyring {
         // Try the next key: rotation means older entries may be sealed with a later key in the list.
       }
     }
-    return undefined
+    // Sealed under a key id none of ours has: another key. One of ours that fails: altered.
+    return byKid.length ? corrupt : { reason: 'wrong-key' }
   }
 }

@@ -66,6 +66,10 @@ export type TokenEventType =
   | 'store-error'
   | 'store-recovered'
   | 'auth-method-fallback'
+  | 'fail-open'
+  | 'skew'
+  | 'store-unreadable'
+  | 'quota'
 
 /** What the provider reports through `onEvent`. Never holds a token or a secret. */
 export interface TokenEvent {
@@ -88,7 +92,37 @@ export interface TokenEvent {
   expiresAt?: number
   /** The client authentication method used (auth-method-fallback). */
   authMethod?: string
+  /**
+   * Why (fail-open: `store-down` or `lease-wait-timeout`; skew: `short-lifetime`). A fail-open
+   * event marks a token request made without the store's coordination.
+   */
+  reason?: string
+  /** The token lifetime involved (skew), ms. */
+  lifetimeMs?: number
+  /**
+   * quota: the requests allowed per `window` (`per_hour`, `per_day`, or the rate limit's own
+   * window), how many are left, and when the count resets (epoch ms). From Auth0's
+   * `Auth0-Client-Quota-Limit` / `Auth0-Organization-Quota-Limit` and `X-RateLimit-*` headers.
+   */
+  limit?: number
+  remaining?: number
+  resetAt?: number
+  window?: string
 }
+
+/**
+ * Why an entry of the shared store could not be opened (`store-unreadable`): `wrong-key` — it is
+ * sealed with an encryption key this instance does not have (the fleet's keys differ, or a
+ * rotation is half-done), or is in clear while this instance encrypts, or the reverse; `corrupt` —
+ * it does not decrypt or parse; `other-key` — it was written under another cache key (copied or
+ * swapped).
+ *
+ * @example
+ * ```ts
+ * onEvent: (e) => { if (e.type === 'store-unreadable' && e.reason === 'wrong-key') page('encryption keys differ') }
+ * ```
+ */
+export type UnreadableReason = 'wrong-key' | 'corrupt' | 'other-key'
 
 export interface GetTokenOptions {
   signal?: AbortSignal

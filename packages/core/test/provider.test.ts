@@ -79,7 +79,8 @@ describe('createTokenProvider', () => {
           return () => {}
         },
       })
-      createTokenProvider({ source, now: clock.now })
+      // Nothing to listen for: no hook, no subscriber, no logger (a logger warns about fallbacks).
+      createTokenProvider({ source, now: clock.now, logger: false })
       expect(listeners).toHaveLength(0)
       const seen = events()
       const p = createTokenProvider({ source, now: clock.now, onEvent: seen.onEvent })
