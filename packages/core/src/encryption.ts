@@ -25,24 +25,38 @@ export function looksClear(raw: string): boolean {
   return raw.startsWith('{"v":')
 }
 
+/** How a string key is read, said in every key error: the usual mistakes are hex and passphrases. */
+const HOW_READ =
+  'is read as base64 (or base64url) of 32 random bytes: generate one with `openssl rand -base64 32`, or pass a Buffer of 32 bytes'
+
 function decodeKey(input: string | Uint8Array, index: number): Uint8Array {
   const where = index === 0 ? '`encryptionKey`' : `\`encryptionKey[${index}]\``
   let bytes: Uint8Array
   if (input instanceof Uint8Array) bytes = input
   else if (typeof input === 'string') {
     const text = input.trim()
+    // The key's value is never part of a message; its length and shape are.
+    if (/^[0-9a-fA-F]{64}$/.test(text)) {
+      throw new ConfigError(
+        `${where} looks like hex (64 hex digits); it ${HOW_READ} (for a hex key: Buffer.from(key, 'hex'))`,
+      )
+    }
     if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
       throw new ConfigError(
-        `Expected ${where} to be base64 or base64url of 32 bytes (e.g. \`openssl rand -base64 32\`)`,
+        `${where} is not base64 (a passphrase?); it ${HOW_READ}. Read it from TOKENSTASH_ENCRYPTION_KEY or a secret store`,
       )
     }
     bytes = Buffer.from(text.replaceAll('-', '+').replaceAll('_', '/'), 'base64')
+    if (bytes.length !== 32) {
+      throw new ConfigError(
+        `${where} decodes to ${bytes.length} bytes, not 32 (a passphrase or a key of another size?); it ${HOW_READ}`,
+      )
+    }
   } else {
     throw new ConfigError(
       `Expected ${where} to be a base64 string or a Uint8Array of 32 bytes, got ${typeof input}`,
     )
   }
-  // The key's value is never part of a message.
   if (bytes.length !== 32) {
     throw new ConfigError(`Expected ${where} to be 32 bytes (AES-256), got ${bytes.length} bytes`)
   }
