@@ -51,6 +51,28 @@ function credentials(options: unknown): void {
   if (o.privateKey !== undefined) scan.privateKey(o.privateKey)
 }
 
+/**
+ * Options whose `clientSecret` or `privateKey` is a resolver (a rotating secret), with the resolver
+ * wrapped so every value it resolves is learnt as a secret before the source sees it.
+ */
+function resolvedCredentials(options: unknown): unknown {
+  if (!options || typeof options !== 'object') return options
+  const o = options as { clientId?: unknown; clientSecret?: unknown; privateKey?: unknown }
+  const learnt = (resolver: Fn, field: 'clientSecret' | 'privateKey') => async () => {
+    const value = await resolver()
+    credentials({ clientId: o.clientId, [field]: value })
+    return value
+  }
+  if (typeof o.clientSecret !== 'function' && typeof o.privateKey !== 'function') return options
+  return {
+    ...o,
+    ...(typeof o.clientSecret === 'function'
+      ? { clientSecret: learnt(o.clientSecret as Fn, 'clientSecret') }
+      : {}),
+    ...(typeof o.privateKey === 'function' ? { privateKey: learnt(o.privateKey as Fn, 'privateKey') } : {}),
+  }
+}
+
 function tokenSet(set: unknown): void {
   scan.secret((set as { accessToken?: unknown } | null)?.accessToken, 'access token')
 }
@@ -293,7 +315,10 @@ jest.mock('@tokenstash/core', () => {
         watchMethods(src, `${name}() source`, { fetchToken: tokenSet })
         return src
       },
-      ([options]) => credentials(options),
+      (args) => {
+        args[0] = resolvedCredentials(args[0])
+        credentials(args[0])
+      },
     )
   const create = core.createTokenProvider as Fn
   return module(core, {

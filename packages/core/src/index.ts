@@ -36,6 +36,7 @@ export { type CognitoOptions, cognito } from './sources/cognito'
 // For token sources outside core (the proxy forwards requests it did not build): the same
 // refusal mapping and 2xx validation as the built-in sources, so they share retry and cooldown.
 export { type EndpointErrorContext, endpointError } from './sources/endpoint-error'
+export type { SecretResolver } from './sources/secret'
 export { parseTokenResponse, type TokenResponseContext } from './sources/token-response'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory'
 export type {
