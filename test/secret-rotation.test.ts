@@ -45,7 +45,7 @@ describe('rotating client secrets', () => {
   const fromSdk = async () =>
     (await client.send(new GetSecretValueCommand({ SecretId: SECRET_ID }))).SecretString!
   // forceFetch: the provider asks again only after invalid_client, when a cached value is the stale one.
-  const fromPowertools = async () => (await getSecret(SECRET_ID, { forceFetch: true }))!
+  const fromPowertools = async () => (await getSecret<string>(SECRET_ID, { forceFetch: true }))!
 
   it.each([
     ['the AWS SDK', fromSdk],
