@@ -19,6 +19,7 @@ import {
 } from './client-assertion'
 import { discover, type IssuerMetadata } from './discovery'
 import { endpointError, scrub } from './endpoint-error'
+import { readQuotas } from './quota'
 import { MAX_BODY_BYTES, readBody } from './read-body'
 import { LazySecret, type SecretResolver } from './secret'
 import { parseTokenResponse } from './token-response'
@@ -542,6 +543,8 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
       )
     }
 
+    // Every answer, refusals included: a 429 says the most about a quota.
+    if (listeners.size > 0) for (const q of readQuotas(response.headers, now())) emit({ type: 'quota', ...q })
     if (truncated && response.status >= 200 && response.status <= 299) {
       throw new TokenResponseError(
         `Token endpoint ${t.endpoint} answered ${response.status} with a body over ${MAX_BODY_BYTES} bytes; a token response is a few KiB. Check \`tokenEndpoint\`.`,
