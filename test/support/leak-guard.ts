@@ -333,6 +333,7 @@ jest.mock('@tokenstash/core', () => {
     clientCredentials: source('clientCredentials'),
     auth0: source('auth0'),
     cognito: source('cognito'),
+    cognitoGetClientToken: source('cognitoGetClientToken'),
     memoryStore: factory(core, 'memoryStore', 'memoryStore()', storeOf('memoryStore')),
     parseTokenResponse: watch(core.parseTokenResponse as Fn, 'parseTokenResponse()', tokenSet),
   })

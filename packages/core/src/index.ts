@@ -33,6 +33,10 @@ export {
   clientCredentials,
 } from './sources/client-credentials'
 export { type CognitoOptions, cognito } from './sources/cognito'
+export {
+  type CognitoGetClientTokenOptions,
+  cognitoGetClientToken,
+} from './sources/cognito-get-client-token'
 // For token sources outside core (the proxy forwards requests it did not build): the same
 // refusal mapping and 2xx validation as the built-in sources, so they share retry and cooldown.
 export { type EndpointErrorContext, endpointError } from './sources/endpoint-error'
