@@ -154,10 +154,8 @@ export function cognitoGetClientToken(options: CognitoGetClientTokenOptions): To
       const why = timeout.aborted ? `timed out after ${timeoutMs} ms` : 'could not be reached'
       throw new TokenEndpointError(
         `Cognito GetClientToken at ${endpoint} ${why}. Trying again later can succeed.`,
-        {
-          endpoint,
-          retryable: true,
-        },
+        // The request body holds the secret; transport errors do not echo it.
+        { endpoint, retryable: true, cause },
       )
     }
     if (response.status < 200 || response.status > 299) {
