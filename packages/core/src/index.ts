@@ -23,6 +23,7 @@ export {
 } from './errors'
 // For the packages built on core: every factory refuses unknown options the same way.
 export { nearestName, refuseUnknownOptions } from './known-options'
+export type { Logger } from './logger'
 export { createTokenProvider, type TokenProviderOptions } from './provider'
 export type { RetryOptions } from './retry'
 export { type Auth0Options, auth0 } from './sources/auth0'
@@ -40,6 +41,7 @@ export {
 // For token sources outside core (the proxy forwards requests it did not build): the same
 // refusal mapping and 2xx validation as the built-in sources, so they share retry and cooldown.
 export { type EndpointErrorContext, endpointError } from './sources/endpoint-error'
+export type { QuotaReading } from './sources/quota'
 export type { SecretResolver } from './sources/secret'
 export { parseTokenResponse, type TokenResponseContext } from './sources/token-response'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory'
@@ -53,4 +55,5 @@ export type {
   TokenSet,
   TokenSource,
   TokenStore,
+  UnreadableReason,
 } from './types'
