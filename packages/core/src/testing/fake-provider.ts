@@ -31,7 +31,14 @@ export interface FakeTokenProviderOptions {
   now?: () => number
 }
 
-/** One call a {@link FakeTokenProvider} received; never a token other than the rejected one given. */
+/**
+ * One call a {@link FakeTokenProvider} received; never a token other than the rejected one given.
+ *
+ * @example
+ * ```ts
+ * expect(fake.calls).toContainEqual({ method: 'invalidate', rejectedToken: 'stale' })
+ * ```
+ */
 export interface FakeTokenProviderCall {
   method: 'getToken' | 'getTokenSet' | 'peekTokenSet' | 'invalidate' | 'stats'
   /** The options given to getToken/getTokenSet. */
