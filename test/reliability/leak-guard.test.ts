@@ -152,6 +152,24 @@ describe('leak guard', () => {
     expect(guard.kindOf(token)).toBe('access token')
   })
 
+  it("should capture every line a provider hands its own logger (pino, Powertools), not only the console's", async () => {
+    const before = guard.figures()
+    const lines: string[] = []
+    const provider = createTokenProvider({
+      source: clientCredentials({
+        tokenEndpoint: idp.tokenEndpoint,
+        clientId: idp.clientId,
+        clientSecret: idp.clientSecret,
+      }),
+      store: { ...memoryStore(), get: () => Promise.reject(new Error('ECONNREFUSED 127.0.0.1:6379')) },
+      encryptionKey: randomBytes(32),
+      logger: { warn: (line: string) => lines.push(line) },
+    })
+    await provider.getToken()
+    expect(lines[0]).toContain('the shared store is failing')
+    expect(guard.figures().captured.logger).toBeGreaterThan(before.captured.logger)
+  })
+
   it("should learn the tokens of every answer core's parser reads, refresh and ID tokens too", () => {
     const [access, refresh, id] = [1, 2, 3].map(() => randomBytes(24).toString('base64url'))
     parseTokenResponse(

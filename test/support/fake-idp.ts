@@ -27,7 +27,10 @@ export interface FakeIdp {
   /** `http://127.0.0.1:<port>/oauth2/token` */
   readonly tokenEndpoint: string
   readonly clientId: string
+  /** The secret the endpoint accepts now (see `rotateSecret`). */
   readonly clientSecret: string
+  /** Replaces the accepted secret with a new one and returns it, as a rotation in Secrets Manager does. */
+  rotateSecret(): string
   /** Token requests received since start or the last reset. */
   requests(): number
   /** Good tokens issued since start or the last reset. */
@@ -81,9 +84,15 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
   const ttl = options.ttlSeconds ?? 60
   const now = options.now ?? Date.now
   const clientId = 'fake-idp-client'
-  const clientSecret = randomBytes(24).toString('base64url')
-  leakGuard()?.secret(clientSecret, 'client secret')
-  const expectedAuth = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`
+  let clientSecret = ''
+  let expectedAuth = ''
+  const rotateSecret = () => {
+    clientSecret = randomBytes(24).toString('base64url')
+    leakGuard()?.secret(clientSecret, 'client secret')
+    expectedAuth = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`
+    return clientSecret
+  }
+  rotateSecret()
   let faults: IdpFault[] = []
   let holding = false
   let held: ((fault: IdpFault | undefined) => void)[] = []
@@ -181,7 +190,10 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
   return {
     tokenEndpoint: `http://127.0.0.1:${port}/oauth2/token`,
     clientId,
-    clientSecret,
+    get clientSecret() {
+      return clientSecret
+    },
+    rotateSecret,
     requests: () => count,
     issued: () => [...issued],
     failNext(n, fault) {

@@ -10,7 +10,7 @@ import { RESULTS_DIR } from './reliability'
 // every token a provider serves; every client secret, private key, encryption key and proxy HMAC key
 // passed to core and the proxy; every client credential the proxy reads from a request), captures
 // what could carry one out (console and stdout/stderr writes of this process, every event on
-// core's `tokenstash:event` channel, every error that leaves a public API, every key and value a
+// core's `tokenstash:event` channel, every line a provider hands its `logger`, every error that leaves a public API, every key and value a
 // provider hands its store, every error answer of the proxy), and fails the file at its very end
 // (leak-guard-environment.ts) naming the channel and where, never the secret.
 //
@@ -49,6 +49,28 @@ function credentials(options: unknown): void {
     scan.secret(encodeURIComponent(o.clientSecret), 'client secret')
   }
   if (o.privateKey !== undefined) scan.privateKey(o.privateKey)
+}
+
+/**
+ * Options whose `clientSecret` or `privateKey` is a resolver (a rotating secret), with the resolver
+ * wrapped so every value it resolves is learnt as a secret before the source sees it.
+ */
+function resolvedCredentials(options: unknown): unknown {
+  if (!options || typeof options !== 'object') return options
+  const o = options as { clientId?: unknown; clientSecret?: unknown; privateKey?: unknown }
+  const learnt = (resolver: Fn, field: 'clientSecret' | 'privateKey') => async () => {
+    const value = await resolver()
+    credentials({ clientId: o.clientId, [field]: value })
+    return value
+  }
+  if (typeof o.clientSecret !== 'function' && typeof o.privateKey !== 'function') return options
+  return {
+    ...o,
+    ...(typeof o.clientSecret === 'function'
+      ? { clientSecret: learnt(o.clientSecret as Fn, 'clientSecret') }
+      : {}),
+    ...(typeof o.privateKey === 'function' ? { privateKey: learnt(o.privateKey as Fn, 'privateKey') } : {}),
+  }
 }
 
 function tokenSet(set: unknown): void {
@@ -222,17 +244,41 @@ const storeOf = (api: string) => (store: unknown) => {
   return store
 }
 
+/**
+ * A logger given to a provider, with every line it is handed captured first (the default logger,
+ * the console, is captured below with the rest of the console).
+ */
+function loggerOf(logger: unknown): unknown {
+  if (!logger || typeof logger !== 'object') return logger
+  const wrapper = Object.create(logger) as Record<string, unknown>
+  for (const level of ['warn', 'error', 'info', 'debug']) {
+    const fn = (logger as Record<string, unknown>)[level]
+    if (typeof fn !== 'function') continue
+    wrapper[level] = (...args: unknown[]) => {
+      for (const arg of args)
+        scan.capture(
+          'logger',
+          typeof arg === 'string' ? arg : (JSON.stringify(arg) ?? ''),
+          at(`logger.${level}()`),
+        )
+      return (fn as Fn).apply(logger, args)
+    }
+  }
+  return wrapper
+}
+
 function providerOptions(options: unknown): unknown {
   if (!options || typeof options !== 'object') return options
-  const o = options as { encryptionKey?: unknown; store?: unknown; encryption?: unknown }
+  const o = options as { encryptionKey?: unknown; store?: unknown; encryption?: unknown; logger?: unknown }
   scan.keyBytes(o.encryptionKey, 'encryption key')
+  const logged = o.logger && typeof o.logger === 'object' ? { ...o, logger: loggerOf(o.logger) } : o
   const store = o.store
-  if (!store || typeof store !== 'object') return options
+  if (!store || typeof store !== 'object') return logged
   if (o.encryption === false) clearStores.add(store)
-  if (recordedStores.has(store)) return options
+  if (recordedStores.has(store)) return logged
   const wrapper = Object.create(store) as Record<string, unknown>
   recordCalls(store, wrapper)
-  return { ...o, store: wrapper }
+  return { ...logged, store: wrapper }
 }
 
 jest.mock('../../packages/core/src/sources/token-response', () => {
@@ -269,7 +315,10 @@ jest.mock('@tokenstash/core', () => {
         watchMethods(src, `${name}() source`, { fetchToken: tokenSet })
         return src
       },
-      ([options]) => credentials(options),
+      (args) => {
+        args[0] = resolvedCredentials(args[0])
+        credentials(args[0])
+      },
     )
   const create = core.createTokenProvider as Fn
   return module(core, {
@@ -284,6 +333,7 @@ jest.mock('@tokenstash/core', () => {
     clientCredentials: source('clientCredentials'),
     auth0: source('auth0'),
     cognito: source('cognito'),
+    cognitoGetClientToken: source('cognitoGetClientToken'),
     memoryStore: factory(core, 'memoryStore', 'memoryStore()', storeOf('memoryStore')),
     parseTokenResponse: watch(core.parseTokenResponse as Fn, 'parseTokenResponse()', tokenSet),
   })

@@ -38,6 +38,7 @@ export type Channel =
   | 'stdout'
   | 'stderr'
   | 'event'
+  | 'logger'
   | 'error'
   | 'store key'
   | 'store value'
@@ -50,6 +51,7 @@ export const CHANNELS: readonly Channel[] = [
   'stdout',
   'stderr',
   'event',
+  'logger',
   'error',
   'store key',
   'store value',

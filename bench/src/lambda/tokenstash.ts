@@ -14,7 +14,7 @@ const ordersApiToken = createTokenProvider({
     clientSecret: process.env.COGNITO_CLIENT_SECRET ?? 'secret',
   }),
   store: dynamoDbStore({ client: new DynamoDBClient({}), tableName: process.env.TOKEN_TABLE ?? 'tokens' }),
-  encryptionKey: process.env.TOKENSTASH_KEY ?? Buffer.alloc(32, 1).toString('base64'),
+  encryptionKey: process.env.TOKENSTASH_ENCRYPTION_KEY ?? Buffer.alloc(32, 1).toString('base64'),
 })
 
 export const handler = middy()

@@ -59,25 +59,20 @@ export function readConfig(env: NodeJS.ProcessEnv): Config {
 }
 
 /**
- * Fetches the client secret and the cache encryption key from SSM Parameter Store in one call,
- * decrypted. Runs once per container, in the init phase. Errors name parameters, never values.
+ * Reads one SSM SecureString parameter, decrypted. The encryption key is read once per container,
+ * in the init phase (the provider needs it to be built); the client secret is read by the provider
+ * itself, at its first token request and again when Cognito answers `invalid_client` (the secret
+ * was rotated), so a rotation needs no redeploy. Errors name the parameter, never its value.
  *
  * @example
  * ```ts
- * const { clientSecret, encryptionKey } = await loadSecrets(new SSMClient({}), config)
+ * const encryptionKey = await readParameter(ssm, config.encryptionKeyParameter)
+ * const clientSecret = () => readParameter(ssm, config.clientSecretParameter)
  * ```
  */
-export async function loadSecrets(
-  ssm: SSMClient,
-  config: Pick<Config, 'clientSecretParameter' | 'encryptionKeyParameter'>,
-): Promise<{ clientSecret: string; encryptionKey: string }> {
-  const names = [config.clientSecretParameter, config.encryptionKeyParameter]
-  const out = await ssm.send(new GetParametersCommand({ Names: names, WithDecryption: true }))
-  const byName = new Map((out.Parameters ?? []).map((p) => [p.Name, p.Value]))
-  const missing = names.filter((name) => !byName.get(name))
-  if (missing.length > 0) throw new Error(`SSM parameter(s) ${missing.join(', ')} not found or empty`)
-  return {
-    clientSecret: byName.get(config.clientSecretParameter)!,
-    encryptionKey: byName.get(config.encryptionKeyParameter)!,
-  }
+export async function readParameter(ssm: SSMClient, name: string): Promise<string> {
+  const out = await ssm.send(new GetParametersCommand({ Names: [name], WithDecryption: true }))
+  const value = out.Parameters?.find((p) => p.Name === name)?.Value
+  if (!value) throw new Error(`SSM parameter ${name} not found or empty`)
+  return value
 }

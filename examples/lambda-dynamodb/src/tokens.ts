@@ -5,12 +5,15 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { SSMClient } from '@aws-sdk/client-ssm'
 import { cognito, createTokenProvider } from '@tokenstash/core'
 import { dynamoDbStore } from '@tokenstash/store-dynamodb'
-import { loadSecrets, readConfig } from './config'
+import { readConfig, readParameter } from './config'
 
 export const config = readConfig(process.env)
 
-// Top-level await runs in the init phase, once per container; secrets never sit in env vars.
-const { clientSecret, encryptionKey } = await loadSecrets(new SSMClient({}), config)
+const ssm = new SSMClient({})
+// Top-level await runs in the init phase, once per container; secrets never sit in env vars. The
+// client secret is not read here: the provider reads it when it first needs it, and again when
+// Cognito says it was rotated (invalid_client), so rotating it in SSM needs no redeploy.
+const encryptionKey = await readParameter(ssm, config.encryptionKeyParameter)
 
 /**
  * The Orders API token, shared by every container through DynamoDB.
@@ -24,7 +27,7 @@ export const ordersApiToken = createTokenProvider({
   source: cognito({
     domain: config.cognitoDomain,
     clientId: config.cognitoClientId,
-    clientSecret,
+    clientSecret: () => readParameter(ssm, config.clientSecretParameter),
     scopes: config.cognitoScopes,
   }),
   store: dynamoDbStore({ client: new DynamoDBClient({}), tableName: config.tokenTable }),

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
 import { ConfigError } from './errors'
 import { decodeSegment } from './jwt'
+import type { UnreadableReason } from './types'
 
 /** One 32-byte key, or several to rotate: the first encrypts, all decrypt. */
 export type EncryptionKeyInput = string | Uint8Array | ReadonlyArray<string | Uint8Array>
@@ -19,24 +20,43 @@ const IV_BYTES = 12
 const TAG_BYTES = 16
 const BASE64URL = /^[A-Za-z0-9_-]+$/
 
+/** A clear (unencrypted) entry, as an instance with `encryption: false` writes it. */
+export function looksClear(raw: string): boolean {
+  return raw.startsWith('{"v":')
+}
+
+/** How a string key is read, said in every key error: the usual mistakes are hex and passphrases. */
+const HOW_READ =
+  'is read as base64 (or base64url) of 32 random bytes: generate one with `openssl rand -base64 32`, or pass a Buffer of 32 bytes'
+
 function decodeKey(input: string | Uint8Array, index: number): Uint8Array {
   const where = index === 0 ? '`encryptionKey`' : `\`encryptionKey[${index}]\``
   let bytes: Uint8Array
   if (input instanceof Uint8Array) bytes = input
   else if (typeof input === 'string') {
     const text = input.trim()
+    // The key's value is never part of a message; its length and shape are.
+    if (/^[0-9a-fA-F]{64}$/.test(text)) {
+      throw new ConfigError(
+        `${where} looks like hex (64 hex digits); it ${HOW_READ} (for a hex key: Buffer.from(key, 'hex'))`,
+      )
+    }
     if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text)) {
       throw new ConfigError(
-        `Expected ${where} to be base64 or base64url of 32 bytes (e.g. \`openssl rand -base64 32\`)`,
+        `${where} is not base64 (a passphrase?); it ${HOW_READ}. Read it from TOKENSTASH_ENCRYPTION_KEY or a secret store`,
       )
     }
     bytes = Buffer.from(text.replaceAll('-', '+').replaceAll('_', '/'), 'base64')
+    if (bytes.length !== 32) {
+      throw new ConfigError(
+        `${where} decodes to ${bytes.length} bytes, not 32 (a passphrase or a key of another size?); it ${HOW_READ}`,
+      )
+    }
   } else {
     throw new ConfigError(
       `Expected ${where} to be a base64 string or a Uint8Array of 32 bytes, got ${typeof input}`,
     )
   }
-  // The key's value is never part of a message.
   if (bytes.length !== 32) {
     throw new ConfigError(`Expected ${where} to be 32 bytes (AES-256), got ${bytes.length} bytes`)
   }
@@ -80,8 +100,17 @@ export class Keyring {
   }
 
   async open(jwe: string, cacheKey: string): Promise<string | undefined> {
+    const r = await this.openEntry(jwe, cacheKey)
+    return typeof r === 'string' ? r : undefined
+  }
+
+  /**
+   * The plaintext, or why there is none: `other-key` (sealed for another cache key), `wrong-key`
+   * (sealed with a key this ring does not hold, or not a JWE at all but a clear entry), `corrupt`.
+   */
+  async openEntry(jwe: string, cacheKey: string): Promise<string | { reason: UnreadableReason }> {
     const parts = jwe.split('.')
-    if (parts.length !== 5) return undefined
+    if (parts.length !== 5) return { reason: looksClear(jwe) ? 'wrong-key' : 'corrupt' }
     const [protectedHeader, encryptedKey, ivText, ciphertextText, tagText] = parts as [
       string,
       string,
@@ -89,19 +118,20 @@ export class Keyring {
       string,
       string,
     ]
+    const corrupt = { reason: 'corrupt' } as const
     if (
       encryptedKey !== '' ||
       ![protectedHeader, ivText, ciphertextText, tagText].every((p) => BASE64URL.test(p))
     )
-      return undefined
+      return corrupt
     const header = decodeSegment(protectedHeader)
-    if (!header || header[HEADER] !== cacheKey || header.alg !== 'dir' || header.enc !== 'A256GCM')
-      return undefined
+    if (header?.alg !== 'dir' || header.enc !== 'A256GCM') return corrupt
+    if (header[HEADER] !== cacheKey) return { reason: 'other-key' }
     // Nothing this code would have to understand may be in the header (RFC 7516 §4.1.13, zip).
-    if (header.crit !== undefined || header.zip !== undefined) return undefined
+    if (header.crit !== undefined || header.zip !== undefined) return corrupt
     const iv = Buffer.from(ivText, 'base64url')
     const tag = Buffer.from(tagText, 'base64url')
-    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) return undefined
+    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) return corrupt
     const ciphertext = Buffer.from(ciphertextText, 'base64url')
     const byKid = this.#keys.filter((k) => k.kid === header.kid)
     for (const key of byKid.length ? byKid : this.#keys) {
@@ -114,6 +144,7 @@ export class Keyring {
         // Try the next key: rotation means older entries may be sealed with a later key in the list.
       }
     }
-    return undefined
+    // Sealed under a key id none of ours has: another key. One of ours that fails: altered.
+    return byKid.length ? corrupt : { reason: 'wrong-key' }
   }
 }

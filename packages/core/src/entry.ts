@@ -1,5 +1,5 @@
-import type { Keyring } from './encryption'
-import type { TokenSet } from './types'
+import { type Keyring, looksClear } from './encryption'
+import type { TokenSet, UnreadableReason } from './types'
 
 // What the provider writes to a shared store: a token, a cooldown (shared Retry-After), or the
 // failure of a lease holder (a short negative marker for the instances waiting on it).
@@ -57,6 +57,8 @@ export class EntryCodec {
   constructor(
     readonly key: string,
     private readonly keyring: Keyring | undefined,
+    /** Told why an entry could not be opened (the provider's `store-unreadable` event). */
+    private readonly onUnreadable?: (reason: UnreadableReason) => void,
   ) {}
 
   encodeToken(set: TokenSet): Promise<string> {
@@ -94,6 +96,7 @@ export class EntryCodec {
       r.ea <= r.ia ||
       (r.s !== undefined && typeof r.s !== 'string')
     ) {
+      if (r?.kind === 'token') this.#unreadable('corrupt')
       return undefined
     }
     return Object.freeze({
@@ -131,13 +134,24 @@ export class EntryCodec {
   async #decode(raw: string | undefined): Promise<Record<string, any> | undefined> {
     if (typeof raw !== 'string' || raw === '') return undefined
     // With a keyring, plaintext JSON is refused: a downgrade is as bad as a forgery.
-    const json = this.keyring ? await this.keyring.open(raw, this.key) : raw
-    if (json === undefined) return undefined
+    const json = this.keyring ? await this.keyring.openEntry(raw, this.key) : raw
+    if (typeof json !== 'string') return this.#unreadable(json.reason)
+    if (!this.keyring && !looksClear(raw) && raw.split('.').length === 5) return this.#unreadable('wrong-key')
     try {
       const r = JSON.parse(json)
-      return r && typeof r === 'object' && r.v === 1 && r.key === this.key ? r : undefined
+      if (!r || typeof r !== 'object' || r.v !== 1) return this.#unreadable('corrupt')
+      return r.key === this.key ? r : this.#unreadable('other-key')
     } catch {
-      return undefined
+      return this.#unreadable('corrupt')
     }
+  }
+
+  #unreadable(reason: UnreadableReason): undefined {
+    try {
+      this.onUnreadable?.(reason)
+    } catch {
+      // Observability must never break token serving.
+    }
+    return undefined
   }
 }

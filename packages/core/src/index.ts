@@ -23,6 +23,7 @@ export {
 } from './errors'
 // For the packages built on core: every factory refuses unknown options the same way.
 export { nearestName, refuseUnknownOptions } from './known-options'
+export type { Logger } from './logger'
 // For the adapters (axios, fetch): how `origins` entries read, and one debug line per origin that got no token.
 export { bareOrigin, type DebugLogger, withheldTokenLog } from './origins'
 export { createTokenProvider, type TokenProviderOptions } from './provider'
@@ -35,9 +36,15 @@ export {
   clientCredentials,
 } from './sources/client-credentials'
 export { type CognitoOptions, cognito } from './sources/cognito'
+export {
+  type CognitoGetClientTokenOptions,
+  cognitoGetClientToken,
+} from './sources/cognito-get-client-token'
 // For token sources outside core (the proxy forwards requests it did not build): the same
 // refusal mapping and 2xx validation as the built-in sources, so they share retry and cooldown.
 export { type EndpointErrorContext, endpointError } from './sources/endpoint-error'
+export type { QuotaReading } from './sources/quota'
+export type { SecretResolver } from './sources/secret'
 export { parseTokenResponse, type TokenResponseContext } from './sources/token-response'
 export { type MemoryStoreOptions, memoryStore } from './stores/memory'
 export type {
@@ -53,4 +60,5 @@ export type {
   TokenSet,
   TokenSource,
   TokenStore,
+  UnreadableReason,
 } from './types'

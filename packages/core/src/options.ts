@@ -3,6 +3,7 @@ import { type EncryptionKeyInput, Keyring } from './encryption'
 import { ConfigError } from './errors'
 import { checkNamespace } from './key'
 import { refuseUnknownOptions } from './known-options'
+import { type Logger, loggerOption } from './logger'
 import type { RefreshPolicy } from './policy'
 import type { RetryOptions } from './retry'
 import type { TokenEvent, TokenSource, TokenStore } from './types'
@@ -59,6 +60,13 @@ export interface TokenProviderOptions {
   namespace?: string
   /** Observability hook. Events never hold a token or a secret. A throwing hook is ignored. */
   onEvent?: (event: TokenEvent) => void
+  /**
+   * Where warnings go, one per degraded episode (a store outage and its recovery, keys that differ,
+   * a fetch without the fleet's coordination, an auth-method fallback, a token rejected twice, a
+   * quota nearly used up), never one per call and never with a secret. Default `console`; `false`
+   * silences; or any object with a `warn` method (pino, Powertools `Logger`): see {@link Logger}.
+   */
+  logger?: Logger | false
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number
   /**
@@ -79,6 +87,7 @@ export const PROVIDER_OPTIONS = [
   'jitter',
   'retry',
   'lease',
+  'clockSkewToleranceMs',
   'storeTimeoutMs',
   'namespace',
   'onEvent',
@@ -105,6 +114,7 @@ export interface ProviderConfig {
   clockMarginMs: number
   namespace: string
   onEvent?: (event: TokenEvent) => void
+  logger?: Logger
   now: () => number
   background: boolean
 }
@@ -234,6 +244,7 @@ export function providerConfig(options: TokenProviderOptions): ProviderConfig {
     clockMarginMs: 2 * clockSkewToleranceMs,
     namespace: checkNamespace(options.namespace ?? DEFAULTS.namespace),
     onEvent: options.onEvent === undefined ? undefined : expectFunction('onEvent', options.onEvent),
+    logger: loggerOption(options.logger),
     now: options.now === undefined ? Date.now : expectFunction('now', options.now),
     background: options.backgroundRefresh ?? !process.env.AWS_LAMBDA_FUNCTION_NAME,
   }

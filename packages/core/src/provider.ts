@@ -12,6 +12,7 @@ import {
   TokenstashError,
 } from './errors'
 import { providerKey } from './key'
+import { EventLogger } from './logger'
 import { providerConfig, type TokenProviderOptions } from './options'
 import { type RefreshPolicy, shareable, type Timing, timing } from './policy'
 import { backoffStep, fetchWithRetry, type RetryOptions } from './retry'
@@ -69,6 +70,7 @@ class Provider implements TokenProvider {
   readonly #tier?: StoreTier
   readonly #now: () => number
   readonly #onEvent?: (event: TokenEvent) => void
+  readonly #log?: EventLogger
   readonly #policy: RefreshPolicy
   /** The policy of the instance with the most jitter: the fleet's earliest refresh point (ensureFresh). */
   readonly #fleetPolicy: RefreshPolicy
@@ -119,17 +121,23 @@ class Provider implements TokenProvider {
     this.#background = c.background
     this.#clockMarginMs = c.clockMarginMs
     this.key = providerKey(c.source.id, c.namespace)
+    this.#log = c.logger && new EventLogger(c.logger, this.key)
     // What the source reports about itself (e.g. clientCredentials' auth-method-fallback) reaches
     // onEvent and the event channel under this provider's key. Only with a listener: a source
     // shared by many providers should not hold on to providers that listen to nothing.
-    if ((this.#onEvent || eventChannel.hasSubscribers) && typeof c.source.subscribe === 'function') {
+    if (
+      (this.#onEvent || this.#log || eventChannel.hasSubscribers) &&
+      typeof c.source.subscribe === 'function'
+    ) {
       c.source.subscribe((event) => this.#emit(event))
     }
     if (c.store) {
       this.#tier = new StoreTier(c.store, {
         key: this.key,
         owner: randomUUID(),
-        codec: new EntryCodec(this.key, c.keyring),
+        codec: new EntryCodec(this.key, c.keyring, (reason) =>
+          this.#emit({ type: 'store-unreadable', reason }),
+        ),
         timeoutMs: c.storeTimeoutMs,
         now: this.#now,
         emit: (event) => this.#emit(event),
@@ -683,6 +691,7 @@ class Provider implements TokenProvider {
   // ---- events ------------------------------------------------------------------------------
 
   #emit(event: Omit<TokenEvent, 'key'>): void {
+    this.#log?.handle(event)
     const hook = this.#onEvent
     const published = eventChannel.hasSubscribers
     if (!hook && !published) return

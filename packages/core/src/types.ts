@@ -100,6 +100,8 @@ export type TokenEventType =
   | 'auth-method-fallback'
   | 'fail-open'
   | 'skew'
+  | 'store-unreadable'
+  | 'quota'
 
 /** What the provider reports through `onEvent`. Never holds a token or a secret. */
 export interface TokenEvent {
@@ -129,7 +131,30 @@ export interface TokenEvent {
   reason?: string
   /** The token lifetime involved (skew), ms. */
   lifetimeMs?: number
+  /**
+   * quota: the requests allowed per `window` (`per_hour`, `per_day`, or the rate limit's own
+   * window), how many are left, and when the count resets (epoch ms). From Auth0's
+   * `Auth0-Client-Quota-Limit` / `Auth0-Organization-Quota-Limit` and `X-RateLimit-*` headers.
+   */
+  limit?: number
+  remaining?: number
+  resetAt?: number
+  window?: string
 }
+
+/**
+ * Why an entry of the shared store could not be opened (`store-unreadable`): `wrong-key` — it is
+ * sealed with an encryption key this instance does not have (the fleet's keys differ, or a
+ * rotation is half-done), or is in clear while this instance encrypts, or the reverse; `corrupt` —
+ * it does not decrypt or parse; `other-key` — it was written under another cache key (copied or
+ * swapped).
+ *
+ * @example
+ * ```ts
+ * onEvent: (e) => { if (e.type === 'store-unreadable' && e.reason === 'wrong-key') page('encryption keys differ') }
+ * ```
+ */
+export type UnreadableReason = 'wrong-key' | 'corrupt' | 'other-key'
 
 /** Per-call options of {@link TokenProvider.getToken} and {@link TokenProvider.getTokenSet}. */
 export interface GetTokenOptions {

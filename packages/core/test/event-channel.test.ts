@@ -61,10 +61,11 @@ describe('EVENT_CHANNEL', () => {
         return () => {}
       },
     })
-    createTokenProvider({ source, now: clock.now })
+    // Nothing to listen for: no hook, no subscriber, no logger (a logger warns about fallbacks).
+    createTokenProvider({ source, now: clock.now, logger: false })
     expect(listeners).toHaveLength(0)
     subscribe(EVENT_CHANNEL, listener)
-    const p = createTokenProvider({ source, now: clock.now })
+    const p = createTokenProvider({ source, now: clock.now, logger: false })
     expect(listeners).toHaveLength(1)
     listeners[0]?.({ type: 'auth-method-fallback', authMethod: 'client_secret_basic', message: 'm' })
     expect(published).toEqual([

@@ -79,7 +79,8 @@ describe('createTokenProvider', () => {
           return () => {}
         },
       })
-      createTokenProvider({ source, now: clock.now })
+      // Nothing to listen for: no hook, no subscriber, no logger (a logger warns about fallbacks).
+      createTokenProvider({ source, now: clock.now, logger: false })
       expect(listeners).toHaveLength(0)
       const seen = events()
       const p = createTokenProvider({ source, now: clock.now, onEvent: seen.onEvent })
@@ -816,8 +817,20 @@ describe('createTokenProvider', () => {
       [{ lease: { ttlMs: -1 } }, 'Expected `lease.ttlMs` to be a number > 0, got -1'],
       [{ namespace: 'a#b' }, 'Expected `namespace` to be 1-64 characters'],
       [{ now: 5 }, 'Expected `now` to be a function, got 5'],
-      [{ encryptionKey: 'c2hvcnQ=' }, 'Expected `encryptionKey` to be 32 bytes (AES-256), got 5 bytes'],
-      [{ encryptionKey: 'not base64!' }, 'Expected `encryptionKey` to be base64 or base64url of 32 bytes'],
+      [{ encryptionKey: 'c2hvcnQ=' }, '`encryptionKey` decodes to 5 bytes, not 32'],
+      [
+        { encryptionKey: 'not base64!' },
+        '`encryptionKey` is not base64 (a passphrase?); it is read as base64',
+      ],
+      [
+        { encryptionKey: 'ab'.repeat(32) },
+        '`encryptionKey` looks like hex (64 hex digits); it is read as base64 (or base64url) of 32 random bytes: generate one with `openssl rand -base64 32`, or pass a Buffer',
+      ],
+      [{ encryptionKey: 'correcthorsebatterystaple' }, 'a passphrase or a key of another size?'],
+      [
+        { encryptionKey: Buffer.alloc(16) },
+        'Expected `encryptionKey` to be 32 bytes (AES-256), got 16 bytes',
+      ],
       [{ encryption: false, encryptionKey: 'x' }, '`encryption: false` and `encryptionKey` contradict'],
     ])('should reject %j with a message naming the option', (bad, message) => {
       const err = (() => {

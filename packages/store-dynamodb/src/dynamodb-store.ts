@@ -187,7 +187,7 @@ function reason(err: unknown): string {
  * import { dynamoDbStore } from '@tokenstash/store-dynamodb'
  *
  * const store = dynamoDbStore({ client: new DynamoDBClient({}), tableName: process.env.TOKEN_TABLE! })
- * const provider = createTokenProvider({ source, store, encryptionKey: process.env.TOKEN_CACHE_KEY })
+ * const provider = createTokenProvider({ source, store, encryptionKey: process.env.TOKENSTASH_ENCRYPTION_KEY })
  * ```
  */
 export function dynamoDbStore(options: DynamoDbStoreOptions): DynamoDbTokenStore {

@@ -3,6 +3,7 @@ import type { TokenSource } from '../types'
 import { expectString } from '../validate'
 import { clientCredentials } from './client-credentials'
 import { hostedOrigin } from './domain'
+import type { SecretResolver } from './secret'
 
 /**
  * Options of {@link auth0}.
@@ -16,7 +17,8 @@ export interface Auth0Options {
   /** Tenant domain (`tenant.eu.auth0.com`), custom domain (`login.example.com`) or its https URL. */
   domain: string
   clientId: string
-  clientSecret: string
+  /** The client secret, or a function resolving it (read lazily, again after `invalid_client`: see `clientCredentials`). */
+  clientSecret: string | SecretResolver<string>
   /** The API identifier the token is for. */
   audience: string
   /** Space-separated scopes, or an array; default: all scopes granted to the client for the API. */
@@ -64,7 +66,8 @@ export function auth0(options: Auth0Options): TokenSource {
   return clientCredentials({
     tokenEndpoint: `${origin}/oauth/token`,
     clientId: expectString('clientId', o.clientId),
-    clientSecret: expectString('clientSecret', o.clientSecret),
+    clientSecret:
+      typeof o.clientSecret === 'function' ? o.clientSecret : expectString('clientSecret', o.clientSecret),
     authMethod: 'client_secret_post',
     bodyFormat: 'json',
     audience: expectString('audience', o.audience, 'a non-empty string (the API identifier)'),

@@ -14,13 +14,14 @@ import {
 import {
   JWT_BEARER_ASSERTION_TYPE,
   type PrivateKeyInput,
-  type SigningKey,
   signClientAssertion,
   signingKey,
 } from './client-assertion'
 import { discover, type IssuerMetadata } from './discovery'
 import { endpointError, scrub } from './endpoint-error'
+import { readQuotas } from './quota'
 import { MAX_BODY_BYTES, readBody } from './read-body'
+import { LazySecret, type SecretResolver } from './secret'
 import { parseTokenResponse } from './token-response'
 
 /**
@@ -69,9 +70,17 @@ export interface ClientCredentialsOptions {
   /** The issuer; the token endpoint is discovered from its metadata on the first fetch. */
   issuer?: string
   clientId: string
-  clientSecret?: string
-  /** Private key for `private_key_jwt`: a CryptoKey, a KeyObject or a private JWK. */
-  privateKey?: PrivateKeyInput
+  /**
+   * The client secret, or a function resolving it (e.g. from Secrets Manager): called at the first
+   * token request, kept in memory only, and called once more when the endpoint answers
+   * `invalid_client` (a rotation), after which the request is sent again once.
+   */
+  clientSecret?: string | SecretResolver<string>
+  /**
+   * Private key for `private_key_jwt`: a CryptoKey, a KeyObject or a private JWK, or a function
+   * resolving one (read lazily and again after `invalid_client`, like `clientSecret`).
+   */
+  privateKey?: PrivateKeyInput | SecretResolver<PrivateKeyInput>
   /** `kid` of the client assertion header; defaults to the JWK's `kid`. */
   keyId?: string
   /**
@@ -179,6 +188,17 @@ function tokenTypeList(value: unknown): string[] {
     throw new ConfigError('Expected `tokenType` to be a non-empty string or a non-empty array of them')
   }
   return items as string[]
+}
+
+/**
+ * The endpoint says the client's credentials are wrong: `invalid_client` (RFC 6749 §5.2, Cognito),
+ * or a 401 with no error or `access_denied` (Auth0). After a rotation, the old secret is.
+ */
+function credentialsRejected(err: TokenEndpointError): boolean {
+  return (
+    err.error === 'invalid_client' ||
+    (err.status === 401 && (err.error === undefined || err.error === 'access_denied'))
+  )
 }
 
 const SECRET_METHODS: readonly AuthMethod[] = ['client_secret_basic', 'client_secret_post']
@@ -326,9 +346,18 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
   const issuerUrl = o.issuer === undefined ? undefined : expectEndpointUrl('issuer', o.issuer)
   const issuer = issuerUrl?.href.replace(/\/+$/, '')
   const clientId = expectString('clientId', o.clientId)
-  const clientSecret = o.clientSecret === undefined ? undefined : expectString('clientSecret', o.clientSecret)
-  const key: SigningKey | undefined =
-    o.privateKey === undefined ? undefined : signingKey(o.privateKey, optionalString('keyId', o.keyId))
+  const keyId = optionalString('keyId', o.keyId)
+  const secretSlot =
+    o.clientSecret === undefined
+      ? undefined
+      : new LazySecret('clientSecret', o.clientSecret, (v) => expectString('clientSecret', v))
+  const keySlot =
+    o.privateKey === undefined
+      ? undefined
+      : new LazySecret('privateKey', o.privateKey, (v) => signingKey(v as PrivateKeyInput, keyId))
+  // Present or to be resolved: what the checks and the method choice go by.
+  const clientSecret = secretSlot !== undefined
+  const key = keySlot !== undefined
   if (o.privateKey === undefined && o.keyId !== undefined)
     throw new ConfigError('Expected `keyId` only together with `privateKey`')
   const explicitMethod =
@@ -377,14 +406,16 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
     bodyFormat,
   })}`
 
-  const staticSecrets = clientSecret
-    ? [
-        clientSecret,
-        formUrlEncode(clientSecret),
-        encodeURIComponent(clientSecret),
-        Buffer.from(`${formUrlEncode(clientId)}:${formUrlEncode(clientSecret)}`).toString('base64'),
-      ]
-    : []
+  /** The secret and its encodings, never to appear in a message. */
+  const secretsOf = (secret: string | undefined): string[] =>
+    secret
+      ? [
+          secret,
+          formUrlEncode(secret),
+          encodeURIComponent(secret),
+          Buffer.from(`${formUrlEncode(clientId)}:${formUrlEncode(secret)}`).toString('base64'),
+        ]
+      : []
 
   interface Target {
     endpoint: string
@@ -448,13 +479,15 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
   ): Promise<{ headers: Record<string, string>; body: string; secrets: string[] }> {
     const params: [string, string | string[]][] = [['grant_type', 'client_credentials']]
     const headers: Record<string, string> = { accept: 'application/json' }
-    const secrets = [...staticSecrets]
+    const secret = t.authMethod === 'private_key_jwt' ? undefined : await secretSlot!.get(t.endpoint)
+    const secrets = secretsOf(secret)
     if (t.authMethod === 'client_secret_basic') {
-      headers.authorization = `Basic ${Buffer.from(`${formUrlEncode(clientId)}:${formUrlEncode(clientSecret!)}`).toString('base64')}`
+      headers.authorization = `Basic ${Buffer.from(`${formUrlEncode(clientId)}:${formUrlEncode(secret!)}`).toString('base64')}`
     } else if (t.authMethod === 'client_secret_post') {
-      params.push(['client_id', clientId], ['client_secret', clientSecret!])
+      params.push(['client_id', clientId], ['client_secret', secret!])
     } else {
-      const assertion = await signClientAssertion(key!, { clientId, audience: t.endpoint, now: now() })
+      const signer = await keySlot!.get(t.endpoint)
+      const assertion = await signClientAssertion(signer, { clientId, audience: t.endpoint, now: now() })
       secrets.push(assertion)
       params.push(['client_assertion_type', JWT_BEARER_ASSERTION_TYPE], ['client_assertion', assertion])
     }
@@ -474,7 +507,24 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
     return { headers, body: form.toString(), secrets }
   }
 
+  /**
+   * One request; with a resolved secret or key, and an answer that says the credentials are wrong,
+   * the resolver is read again (the secret was rotated) and the request sent once more.
+   */
   async function fetchToken(signal?: AbortSignal): Promise<TokenSet> {
+    try {
+      return await requestToken(signal)
+    } catch (err) {
+      if (!(err instanceof TokenEndpointError) || !credentialsRejected(err)) throw err
+      const t = await resolveTarget(signal)
+      const slot = t.authMethod === 'private_key_jwt' ? keySlot : secretSlot
+      if (!slot?.rotates) throw err
+      await slot.rotate(t.endpoint)
+      return requestToken(signal)
+    }
+  }
+
+  async function requestToken(signal?: AbortSignal): Promise<TokenSet> {
     signal?.throwIfAborted()
     const t = await resolveTarget(signal)
     const { headers, body, secrets } = await buildRequest(t)
@@ -514,6 +564,8 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
       )
     }
 
+    // Every answer, refusals included: a 429 says the most about a quota.
+    if (listeners.size > 0) for (const q of readQuotas(response.headers, now())) emit({ type: 'quota', ...q })
     if (truncated && response.status >= 200 && response.status <= 299) {
       throw new TokenResponseError(
         `Token endpoint ${t.endpoint} answered ${response.status} with a body over ${MAX_BODY_BYTES} bytes; a token response is a few KiB. Check \`tokenEndpoint\`.`,

@@ -3,6 +3,7 @@ import type { TokenSource } from '../types'
 import { expectString, stringList } from '../validate'
 import { clientCredentials } from './client-credentials'
 import { hostedOrigin } from './domain'
+import type { SecretResolver } from './secret'
 
 /**
  * Options of {@link cognito}.
@@ -16,7 +17,8 @@ export interface CognitoOptions {
   /** User pool domain (`my-pool.auth.eu-west-1.amazoncognito.com`), custom domain or its https URL. */
   domain: string
   clientId: string
-  clientSecret: string
+  /** The client secret, or a function resolving it (read lazily, again after `invalid_client`: see `clientCredentials`). */
+  clientSecret: string | SecretResolver<string>
   /** Custom scopes (`resource-server-id/scope`), space-separated or an array; default: all the client may use. */
   scopes?: string | string[]
   /** Per-request timeout. */
@@ -61,7 +63,8 @@ export function cognito(options: CognitoOptions): TokenSource {
   return clientCredentials({
     tokenEndpoint: `${origin}/oauth2/token`,
     clientId: expectString('clientId', o.clientId),
-    clientSecret: expectString('clientSecret', o.clientSecret),
+    clientSecret:
+      typeof o.clientSecret === 'function' ? o.clientSecret : expectString('clientSecret', o.clientSecret),
     authMethod: 'client_secret_basic',
     bodyFormat: 'form',
     scope: stringList('scopes', o.scopes),
