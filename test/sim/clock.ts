@@ -9,6 +9,7 @@ import { type Clock, withGlobal } from '@sinonjs/fake-timers'
 const realSetImmediate = globalThis.setImmediate
 
 interface FakeTimer {
+  id: number
   callAt: number
   order: number
 }
@@ -26,10 +27,19 @@ export interface SimClock {
    * owner's async context (see `installClock`). Simulated I/O is a ref'd timer.
    */
   refTimers(owner?: unknown): number
+  /** Every timer of `owner`, ref'd or not: none means the owner is idle (nothing of it will run again). */
+  timersOf(owner: unknown): number
   /** When the next timer fires, or undefined when none is left. */
   nextAt(): number | undefined
   /** Fires the next timer only (moving the clock to it). */
   fireNext(): void
+  /**
+   * Pauses an owner until `until` (SIGSTOP, a frozen Lambda container): none of its timers fires
+   * before then, those due meanwhile fire at `until`, in the order they were due, all at once.
+   */
+  freeze(owner: unknown, until: number): void
+  /** Whether `owner` is paused now. */
+  frozen(owner: unknown): boolean
   /** Moves the clock forward to `t`; the caller checks first that no timer is due before it. */
   advanceTo(t: number): void
   /** Drops every timer and moves back to the start, for the next schedule. */
@@ -58,7 +68,30 @@ export function installClock(owner: () => unknown = () => undefined): SimClock {
     }, fake)
   }
 
+  // Paused owners, with the time they resume. A timer of one that is due earlier moves to that time
+  // (in fake-timers' heap: removed, moved, pushed back; its id, handle and order stay).
+  const frozen = new Map<unknown, number>()
+  const heap = () =>
+    (clock as unknown as { timerHeap?: { remove(t: FakeTimer): boolean; push(t: FakeTimer): void } })
+      .timerHeap
+  const holdFrozen = () => {
+    if (frozen.size === 0) return
+    const now = clock.now
+    for (const [owner, until] of frozen) if (until <= now) frozen.delete(owner)
+    if (frozen.size === 0) return
+    for (const t of timers()?.values() ?? []) {
+      const until = frozen.get(handles.get(t.id)?.owner)
+      if (until === undefined || t.callAt >= until) continue
+      const h = heap()
+      if (h?.remove(t)) {
+        t.callAt = until
+        h.push(t)
+      } else t.callAt = until
+    }
+  }
+
   const next = (): FakeTimer | undefined => {
+    holdFrozen()
     let first: FakeTimer | undefined
     for (const t of timers()?.values() ?? []) {
       if (!first || t.callAt < first.callAt || (t.callAt === first.callAt && t.order < first.order)) first = t
@@ -78,16 +111,28 @@ export function installClock(owner: () => unknown = () => undefined): SimClock {
       }
       return n
     },
+    timersOf(of: unknown) {
+      let n = 0
+      for (const id of timers()?.keys() ?? []) if (handles.get(id)?.owner === of) n++
+      return n
+    },
     nextAt: () => next()?.callAt,
     fireNext() {
+      holdFrozen()
       clock.next()
     },
+    freeze(owner, until) {
+      frozen.set(owner, Math.max(until, frozen.get(owner) ?? 0))
+      holdFrozen()
+    },
+    frozen: (owner) => (frozen.get(owner) ?? 0) > clock.now,
     advanceTo(t) {
       if (t > clock.now) clock.tick(t - clock.now)
     },
     reset() {
       clock.reset()
       handles.clear()
+      frozen.clear()
     },
     uninstall() {
       clock.uninstall()
