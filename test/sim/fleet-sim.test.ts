@@ -1,6 +1,6 @@
 import type { TokenProvider } from '@tokenstash/core'
 import type { SimClock } from './clock'
-import { DEFECTS, type Defect, FOUND, RACES } from './defects'
+import { DEFECTS, type Defect, FOUND, ISSUE16, RACES } from './defects'
 import { installSimClock, type Plan, runPlan } from './fleet'
 import { randomPlan } from './schedule'
 
@@ -92,6 +92,12 @@ describe('fleet simulator', () => {
 
   describe('the defaults and races of issue 8 as fixed schedules', () => {
     it.each(RACES.map((d) => [d.name, d] as const))('should hold every invariant in case %s', (_, d) =>
+      holds(d),
+    )
+  })
+
+  describe('the defects of issue 16 as fixed schedules', () => {
+    it.each(ISSUE16.map((d) => [d.name, d] as const))('should hold every invariant in defect %s', (_, d) =>
       holds(d),
     )
   })
