@@ -40,6 +40,7 @@ export type {
   GetTokenOptions,
   ProviderStats,
   SourceEvent,
+  StoreCallOptions,
   TokenEvent,
   TokenEventType,
   TokenProvider,

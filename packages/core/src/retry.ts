@@ -32,7 +32,12 @@ export function backoffStep(options: RetryOptions, n: number): number {
 }
 
 function retryable(err: unknown): err is TokenEndpointError | DiscoveryError {
-  return (err instanceof TokenEndpointError || err instanceof DiscoveryError) && err.retryable
+  try {
+    return (err instanceof TokenEndpointError || err instanceof DiscoveryError) && err.retryable
+  } catch {
+    // `instanceof` on a revoked Proxy throws: a value nobody can look at is not ours, not retried.
+    return false
+  }
 }
 
 /**

@@ -20,6 +20,12 @@ export interface TokenSource {
   /** One request to the token endpoint (no retries: the provider owns retry and backoff). */
   fetchToken(signal?: AbortSignal): Promise<TokenSet>
   /**
+   * Optional: the longest one `fetchToken` call may take (its own request timeout, discovery
+   * included). The provider sizes its lease and its waiters' patience from it; without it,
+   * `DEFAULTS.timeoutMs` is assumed.
+   */
+  readonly timeoutMs?: number
+  /**
    * Optional: registers a listener for what the source has to report about itself (for
    * `clientCredentials`: `auth-method-fallback`), and returns a function that removes it. Events
    * carry no `key`: a source does not know the cache keys of the providers using it.
@@ -38,19 +44,42 @@ export interface TokenSource {
 export type SourceEvent = Omit<TokenEvent, 'key'>
 
 /**
+ * What the provider passes with every store call: `signal` aborts when the provider stops waiting
+ * (`storeTimeoutMs`). A store should hand it to its client (the AWS SDK's `abortSignal`) so a call
+ * the provider gave up on does not land later; the provider copes with stores that ignore it.
+ *
+ * @example
+ * ```ts
+ * const opts: StoreCallOptions = { signal: AbortSignal.timeout(1_000) }
+ * await store.get(key, opts)
+ * ```
+ */
+export interface StoreCallOptions {
+  signal?: AbortSignal
+}
+
+/**
  * The shared second tier. Stores speak opaque strings; the provider serialises, encrypts and
  * decides. Keys are the provider's `key` or keys derived from it as `${key}#${suffix}`; a store
- * may only add a prefix or a hash tag around them.
+ * may only add a prefix or a hash tag around them. A lease is stored as its owner string under its
+ * key, so `get(leaseKey)` returns the owner of the live lease (waiters use it to know whose
+ * failure counts).
  */
 export interface TokenStore {
-  get(key: string): Promise<string | undefined>
-  set(key: string, value: string, ttlMs: number): Promise<void>
+  get(key: string, options?: StoreCallOptions): Promise<string | undefined>
+  set(key: string, value: string, ttlMs: number, options?: StoreCallOptions): Promise<void>
   /** With `expected`: deletes only if the stored value still equals it. */
-  delete(key: string, expected?: string): Promise<void>
+  delete(key: string, expected?: string, options?: StoreCallOptions): Promise<void>
   /** Takes the lease if nobody holds an unexpired one. Resolves true for the one winner. */
-  acquireLease(key: string, owner: string, ttlMs: number): Promise<boolean>
+  acquireLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
   /** Releases only a lease held by `owner`. */
-  releaseLease(key: string, owner: string): Promise<void>
+  releaseLease(key: string, owner: string, options?: StoreCallOptions): Promise<void>
+  /**
+   * Optional: extends the lease to `ttlMs` from now only if `owner` still holds it; resolves
+   * whether it did. With it the provider takes short leases and renews them while it fetches, so a
+   * holder that dies or freezes costs its waiters seconds; without it leases live the whole fetch budget.
+   */
+  renewLease?(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
 }
 
 export type TokenEventType =
@@ -66,6 +95,8 @@ export type TokenEventType =
   | 'store-error'
   | 'store-recovered'
   | 'auth-method-fallback'
+  | 'fail-open'
+  | 'skew'
 
 /** What the provider reports through `onEvent`. Never holds a token or a secret. */
 export interface TokenEvent {
@@ -88,6 +119,13 @@ export interface TokenEvent {
   expiresAt?: number
   /** The client authentication method used (auth-method-fallback). */
   authMethod?: string
+  /**
+   * Why (fail-open: `store-down` or `lease-wait-timeout`; skew: `short-lifetime`). A fail-open
+   * event marks a token request made without the store's coordination.
+   */
+  reason?: string
+  /** The token lifetime involved (skew), ms. */
+  lifetimeMs?: number
 }
 
 export interface GetTokenOptions {

@@ -202,13 +202,36 @@ function choose(
  * `fetch` might; such an error is replaced by a scrubbed copy so no log of the cause leaks them.
  */
 function safeCause(cause: unknown, secrets: readonly string[]): unknown {
-  const text = cause instanceof Error ? inspectable(cause) : textOf(cause)
-  if (!secrets.some((s) => s && text.includes(s))) return cause
-  const copy = new Error(scrub(cause instanceof Error ? textOf(cause.message) : textOf(cause), secrets))
-  copy.name = cause instanceof Error ? textOf(cause.name) : 'Error'
-  const code = (cause as { code?: unknown })?.code
-  if (typeof code === 'string') Object.assign(copy, { code })
-  return copy
+  try {
+    const text = cause instanceof Error ? inspectable(cause) : textOf(cause)
+    if (!secrets.some((s) => s && text.includes(s))) return cause
+    const copy = new Error(scrub(cause instanceof Error ? textOf(cause.message) : textOf(cause), secrets))
+    copy.name = cause instanceof Error ? textOf(cause.name) : 'Error'
+    const code = (cause as { code?: unknown })?.code
+    if (typeof code === 'string') Object.assign(copy, { code })
+    return copy
+  } catch {
+    // A value that cannot even be looked at (throwing getters, a revoked Proxy) is not kept:
+    // neither a log of it nor a retry decision may throw.
+    return new Error('The transport failed with a value that cannot be inspected')
+  }
+}
+
+/**
+ * Why the transport failed, in a few words: the cause's code or message, or the error's message.
+ * Never throws, whatever was thrown (throwing getters, a revoked Proxy).
+ */
+function transportReason(cause: unknown): string {
+  try {
+    const err = cause as { message?: unknown; cause?: { code?: unknown; message?: unknown } }
+    return textOf(err?.cause?.code ?? err?.cause?.message ?? err?.message ?? cause)
+  } catch {
+    try {
+      return textOf((cause as { message?: unknown })?.message ?? cause)
+    } catch {
+      return 'a value that cannot be inspected'
+    }
+  }
 }
 
 function inspectable(err: Error, depth = 0): string {
@@ -464,10 +487,8 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
           },
         )
       }
-      const err = cause as { message?: string; cause?: { code?: string; message?: string } }
-      const why = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? textOf(cause)
       throw new TokenEndpointError(
-        `Token endpoint ${t.endpoint} could not be reached (${scrub(textOf(why).slice(0, 200), secrets)}). Trying again later can succeed; check the URL and the network if it persists.`,
+        `Token endpoint ${t.endpoint} could not be reached (${scrub(transportReason(cause).slice(0, 200), secrets)}). Trying again later can succeed; check the URL and the network if it persists.`,
         { endpoint: t.endpoint, retryable: true, cause: safeCause(cause, secrets) },
       )
     }
@@ -499,5 +520,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
     })
   }
 
-  return { id, fetchToken, subscribe }
+  // The longest one fetchToken may take: its request, and discovery before it when an issuer is given.
+  const attemptMs = issuerUrl === undefined ? timeoutMs : 2 * timeoutMs
+  return { id, fetchToken, subscribe, timeoutMs: attemptMs }
 }

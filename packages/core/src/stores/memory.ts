@@ -1,5 +1,5 @@
 import type { LRUCache } from 'lru-cache'
-import type { TokenStore } from '../types'
+import type { StoreCallOptions, TokenStore } from '../types'
 import { optionalNumber } from '../validate'
 
 export interface MemoryStoreOptions {
@@ -50,32 +50,47 @@ export function memoryStore(options: MemoryStoreOptions = {}): TokenStore {
     return slot
   }
 
+  // A call whose signal aborted while it waited for lru-cache to load does nothing: the caller
+  // gave up on it, and a lease or a value landing after that is what the signal exists to prevent.
+  const start = async (options?: StoreCallOptions) => {
+    options?.signal?.throwIfAborted()
+    await ready()
+    options?.signal?.throwIfAborted()
+  }
+
   return {
-    async get(key) {
-      await ready()
+    async get(key, options) {
+      await start(options)
       return live(key)?.value
     },
-    async set(key, value, ttlMs) {
-      await ready()
+    async set(key, value, ttlMs, options) {
+      await start(options)
       if (!(ttlMs > 0)) {
         cache.delete(key)
         return
       }
       cache.set(key, { value, expiresAt: now() + ttlMs })
     },
-    async delete(key, expected) {
-      await ready()
+    async delete(key, expected, options) {
+      await start(options)
       if (expected === undefined || live(key)?.value === expected) cache.delete(key)
     },
-    async acquireLease(key, owner, ttlMs) {
-      await ready()
+    async acquireLease(key, owner, ttlMs, options) {
+      await start(options)
       if (live(key)) return false
       cache.set(key, { value: owner, expiresAt: now() + ttlMs })
       return true
     },
-    async releaseLease(key, owner) {
-      await ready()
+    async releaseLease(key, owner, options) {
+      await start(options)
       if (live(key)?.value === owner) cache.delete(key)
+    },
+    async renewLease(key, owner, ttlMs, options) {
+      await start(options)
+      const slot = live(key)
+      if (slot?.value !== owner) return false
+      slot.expiresAt = now() + ttlMs
+      return true
     },
   }
 }

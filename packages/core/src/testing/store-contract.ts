@@ -148,6 +148,58 @@ export function runStoreContract(
       await expect(store.releaseLease(`${key}#lease`, 'a')).resolves.toBeUndefined()
     })
 
+    it('should return the owner of a live lease from get', async () => {
+      const lease = `${key}#lease`
+      expect(await store.acquireLease(lease, 'owner-1:7', 60_000)).toBe(true)
+      expect(await store.get(lease)).toBe('owner-1:7')
+      await store.releaseLease(lease, 'owner-1:7')
+      expect(await store.get(lease)).toBeUndefined()
+    })
+
+    it('should renew a lease for its owner only (when the store has renewLease)', async () => {
+      if (typeof store.renewLease !== 'function') return
+      const lease = `${key}#lease`
+      expect(await store.acquireLease(lease, 'a', ttl)).toBe(true)
+      expect(await store.renewLease(lease, 'b', 60_000)).toBe(false)
+      expect(await store.renewLease(lease, 'a', 60_000)).toBe(true)
+      await sleep(ttl * 2 + 100)
+      // Renewed to 60 s: still held by a, past the ttl it was taken with.
+      expect(await store.get(lease)).toBe('a')
+      expect(await store.acquireLease(lease, 'b', 60_000)).toBe(false)
+    })
+
+    it('should not renew a lease that expired or was released', async () => {
+      if (typeof store.renewLease !== 'function') return
+      const lease = `${key}#lease`
+      expect(await store.renewLease(lease, 'a', 60_000)).toBe(false)
+      expect(await store.acquireLease(lease, 'a', 60_000)).toBe(true)
+      await store.releaseLease(lease, 'a')
+      expect(await store.renewLease(lease, 'a', 60_000)).toBe(false)
+      expect(await store.get(lease)).toBeUndefined()
+    })
+
+    it('should accept an options object with a signal on every call', async () => {
+      const opts = { signal: new AbortController().signal }
+      const lease = `${key}#lease`
+      await store.set(key, 'v', 60_000, opts)
+      expect(await store.get(key, opts)).toBe('v')
+      await store.delete(key, 'v', opts)
+      expect(await store.get(key, opts)).toBeUndefined()
+      expect(await store.acquireLease(lease, 'a', 60_000, opts)).toBe(true)
+      if (typeof store.renewLease === 'function')
+        expect(await store.renewLease(lease, 'a', 60_000, opts)).toBe(true)
+      await store.releaseLease(lease, 'a', opts)
+      expect(await store.get(lease, opts)).toBeUndefined()
+    })
+
+    it('should not take a lease for a call whose signal was already aborted', async () => {
+      const controller = new AbortController()
+      controller.abort()
+      const lease = `${key}#lease`
+      await store.acquireLease(lease, 'late', 60_000, { signal: controller.signal }).catch(() => false)
+      expect(await store.get(lease)).toBeUndefined()
+    })
+
     it('should keep a lease apart from the value under the base key', async () => {
       await store.set(key, 'token', 60_000)
       expect(await store.acquireLease(`${key}#lease`, 'a', 60_000)).toBe(true)
