@@ -71,6 +71,8 @@ export const DEFECTS: Defect[] = [
     plan: {
       ...base,
       seed: 1004,
+      // Tokens long enough to be shared through the store (shorter ones each instance fetches itself).
+      lifetimesMs: [HOUR, HOUR],
       instances: [0, 1, 2, 3].map(() => ({ key: 0, background: false })),
       ops: [
         { at: 0, kind: 'hang', inst: 0, method: 'get', nth: 1, afterLease: true },
@@ -158,6 +160,7 @@ export const RACES: Defect[] = [
     plan: {
       ...base,
       seed: 3001,
+      lifetimesMs: [HOUR, HOUR],
       sourceLatencyMs: [6_000, 6_000],
       instances: [0, 1, 2, 3, 4, 5].map(() => ({ key: 0, background: false })),
       ops: [0, 1, 2, 3, 4, 5].map((inst) => ({ at: inst * 10, kind: 'call' as const, inst })),
@@ -169,6 +172,7 @@ export const RACES: Defect[] = [
     plan: {
       ...base,
       seed: 3002,
+      lifetimesMs: [HOUR, HOUR],
       instances: [0, 1, 2, 3, 4, 5].map(() => ({ key: 0, background: false })),
       script: [Array.from({ length: 6 }, () => ({ outcome: 'invalid_client' as const }))],
       ops: [0, 1, 2, 3, 4, 5].map((inst) => ({ at: inst * 10, kind: 'call' as const, inst })),

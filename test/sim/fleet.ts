@@ -130,6 +130,20 @@ export function skewAllowanceMs(_lifetimeMs: number, _spreadMs: number): number 
   return 0
 }
 
+/** The margin a token read from the store gets for other hosts' clocks (2 × clockSkewToleranceMs). */
+const STORE_CLOCK_MARGIN_MS = 2 * DEFAULTS.clockSkewToleranceMs
+/** The expiry skew of a lifetime: expirySkewMs, at most L/8. */
+const expirySkew = (lifetimeMs: number) => Math.min(DEFAULTS.expirySkewMs, lifetimeMs / 8)
+
+/**
+ * Whether instances share tokens of this lifetime through the store (core README, "Where this
+ * differs"): only when the clock margin leaves half of the lifetime usable (160 s and more with the
+ * defaults); shorter tokens are fetched by each instance for itself.
+ */
+export function sharedLifetime(lifetimeMs: number): boolean {
+  return expirySkew(lifetimeMs) + STORE_CLOCK_MARGIN_MS <= lifetimeMs / 2
+}
+
 interface Instance {
   n: number
   key: number
@@ -353,7 +367,11 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
     const token = inst.last
     const info = token === undefined ? undefined : world.issued.get(token)
     if (!token || !info || inst.rejected.has(token) || inst.dropped.has(token)) return undefined
-    const margin = Math.min(DEFAULTS.expirySkewMs + 2 * DEFAULTS.clockSkewToleranceMs, info.lifetimeMs / 8)
+    // Whichever margin the provider gives a token read from the store (capped at L/8 on main, not since).
+    const margin = Math.max(
+      Math.min(DEFAULTS.expirySkewMs + STORE_CLOCK_MARGIN_MS, info.lifetimeMs / 8),
+      sharedLifetime(info.lifetimeMs) ? expirySkew(info.lifetimeMs) + STORE_CLOCK_MARGIN_MS : 0,
+    )
     return clock.now() < info.expiresAt - margin - skewSpread - skewAllowanceMs(info.lifetimeMs, skewSpread)
       ? info
       : undefined
@@ -692,9 +710,10 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
     for (const [key, c] of counts.entries()) {
       if (!thriftHolds(key)) continue
       const made = world.requests.filter((r) => r.key === key).length
+      // A lifetime too short to share: every instance of the key fetches its own.
       const bound =
-        Math.floor((mainEnd - t0) / interval(key)) +
-        1 +
+        (Math.floor((mainEnd - t0) / interval(key)) + 1) *
+          (sharedLifetime(plan.lifetimesMs[key]!) ? 1 : instancesOf(key)) +
         c.revocations +
         c.forced +
         c.invalidateAll +
