@@ -111,6 +111,8 @@ export function installSimClock(): SimClock {
 
 const MAX_VIOLATIONS = 5
 const DEADLINE = Symbol('deadline')
+/** How long a caller holding a usable token may wait for an inline refresh, with a little room for timer order. */
+const INLINE_WAIT_MS = ((DEFAULTS as { inlineRefreshWaitMs?: number }).inlineRefreshWaitMs ?? 0) + 10
 const MAX_STEPS = 200_000
 /** A caller still waiting this long after the last operation is stuck. */
 const DRAIN_CAP_MS = 10 * 60_000
@@ -137,11 +139,11 @@ const expirySkew = (lifetimeMs: number) => Math.min(DEFAULTS.expirySkewMs, lifet
 
 /**
  * Whether instances share tokens of this lifetime through the store (core README, "Where this
- * differs"): only when the clock margin leaves half of the lifetime usable (160 s and more with the
- * defaults); shorter tokens are fetched by each instance for itself.
+ * differs"): only when the clock margin (`marginMs`) leaves half of the lifetime usable (160 s and
+ * more with the defaults); shorter tokens are fetched by each instance for itself.
  */
-export function sharedLifetime(lifetimeMs: number): boolean {
-  return expirySkew(lifetimeMs) + STORE_CLOCK_MARGIN_MS <= lifetimeMs / 2
+export function sharedLifetime(lifetimeMs: number, marginMs: number): boolean {
+  return expirySkew(lifetimeMs) + marginMs <= lifetimeMs / 2
 }
 
 interface Instance {
@@ -291,6 +293,7 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
   /** How far two instances' clocks can be apart, and one from true time. */
   const skewSpread = Math.max(...offsets) - Math.min(...offsets)
   const skewMax = Math.max(...offsets.map(Math.abs))
+  const storeMargin = plan.clockOffsetsMs ? STORE_CLOCK_MARGIN_MS : 0
   const instances: Instance[] = plan.instances.map((spec, n) => {
     const offset = offsets[n]!
     const source = (plan.sourceKind === 'http' ? httpSource : simSource)(world, specs[spec.key]!, offset)
@@ -300,6 +303,9 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
       encryption: false,
       backgroundRefresh: spec.background,
       now: () => clock.now() + offset,
+      // Plans without clock offsets run every instance on one clock: no skew to tolerate, so the
+      // short lifetimes they use are shared (with the default ±30 s they would not be).
+      ...(plan.clockOffsetsMs ? {} : { clockSkewToleranceMs: 0 }),
     })
     return {
       n,
@@ -369,8 +375,8 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
     if (!token || !info || inst.rejected.has(token) || inst.dropped.has(token)) return undefined
     // Whichever margin the provider gives a token read from the store (capped at L/8 on main, not since).
     const margin = Math.max(
-      Math.min(DEFAULTS.expirySkewMs + STORE_CLOCK_MARGIN_MS, info.lifetimeMs / 8),
-      sharedLifetime(info.lifetimeMs) ? expirySkew(info.lifetimeMs) + STORE_CLOCK_MARGIN_MS : 0,
+      Math.min(DEFAULTS.expirySkewMs + storeMargin, info.lifetimeMs / 8),
+      sharedLifetime(info.lifetimeMs, storeMargin) ? expirySkew(info.lifetimeMs) + storeMargin : 0,
     )
     return clock.now() < info.expiresAt - margin - skewSpread - skewAllowanceMs(info.lifetimeMs, skewSpread)
       ? info
@@ -468,9 +474,12 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
       },
     )
     if (!deadline) return settled
+    // A time cap the provider is not told about (no signal) can only be met by its own bound on an
+    // inline refresh's wait (DEFAULTS.inlineRefreshWaitMs, where it has one): checked at the later of the two.
+    const ms = deadline.abort ? deadline.ms : Math.max(deadline.ms, INLINE_WAIT_MS)
     let timer: ReturnType<typeof setTimeout> | undefined
     const cap = new Promise<typeof DEADLINE>((resolve) => {
-      timer = setTimeout(() => resolve(DEADLINE), deadline.ms)
+      timer = setTimeout(() => resolve(DEADLINE), ms)
     })
     const first = await Promise.race([settled, cap])
     clearTimeout(timer)
@@ -478,7 +487,7 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
     trace(`i${inst.n}:${via}:deadline`)
     if (heldFor) {
       violation(
-        `i${inst.n} ${via} was still waiting at its deadline (${deadline.ms} ms, ` +
+        `i${inst.n} ${via} was still waiting at its deadline (${ms} ms, ` +
           `${deadline.abort ? 'its AbortSignal' : "Middy's time cap"}) ${heldFor}: a refresh held it up`,
       )
     }
@@ -713,7 +722,7 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
       // A lifetime too short to share: every instance of the key fetches its own.
       const bound =
         (Math.floor((mainEnd - t0) / interval(key)) + 1) *
-          (sharedLifetime(plan.lifetimesMs[key]!) ? 1 : instancesOf(key)) +
+          (sharedLifetime(plan.lifetimesMs[key]!, storeMargin) ? 1 : instancesOf(key)) +
         c.revocations +
         c.forced +
         c.invalidateAll +
