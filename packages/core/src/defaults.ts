@@ -10,7 +10,7 @@
 export const DEFAULTS = Object.freeze({
   /** Refresh when this fraction of the lifetime has passed. */
   refreshRatio: 0.75,
-  /** Never hand out a token closer than this to its expiry (capped to half of the refresh window for short-lived tokens). */
+  /** Never hand out a token closer than this to its expiry (capped at 1/8 of the lifetime for short-lived tokens). */
   expirySkewMs: 30_000,
   /** refreshAt is pulled earlier by up to this fraction of the lifetime, drawn once per provider instance. */
   jitter: 0.05,
@@ -34,7 +34,19 @@ export const DEFAULTS = Object.freeze({
      * fetch themselves (fail open). Left out, it follows `retry.maxElapsedMs`.
      */
     waitMs: 25_000,
+    /**
+     * With a store that has `renewLease`: the lease's ttl, renewed every third of it while its
+     * holder fetches (at least 3 × storeTimeoutMs). A holder that dies or freezes costs its waiters
+     * at most this plus one check of theirs (~1 s): about 6 s.
+     */
+    renewedTtlMs: 5_000,
   }),
+  /**
+   * Inline refresh (Lambda): how long a caller that holds a usable token waits for the refresh,
+   * counted from the refresh's start, before it is served the current token (its own AbortSignal
+   * ends the wait sooner). The refresh goes on for the next caller; callers arriving later do not wait.
+   */
+  inlineRefreshWaitMs: 2_000,
   /** Bound on every store call; past it the store counts as down for this call. */
   storeTimeoutMs: 1_000,
   /**
@@ -48,7 +60,10 @@ export const DEFAULTS = Object.freeze({
   failureMarkerMs: 5_000,
   /**
    * Clocks of instances sharing a store may differ from true time by up to this much. A token read
-   * from the store is served until expiresAt − expirySkewMs − 2 × this (within 1/8 of the lifetime).
+   * from the store is served until expiresAt − expirySkewMs − 2 × this, so it is never served past
+   * its real expiry (minus expirySkew) on any instance. Lifetimes where that margin would take more
+   * than half of the lifetime (under 160 s with the defaults) are not shared through the store:
+   * each instance fetches its own, and a `skew` event says so once.
    */
   clockSkewToleranceMs: 30_000,
   /** Per-request timeout of token and discovery requests. */

@@ -29,6 +29,11 @@ interface CooldownRecord {
  * same typed error. Messages of tokenstash errors hold no token or secret.
  */
 export interface FailureRecord {
+  /**
+   * The lease attempt that failed (its owner string). Waiters trust a marker only when it names
+   * the holder they saw on the lease, so a former holder's failure never fails a live holder's waiters.
+   */
+  owner?: string
   code: string
   message: string
   endpoint?: string
@@ -109,7 +114,7 @@ export class EntryCodec {
     const r = await this.#decode(raw)
     if (r?.kind !== 'failure' || typeof r.code !== 'string' || typeof r.message !== 'string') return undefined
     const failure: FailureRecord = { code: r.code, message: r.message }
-    for (const name of ['endpoint', 'error', 'errorDescription', 'reason', 'issuer'] as const)
+    for (const name of ['owner', 'endpoint', 'error', 'errorDescription', 'reason', 'issuer'] as const)
       if (typeof r[name] === 'string') failure[name] = r[name]
     for (const name of ['status', 'retryAfterMs', 'retryAt'] as const)
       if (Number.isFinite(r[name])) failure[name] = r[name]

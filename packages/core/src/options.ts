@@ -30,10 +30,20 @@ export interface TokenProviderOptions {
   retry?: Partial<RetryOptions>
   /**
    * The fleet's lease on a fetch. `waitMs`: how long waiters wait for a holder still fetching
-   * (default: retry.maxElapsedMs + 10 s, one request's timeout; 25 s). `ttlMs`: how long the lease
-   * lives, longer than the holder's fetch (default waitMs + 5 s; 30 s).
+   * (default: the fetch budget, retry.maxElapsedMs + the source's `timeoutMs`; 25 s with the
+   * defaults). `ttlMs`: how long the lease lives. With a store that has `renewLease` it is short
+   * and renewed every third of it while the holder fetches (default `DEFAULTS.lease.renewedTtlMs`,
+   * 5 s, at least 3 × storeTimeoutMs), so a dead or frozen holder costs its waiters at most that
+   * plus one check (~1 s); without, it outlives the whole fetch (default waitMs + 5 s; 30 s).
    */
   lease?: { ttlMs?: number; waitMs?: number }
+  /**
+   * How far the clock of any instance sharing the store may be from true time. Tokens read from the
+   * store are served until expiresAt − expirySkewMs − 2 × this; lifetimes too short for that margin
+   * (under 160 s with the defaults) are not shared: each instance fetches its own, and a `skew`
+   * event says so. Default 30 s; 0 when all instances share one clock.
+   */
+  clockSkewToleranceMs?: number
   /** Bound on every store call. Default 1000 ms. */
   storeTimeoutMs?: number
   /** Part of the cache key: separates environments or tenants sharing a store. Default 'default'. */
@@ -61,6 +71,8 @@ export interface ProviderConfig {
   retry: RetryOptions
   lease: { ttlMs: number; waitMs: number }
   storeTimeoutMs: number
+  /** 2 × clockSkewToleranceMs: the margin on times written by another instance's clock. */
+  clockMarginMs: number
   namespace: string
   onEvent?: (event: TokenEvent) => void
   now: () => number
@@ -138,18 +150,34 @@ export function providerConfig(options: TokenProviderOptions): ProviderConfig {
       `Expected \`retry.maxTimeoutMs\` (${retry.maxTimeoutMs}) to be at least \`retry.minTimeoutMs\` (${retry.minTimeoutMs})`,
     )
   }
-  // The fetch budget: every attempt and wait of one fetch, plus the last request's own timeout.
-  // A lease outlives it, and losers wait for a live holder that long.
-  const budget = retry.maxElapsedMs + DEFAULTS.timeoutMs
-  const l = options.lease ?? {}
-  const lease = {
-    ttlMs: optionalNumber('lease.ttlMs', l.ttlMs, budget + LEASE_MARGIN_MS, { min: 0, minExclusive: true }),
-    waitMs: optionalNumber('lease.waitMs', l.waitMs, budget, { min: 0 }),
-  }
   const storeTimeoutMs = optionalNumber('storeTimeoutMs', options.storeTimeoutMs, DEFAULTS.storeTimeoutMs, {
     min: 0,
     minExclusive: true,
   })
+  // The fetch budget: every attempt and wait of one fetch, plus the last request's own timeout
+  // (the source's, when it says). Losers wait for a live holder that long.
+  const requestMs =
+    typeof source.timeoutMs === 'number' && Number.isFinite(source.timeoutMs) && source.timeoutMs > 0
+      ? source.timeoutMs
+      : DEFAULTS.timeoutMs
+  const budget = retry.maxElapsedMs + requestMs
+  const l = options.lease ?? {}
+  // A renewed lease only has to outlive one renewal period and its store call; a lease nobody
+  // renews must outlive the holder's whole fetch.
+  const renewed = typeof store?.renewLease === 'function'
+  const ttlDefault = renewed
+    ? Math.max(DEFAULTS.lease.renewedTtlMs, 3 * storeTimeoutMs)
+    : budget + LEASE_MARGIN_MS
+  const lease = {
+    ttlMs: optionalNumber('lease.ttlMs', l.ttlMs, ttlDefault, { min: 0, minExclusive: true }),
+    waitMs: optionalNumber('lease.waitMs', l.waitMs, budget, { min: 0 }),
+  }
+  const clockSkewToleranceMs = optionalNumber(
+    'clockSkewToleranceMs',
+    options.clockSkewToleranceMs,
+    DEFAULTS.clockSkewToleranceMs,
+    { min: 0 },
+  )
   const policy: RefreshPolicy = {
     refreshRatio,
     // Drawn once per instance, so a fleet's refreshes spread instead of landing together.
@@ -169,6 +197,7 @@ export function providerConfig(options: TokenProviderOptions): ProviderConfig {
     retry,
     lease,
     storeTimeoutMs,
+    clockMarginMs: 2 * clockSkewToleranceMs,
     namespace: checkNamespace(options.namespace ?? DEFAULTS.namespace),
     onEvent: options.onEvent === undefined ? undefined : expectFunction('onEvent', options.onEvent),
     now: options.now === undefined ? Date.now : expectFunction('now', options.now),

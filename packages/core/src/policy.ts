@@ -29,6 +29,21 @@ export const MAX_SKEW_FRACTION = 0.125
 export const MIN_REFRESH_WINDOW_FRACTION = 1 / 16
 
 /**
+ * Whether a token of this lifetime may be shared through a store between instances whose clocks
+ * may differ by `clockMarginMs` (2 × clockSkewToleranceMs): only if the margin still leaves half of
+ * the lifetime usable. With the defaults (30 s expiry skew, ±30 s tolerance) that is lifetimes of
+ * 160 s and more; shorter tokens are fetched by each instance for itself.
+ *
+ * @example
+ * ```ts
+ * shareable(3_600_000, policy, 60_000) // true
+ * ```
+ */
+export function shareable(lifetimeMs: number, policy: RefreshPolicy, clockMarginMs: number): boolean {
+  return Math.min(policy.expirySkewMs, lifetimeMs * MAX_SKEW_FRACTION) + clockMarginMs <= lifetimeMs / 2
+}
+
+/**
  * When to refresh and until when a token may be served, as DESIGN.md defines them:
  * refreshAt = issuedAt + (refreshRatio − jitter)·L, usableUntil = expiresAt − skew, and
  * refreshAt < usableUntil (at least {@link MIN_REFRESH_WINDOW_FRACTION} of the usable span apart).
@@ -36,7 +51,9 @@ export const MIN_REFRESH_WINDOW_FRACTION = 1 / 16
  */
 export function timing(set: TokenSet, policy: RefreshPolicy, clockMarginMs = 0): Timing {
   const lifetime = set.expiresAt - set.issuedAt
-  const skew = Math.min(policy.expirySkewMs + clockMarginMs, lifetime * MAX_SKEW_FRACTION)
+  // The clock margin is never capped: a cap would serve a token past its real expiry when clocks
+  // differ by the tolerance. Lifetimes too short for it are not shared at all (see `shareable`).
+  const skew = Math.min(policy.expirySkewMs, lifetime * MAX_SKEW_FRACTION) + clockMarginMs
   const usableUntil = set.expiresAt - skew
   const ratio = Math.max(0, policy.refreshRatio - policy.jitterFraction)
   const latest = usableUntil - (usableUntil - set.issuedAt) * MIN_REFRESH_WINDOW_FRACTION

@@ -13,10 +13,10 @@ import {
 } from './errors'
 import { providerKey } from './key'
 import { providerConfig, type TokenProviderOptions } from './options'
-import { type RefreshPolicy, type Timing, timing } from './policy'
+import { type RefreshPolicy, shareable, type Timing, timing } from './policy'
 import { backoffStep, fetchWithRetry, type RetryOptions } from './retry'
-import { SingleFlight, sleep, withSignal } from './single-flight'
-import { describe, type StoredToken, StoreTier } from './store-tier'
+import { SingleFlight, sleep, withDeadline, withSignal } from './single-flight'
+import { describe, Lease, type StoredToken, StoreTier } from './store-tier'
 import type {
   GetTokenOptions,
   ProviderStats,
@@ -70,6 +70,7 @@ class Provider implements TokenProvider {
   readonly #retry: RetryOptions
   readonly #lease: { ttlMs: number; waitMs: number }
   readonly #background: boolean
+  readonly #clockMarginMs: number
   readonly #flight = new SingleFlight<Cached | undefined>()
   readonly #stats: ProviderStats = {
     l1Hits: 0,
@@ -89,6 +90,15 @@ class Provider implements TokenProvider {
   #nextRefreshTry = 0
   /** After a replacement was rejected too: no token is served or fetched before this time. */
   #blockedUntil = 0
+  /**
+   * The source's tokens live too short to be shared under the clock-skew tolerance: this instance
+   * fetches its own and leaves the store alone (see `shareable`).
+   */
+  #unshared = false
+  /** When the refresh in flight started (inline mode bounds callers' waits from it). */
+  #refreshStartedAt = 0
+  /** A caller stopped waiting for the refresh in flight: the next ones do not wait for it at all. */
+  #refreshOverdue = false
 
   constructor(options: TokenProviderOptions) {
     const c = providerConfig(options)
@@ -99,6 +109,7 @@ class Provider implements TokenProvider {
     this.#retry = c.retry
     this.#lease = c.lease
     this.#background = c.background
+    this.#clockMarginMs = c.clockMarginMs
     this.key = providerKey(c.source.id, c.namespace)
     // What the source reports about itself (e.g. clientCredentials' auth-method-fallback) reaches
     // onEvent and the event channel under this provider's key. Only with a listener: a source
@@ -148,11 +159,19 @@ class Provider implements TokenProvider {
       if (now < cur.timing.refreshAt) return cur.set
       const refreshed = this.#refresh(cur)
       if (this.#background) return cur.set
-      const fresh = await withSignal(refreshed, opts.signal)
+      // Inline (Lambda): wait for the refresh, but never past the caller's deadline nor
+      // inlineRefreshWaitMs after the refresh started; then the current token is served and the
+      // refresh goes on for the next caller (who does not wait for it again).
+      const waitMs = this.#refreshOverdue
+        ? 0
+        : Math.min(this.#refreshStartedAt + DEFAULTS.inlineRefreshWaitMs - now, cur.timing.usableUntil - now)
+      const fresh = await withDeadline(refreshed, waitMs, opts.signal)
+      if (fresh === undefined && this.#flight.has(FLIGHT)) this.#refreshOverdue = true
       // A token is never served at or after usableUntil, even if the clock moved while we waited.
       const after = this.#now()
       if (this.#servable(fresh)) return fresh.set
       if (after < cur.timing.usableUntil) return cur.set
+      opts.signal?.throwIfAborted()
       // The refresh outlasted the current token: obtain a new one like any caller without one.
     }
     if (this.#now() < this.#blockedUntil) throw this.#loopError()
@@ -161,8 +180,18 @@ class Provider implements TokenProvider {
 
   async invalidate(rejectedToken?: string): Promise<void> {
     if (rejectedToken === undefined) {
+      // Every token dropped here is remembered until it expires, so neither a read racing the
+      // delete nor a flight started before it can bring one back, whatever order the store answers.
+      const cur = this.#cur
+      if (cur) this.#remember(cur.set.accessToken, cur.set.expiresAt)
       this.#cur = undefined
-      await this.#tier?.deleteAll()
+      const tier = this.#tier
+      if (tier) {
+        const stored = await tier.readToken()
+        if (stored) this.#remember(stored.set.accessToken, stored.set.expiresAt)
+        await tier.deleteAll()
+      }
+      if (this.#cur && this.#isRejected((this.#cur as Cached).set.accessToken)) this.#cur = undefined
       this.#emit({ type: 'invalidate' })
       return
     }
@@ -201,7 +230,11 @@ class Provider implements TokenProvider {
 
   /** Serve-while-refreshing. Never rejects: the current token stays usable whatever happens. */
   #refresh(cur: Cached): Promise<Cached | undefined> {
-    if (!this.#flight.has(FLIGHT) && this.#now() < this.#nextRefreshTry) return Promise.resolve(undefined)
+    if (!this.#flight.has(FLIGHT)) {
+      if (this.#now() < this.#nextRefreshTry) return Promise.resolve(undefined)
+      this.#refreshStartedAt = this.#now()
+      this.#refreshOverdue = false
+    }
     return this.#flight
       .run(FLIGHT, () => this.#acquire('refresh', cur.set.accessToken))
       .then(
@@ -217,11 +250,13 @@ class Provider implements TokenProvider {
       )
   }
 
-  // After a refresh that found nothing to do (another instance holds the lease) or failed, wait a
-  // little before trying again, so calls in the refresh window do not each hit the store.
+  // After a refresh that found nothing to do (another instance holds the lease) or failed, wait
+  // before trying again, so calls in the refresh window do not each hit the store: a quarter of
+  // what is left of the window, at least 1 s (a slow store is not polled faster than it answers),
+  // at most 30 s. Past usableUntil callers obtain a token anyway.
   #backOffRefresh(cur: Cached): void {
     const left = cur.timing.usableUntil - this.#now()
-    this.#nextRefreshTry = this.#now() + Math.max(10, Math.min(1_000, left / 8))
+    this.#nextRefreshTry = this.#now() + Math.max(REFRESH_RETRY_MIN_MS, Math.min(30_000, left / 4))
   }
 
   /**
@@ -252,7 +287,7 @@ class Provider implements TokenProvider {
    * must not bring back (the one being refreshed or forced out).
    */
   async #acquire(mode: Mode, replacing: string | undefined): Promise<Cached | undefined> {
-    const tier = this.#tier
+    const tier = this.#unshared ? undefined : this.#tier
     if (!tier) {
       this.#checkCooldown(mode)
       return this.#fetchAndKeep(mode, replacing, undefined)
@@ -261,17 +296,20 @@ class Provider implements TokenProvider {
     let seen = mode === 'force' ? undefined : await tier.readToken()
     const found = this.#fresh(seen?.set, mode, replacing)
     if (found) return this.#adoptFromStore(found)
+    if (this.#unshared) return this.#acquire(mode, replacing)
     this.#checkCooldown(mode)
 
-    let holding = await tier.acquireLease(this.#lease.ttlMs)
-    if (!holding) {
-      // Another instance is fetching. During a refresh the current token is still good: keep it.
-      if (mode === 'refresh') return undefined
-      const waited = await this.#waitForHolder(replacing)
-      if (typeof waited !== 'boolean') return waited
-      holding = waited
-    }
+    let lease = await tier.acquireLease(this.#lease.ttlMs)
     try {
+      if (lease.state === 'lost') {
+        // Another instance is fetching. During a refresh the current token is still good: keep it.
+        if (mode === 'refresh') return undefined
+        const waited = await this.#waitForHolder(replacing)
+        if (!(waited instanceof Lease)) return waited
+        lease = waited
+      } else if (lease.state === 'unknown') {
+        this.#emit({ type: 'fail-open', reason: 'store-down' })
+      }
       // Read again: the previous holder may have written its token and released the lease between
       // our first read and our acquireLease. This read is also what "changed meanwhile" is judged by.
       const [again, sharedCooldown] = await Promise.all([tier.readToken(), tier.readCooldown()])
@@ -279,9 +317,9 @@ class Provider implements TokenProvider {
       const written = this.#fresh(again?.set, mode, replacing)
       if (written && mode !== 'force') return this.#adoptFromStore(written)
       this.#checkCooldown(mode, sharedCooldown)
-      return await this.#fetchAndKeep(mode, replacing, seen, holding ? tier.clearFailure() : undefined)
+      return await this.#fetchAndKeep(mode, replacing, seen, lease)
     } finally {
-      if (holding) await tier.releaseLease()
+      lease.end()
     }
   }
 
@@ -295,20 +333,23 @@ class Provider implements TokenProvider {
     mode: Mode,
     replacing: string | undefined,
     seen: StoredToken | undefined,
-    clearing?: Promise<void>,
+    lease?: Lease,
   ): Promise<Cached> {
     const started = this.#now()
     let set: TokenSet
     try {
       set = await this.#fetch()
     } catch (err) {
-      await clearing
-      // Tell the instances waiting on our lease, so they fail now with this error instead of fetching.
-      if (clearing && inspectable(err) && err instanceof TokenstashError)
-        await this.#tier?.writeFailure(failureOf(err))
+      // Tell the instances waiting on our lease, so they fail now with this error instead of
+      // fetching; only while this attempt still holds the lease (a former holder's failure is not
+      // theirs), and under its owner, so waiters can tell.
+      const tier = this.#tier
+      if (tier && lease?.held && inspectable(err) && err instanceof TokenstashError) {
+        if ((await tier.readLeaseOwner()) === lease.owner)
+          await tier.writeFailure({ ...failureOf(err), owner: lease.owner })
+      }
       throw err
     }
-    await clearing
     this.#emit({
       type: mode === 'refresh' ? 'refresh' : 'fetch',
       durationMs: this.#now() - started,
@@ -320,7 +361,8 @@ class Provider implements TokenProvider {
           'The identity provider may cache tokens per client: check its configuration.',
       )
     }
-    const tier = this.#tier
+    this.#checkLifetime(set)
+    const tier = this.#unshared ? undefined : this.#tier
     if (!tier) return this.#adopt(set, false)
     const latest = await tier.readToken()
     const theirs =
@@ -335,8 +377,13 @@ class Provider implements TokenProvider {
     return cached
   }
 
-  /** Lease lost: poll the store with short, growing intervals while the holder works. */
-  async #waitForHolder(replacing: string | undefined): Promise<Cached | boolean> {
+  /**
+   * Lease lost: poll the store with short, growing intervals while the holder works. Every third
+   * poll also reads who holds the lease and the failure marker: a marker counts only when it names
+   * the holder seen on the lease; a lease nobody holds (released, or expired with a dead holder:
+   * a renewed lease expires within seconds) is taken over.
+   */
+  async #waitForHolder(replacing: string | undefined): Promise<Cached | Lease> {
     const tier = this.#tier!
     this.#stats.leaseWaits++
     const started = this.#now()
@@ -346,6 +393,9 @@ class Provider implements TokenProvider {
     const done = (found?: TokenSet) => {
       this.#emit({ type: 'lease-wait', durationMs: Math.round(waited()), expiresAt: found?.expiresAt })
     }
+    // The holder that beat us: only its failure marker counts (one read, so a holder that fails
+    // before our first check is still known).
+    let holder = await tier.readLeaseOwner()
     for (let i = 0; waited() < this.#lease.waitMs && !tier.readsSkipped; i++) {
       const delay = Math.min(
         POLL_MS[Math.min(i, POLL_MS.length - 1)]! * (0.75 + Math.random() * 0.5),
@@ -353,28 +403,37 @@ class Provider implements TokenProvider {
       )
       await sleep(delay)
       slept += delay
-      const found = this.#fresh((await tier.readToken())?.set, 'obtain', replacing)
+      const stored = (await tier.readToken())?.set
+      const found = this.#fresh(stored, 'obtain', replacing)
       if (found) {
         this.#stats.l2Hits++
         done(found)
         return this.#adopt(found, true)
       }
+      // The holder's token has a lifetime too short to share under the skew tolerance: fetch our own.
+      if (this.#unshared) break
       if (i % CHECK_EVERY !== CHECK_EVERY - 1) continue
-      const failure = await tier.readFailure()
-      if (failure) {
+      const [owner, failure] = await Promise.all([tier.readLeaseOwner(), tier.readFailure()])
+      holder = owner ?? holder
+      if (failure && failure.owner !== undefined && failure.owner === holder) {
         done()
         throw this.#errorOf(failure)
       }
+      if (owner !== undefined) continue
       // Released without a token (or expired with its holder): take it over, instead of all
       // waiting out waitMs and fetching together.
-      if (await tier.acquireLease(this.#lease.ttlMs)) {
+      const lease = await tier.acquireLease(this.#lease.ttlMs)
+      if (lease.state === 'won') {
         done()
-        return true
+        return lease
       }
+      lease.end()
     }
     done()
     // Fail open: availability over thrift.
-    return false
+    if (!this.#unshared)
+      this.#emit({ type: 'fail-open', reason: tier.readsSkipped ? 'store-down' : 'lease-wait-timeout' })
+    return new Lease('')
   }
 
   /** Whether a flight's result may be served now: before its usableUntil and not rejected. */
@@ -385,7 +444,8 @@ class Provider implements TokenProvider {
   /** `set` if it may be served for `mode` and is neither rejected nor the token being replaced. */
   #fresh(set: TokenSet | undefined, mode: Mode, replacing: string | undefined): TokenSet | undefined {
     if (!set || set.accessToken === replacing || this.#isRejected(set.accessToken)) return undefined
-    const t = timing(set, this.#policy, STORE_CLOCK_MARGIN_MS)
+    if (!this.#checkLifetime(set)) return undefined
+    const t = timing(set, this.#policy, this.#clockMarginMs)
     return this.#now() < (mode === 'refresh' ? t.refreshAt : t.usableUntil) ? set : undefined
   }
 
@@ -402,13 +462,37 @@ class Provider implements TokenProvider {
   #adopt(set: TokenSet, fromStore: boolean): Cached {
     const cached: Cached = {
       set: Object.isFrozen(set) ? set : Object.freeze({ ...set }),
-      timing: timing(set, this.#policy, fromStore ? STORE_CLOCK_MARGIN_MS : 0),
+      timing: timing(set, this.#policy, fromStore ? this.#clockMarginMs : 0),
       replacesRejected: this.#pendingReplacement,
       adoptedAt: this.#now(),
     }
     this.#pendingReplacement = false
-    this.#cur = cached
+    // A flight that started before an invalidate may bring back the token it dropped: never installed.
+    if (!this.#isRejected(cached.set.accessToken)) this.#cur = cached
     return cached
+  }
+
+  /**
+   * Whether tokens of this lifetime may be shared through the store under the clock-skew
+   * tolerance. The first time one is too short, the provider stops sharing (each instance fetches
+   * its own) and says so with a `skew` event.
+   */
+  #checkLifetime(set: TokenSet): boolean {
+    if (!this.#tier) return true
+    const lifetimeMs = set.expiresAt - set.issuedAt
+    if (shareable(lifetimeMs, this.#policy, this.#clockMarginMs)) return true
+    if (!this.#unshared) {
+      this.#unshared = true
+      this.#emit({
+        type: 'skew',
+        reason: 'short-lifetime',
+        lifetimeMs,
+        message:
+          `Tokens of ${this.#endpointName()} live ${Math.round(lifetimeMs / 1000)} s: too short to share between instances ` +
+          `whose clocks may differ by clockSkewToleranceMs (±${this.#clockMarginMs / 2} ms); each instance fetches its own`,
+      })
+    }
+    return false
   }
 
   // ---- rejected tokens ---------------------------------------------------------------------
@@ -565,8 +649,8 @@ class Provider implements TokenProvider {
   }
 }
 
-/** Times in store entries come from the writer's clock: two instances may be 2 × tolerance apart. */
-const STORE_CLOCK_MARGIN_MS = 2 * DEFAULTS.clockSkewToleranceMs
+/** A refresh that found nothing to do or failed is not tried again sooner than this. */
+const REFRESH_RETRY_MIN_MS = 1_000
 
 /** Whether `instanceof` and property reads work on `value` (not on a revoked Proxy). */
 function inspectable(value: unknown): boolean {

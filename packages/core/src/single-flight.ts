@@ -74,3 +74,27 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
+
+/**
+ * `promise`'s value, or `undefined` once `ms` have passed or `signal` aborted, whichever comes
+ * first; a rejection also gives `undefined`. For callers who have something to fall back on (a
+ * usable token) and must not wait past their deadline. The timer is ref'd: the caller waits on it.
+ */
+export function withDeadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  signal: AbortSignal | undefined,
+): Promise<T | undefined> {
+  if (signal?.aborted || !(ms > 0)) return Promise.resolve(undefined)
+  return new Promise<T | undefined>((resolve) => {
+    const finish = (value: T | undefined) => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      resolve(value)
+    }
+    const onAbort = () => finish(undefined)
+    const timer = setTimeout(onAbort, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    promise.then(finish, () => finish(undefined))
+  })
+}

@@ -3,7 +3,7 @@ import type { EntryCodec, FailureRecord } from './entry'
 import { StoreError } from './errors'
 import { derivedKey } from './key'
 import { withTimeout } from './single-flight'
-import type { ProviderStats, TokenEvent, TokenSet, TokenStore } from './types'
+import type { ProviderStats, StoreCallOptions, TokenEvent, TokenSet, TokenStore } from './types'
 
 /** What a store read of the token entry found: the raw value (for compare-and-delete) and the token. */
 export interface StoredToken {
@@ -12,10 +12,37 @@ export interface StoredToken {
 }
 
 type Kind = 'read' | 'write'
-type Result<T> = { ok: true; value: T } | { ok: false }
+/** A failed call may still be on its way (`late`): the store was asked and gave no answer in time. */
+type Result<T> = { ok: true; value: T } | { ok: false; late?: Promise<T> }
+
+const noop = () => {}
+
+/**
+ * One attempt at the fleet's lease, owned by `owner` (this instance's id and the attempt's number),
+ * so a lease and a failure marker belong to one holder and one attempt.
+ */
+export class Lease {
+  /**
+   * `won`: the store granted it; `lost`: someone else holds it; `unknown`: the store did not answer
+   * (the provider fails open; an acquire that lands later is released at once).
+   */
+  state: 'won' | 'lost' | 'unknown' = 'unknown'
+  /** A renewal found the lease gone or taken: this attempt no longer holds it. */
+  gone = false
+  /** Set by the tier: stops renewing and releases (in the background). */
+  end: () => void = noop
+
+  constructor(readonly owner: string) {}
+
+  /** Whether this attempt holds the lease as far as it knows: granted and not lost since. */
+  get held(): boolean {
+    return this.state === 'won' && !this.gone
+  }
+}
 
 export interface StoreTierOptions {
   key: string
+  /** This instance's part of every lease owner; each attempt appends its number. */
   owner: string
   codec: EntryCodec
   timeoutMs: number
@@ -41,8 +68,8 @@ export class StoreTier {
   #failures = 0
   #lastFailureAt = Number.NEGATIVE_INFINITY
   #reportedDown = false
-  /** An acquireLease was sent and no release has been confirmed since. */
-  #leaseSent = false
+  /** Lease attempts made, for per-attempt owners. */
+  #attempts = 0
   /** Rejected tokens whose compare-and-delete has not reached the store yet, with their expiry. */
   readonly #pendingDeletes = new Map<string, number>()
 
@@ -57,7 +84,7 @@ export class StoreTier {
   }
 
   async readToken(): Promise<StoredToken | undefined> {
-    const r = await this.#call('get', 'read', (s) => s.get(this.#o.key))
+    const r = await this.#call('get', 'read', (s, o) => s.get(this.#o.key, o))
     if (!r.ok || r.value === undefined) return undefined
     const set = await this.#o.codec.decodeToken(r.value)
     return set && { raw: r.value, set }
@@ -67,7 +94,7 @@ export class StoreTier {
     const ttl = set.expiresAt - this.#o.now()
     if (ttl <= 0) return
     const value = await this.#o.codec.encodeToken(set)
-    await this.#call('set', 'write', (s) => s.set(this.#o.key, value, ttl))
+    await this.#call('set', 'write', (s, o) => s.set(this.#o.key, value, ttl, o))
   }
 
   /** Deletes the entry only if it still holds `token`; queued when the store cannot be reached. */
@@ -86,31 +113,69 @@ export class StoreTier {
   }
 
   async deleteAll(): Promise<void> {
-    await this.#call('delete', 'write', (s) => s.delete(this.#o.key))
+    await this.#call('delete', 'write', (s, o) => s.delete(this.#o.key, undefined, o))
   }
 
-  /** True for the winner, false for a loser; true when the store cannot say (fail open). */
-  async acquireLease(ttlMs: number): Promise<boolean> {
-    const r = await this.#call('acquireLease', 'read', (s) => {
-      // Sent: from here on the store may hold our lease, even if the answer never comes back.
-      this.#leaseSent = true
-      return s.acquireLease(derivedKey.lease(this.#o.key), this.#o.owner, ttlMs)
+  /**
+   * One attempt at the lease, under a new owner. With a store that has `renewLease` a granted lease
+   * is renewed every third of `ttlMs` until `end()`; an acquire that answers after storeTimeoutMs
+   * (its signal aborted, ignored by the store) is released as soon as it lands.
+   */
+  async acquireLease(ttlMs: number): Promise<Lease> {
+    const lease = new Lease(`${this.#o.owner}:${++this.#attempts}`)
+    const key = derivedKey.lease(this.#o.key)
+    let sent = false
+    const r = await this.#call('acquireLease', 'read', (s, o) => {
+      sent = true
+      return s.acquireLease(key, lease.owner, ttlMs, o)
     })
-    return r.ok ? r.value === true : true
+    if (r.ok) {
+      lease.state = r.value === true ? 'won' : 'lost'
+    } else {
+      r.late?.then((won) => {
+        if (won === true) this.#release(lease.owner)
+      }, noop)
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let ended = false
+    const renew = () => {
+      timer = undefined
+      void this.#call('renewLease', 'write', (s, o) => s.renewLease!(key, lease.owner, ttlMs, o)).then(
+        (x) => {
+          if (x.ok && x.value !== true) lease.gone = true
+          else if (!ended) timer = setTimeout(renew, ttlMs / 3)
+        },
+      )
+    }
+    if (lease.state === 'won' && typeof this.#store.renewLease === 'function')
+      timer = setTimeout(renew, ttlMs / 3)
+    lease.end = () => {
+      if (ended) return
+      ended = true
+      clearTimeout(timer)
+      // Won, or asked without an answer (the store may have granted it): release. Nobody waits on
+      // it: a lost release costs the fleet at most the lease's ttl, a hung one must not cost a caller.
+      if (lease.state === 'won' || (lease.state === 'unknown' && sent && !r.ok && !r.late))
+        this.#release(lease.owner)
+    }
+    return lease
   }
 
-  /** Releases our lease; nothing to do when no acquireLease reached the store (skipped while it failed). */
-  async releaseLease(): Promise<void> {
-    if (!this.#leaseSent) return
-    const r = await this.#call('releaseLease', 'write', (s) =>
-      s.releaseLease(derivedKey.lease(this.#o.key), this.#o.owner),
+  /** The owner string of the live lease, if any (stores keep the owner as the lease's value). */
+  async readLeaseOwner(): Promise<string | undefined> {
+    const r = await this.#call('get', 'read', (s, o) => s.get(derivedKey.lease(this.#o.key), o))
+    return r.ok && typeof r.value === 'string' ? r.value : undefined
+  }
+
+  #release(owner: string): void {
+    void this.#call('releaseLease', 'write', (s, o) =>
+      s.releaseLease(derivedKey.lease(this.#o.key), owner, o),
     )
-    if (r.ok) this.#leaseSent = false
   }
 
   /** A shared cooldown, capped so a forged or absurd entry cannot silence the fleet for long. */
   async readCooldown(): Promise<number | undefined> {
-    const r = await this.#call('get', 'read', (s) => s.get(derivedKey.cooldown(this.#o.key)))
+    const r = await this.#call('get', 'read', (s, o) => s.get(derivedKey.cooldown(this.#o.key), o))
     const until = r.ok ? await this.#o.codec.decodeCooldown(r.value) : undefined
     return until === undefined ? undefined : Math.min(until, this.#o.now() + DEFAULTS.maxCooldownMs)
   }
@@ -119,37 +184,29 @@ export class StoreTier {
     const ttl = until - this.#o.now()
     if (ttl <= 0) return
     const value = await this.#o.codec.encodeCooldown(until)
-    await this.#call('set', 'write', (s) => s.set(derivedKey.cooldown(this.#o.key), value, ttl))
+    await this.#call('set', 'write', (s, o) => s.set(derivedKey.cooldown(this.#o.key), value, ttl, o))
   }
 
   async readFailure(): Promise<FailureRecord | undefined> {
-    const r = await this.#call('get', 'read', (s) => s.get(derivedKey.failure(this.#o.key)))
+    const r = await this.#call('get', 'read', (s, o) => s.get(derivedKey.failure(this.#o.key), o))
     return r.ok ? this.#o.codec.decodeFailure(r.value) : undefined
   }
 
   async writeFailure(failure: FailureRecord): Promise<void> {
     const value = await this.#o.codec.encodeFailure(failure)
-    await this.#call('set', 'write', (s) =>
-      s.set(derivedKey.failure(this.#o.key), value, DEFAULTS.failureMarkerMs),
+    await this.#call('set', 'write', (s, o) =>
+      s.set(derivedKey.failure(this.#o.key), value, DEFAULTS.failureMarkerMs, o),
     )
   }
 
-  /**
-   * A new holder clears the marker of the previous one, so its waiters do not take it for theirs.
-   * Skipped like a read after a failure: with a failing store nobody waits on markers.
-   */
-  async clearFailure(): Promise<void> {
-    await this.#call('delete', 'read', (s) => s.delete(derivedKey.failure(this.#o.key)))
-  }
-
   async #runDelete(token: string): Promise<void> {
-    const r = await this.#call('get', 'write', (s) => s.get(this.#o.key))
+    const r = await this.#call('get', 'write', (s, o) => s.get(this.#o.key, o))
     if (!r.ok) return
     const stored = r.value === undefined ? undefined : await this.#o.codec.decodeToken(r.value)
     if (r.value !== undefined && stored?.accessToken === token) {
       const raw = r.value
       // Compare-and-delete on the exact stored value: a newer token written meanwhile stays.
-      if (!(await this.#call('delete', 'write', (s) => s.delete(this.#o.key, raw))).ok) return
+      if (!(await this.#call('delete', 'write', (s, o) => s.delete(this.#o.key, raw, o))).ok) return
     }
     this.#pendingDeletes.delete(token)
   }
@@ -160,18 +217,26 @@ export class StoreTier {
     return kind === 'read' || this.#failures >= DEFAULTS.storeDownAfterFailures
   }
 
-  async #call<T>(op: string, kind: Kind, fn: (store: TokenStore) => Promise<T>): Promise<Result<T>> {
+  async #call<T>(
+    op: string,
+    kind: Kind,
+    fn: (store: TokenStore, options: StoreCallOptions) => Promise<T>,
+  ): Promise<Result<T>> {
     if (this.#skipped(kind)) return { ok: false }
     const store = this.#store
+    // Aborted when the provider stops waiting, so a store that passes it on (the AWS SDK's
+    // abortSignal) does not land the call later.
+    const controller = new AbortController()
+    const call = Promise.resolve().then(() => fn(store, { signal: controller.signal }))
+    let timedOut = false
     try {
-      const value = await withTimeout(
-        Promise.resolve().then(() => fn(store)),
-        this.#o.timeoutMs,
-        () =>
-          new StoreError(`Store ${op} took longer than storeTimeoutMs (${this.#o.timeoutMs} ms)`, {
-            operation: op,
-          }),
-      )
+      const value = await withTimeout(call, this.#o.timeoutMs, () => {
+        timedOut = true
+        controller.abort()
+        return new StoreError(`Store ${op} took longer than storeTimeoutMs (${this.#o.timeoutMs} ms)`, {
+          operation: op,
+        })
+      })
       this.#failures = 0
       if (this.#reportedDown) {
         this.#reportedDown = false
@@ -191,7 +256,9 @@ export class StoreTier {
             : new StoreError(`Store ${op} failed: ${describe(err)}`, { operation: op, cause: err })
         this.#o.emit({ type: 'store-error', code: error.code, message: error.message })
       }
-      return { ok: false }
+      if (!timedOut) return { ok: false }
+      call.catch(noop)
+      return { ok: false, late: call }
     }
   }
 }

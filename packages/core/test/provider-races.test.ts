@@ -52,8 +52,9 @@ describe('createTokenProvider under races', () => {
     it('should not hand a token rejected during a running flight to the callers that join that flight', async () => {
       const clock = fakeClock()
       const inner = memoryStore({ now: clock.now })
-      // The flight that fetched t1 is still running (its lease release is slow) when t1 is rejected.
-      const { store } = slowStore(inner, 0, (op) => (op === 'releaseLease' ? 100 : undefined))
+      // The flight that fetched t1 is still running (its token write is slow; the lease release is
+      // not waited for) when t1 is rejected.
+      const { store } = slowStore(inner, 0, (op) => (op === 'set' ? 100 : undefined))
       const source = fakeSource(clock.now)
       const p = createTokenProvider({ source, store, encryptionKey: key32(), now: clock.now })
       const first = p.getToken()

@@ -520,5 +520,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
     })
   }
 
-  return { id, fetchToken, subscribe }
+  // The longest one fetchToken may take: its request, and discovery before it when an issuer is given.
+  const attemptMs = issuerUrl === undefined ? timeoutMs : 2 * timeoutMs
+  return { id, fetchToken, subscribe, timeoutMs: attemptMs }
 }
