@@ -231,7 +231,7 @@ export const ISSUE16: Defect[] = [
   },
   {
     name: '16.2 in Lambda (inline refresh) a refresh with a hanging identity provider holds up callers that hold a valid token',
-    seen: "i0 getToken was still waiting at its deadline (500 ms, Middy's time cap) holding token #1 (usable 719993 ms before expiry): a refresh held it up; the same for the 1000 ms and 300 ms AbortSignals",
+    seen: "i0 getToken was still waiting at its deadline (500 ms, Middy's time cap) holding token #1 (usable 719993 ms before expiry): a refresh held it up; and 'i0 getToken failed with its AbortSignal's reason at its deadline (1000 ms) holding token #1 (…)', the same at 300 ms",
     plan: {
       ...base,
       seed: 4002,

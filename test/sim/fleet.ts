@@ -466,6 +466,10 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
       (err) => {
         if (controller?.signal.aborted && err === controller.signal.reason) {
           trace(`i${inst.n}:${via}:aborted`)
+          if (heldFor)
+            violation(
+              `i${inst.n} ${via} failed with its AbortSignal's reason at its deadline (${deadline?.ms} ms) ${heldFor}: a refresh held it up`,
+            )
           return undefined
         }
         failed(inst, err, callSeq, via)
@@ -478,8 +482,13 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
     // inline refresh's wait (DEFAULTS.inlineRefreshWaitMs, where it has one): checked at the later of the two.
     const ms = deadline.abort ? deadline.ms : Math.max(deadline.ms, INLINE_WAIT_MS)
     let timer: ReturnType<typeof setTimeout> | undefined
+    // At the deadline the signal aborts; what the provider answers at that instant still counts
+    // (every promise chain runs before the next real setImmediate turn).
     const cap = new Promise<typeof DEADLINE>((resolve) => {
-      timer = setTimeout(() => resolve(DEADLINE), ms)
+      timer = setTimeout(() => {
+        controller?.abort(new DOMException('The caller’s deadline passed', 'TimeoutError'))
+        setImmediate(() => resolve(DEADLINE))
+      }, ms)
     })
     const first = await Promise.race([settled, cap])
     clearTimeout(timer)
@@ -491,7 +500,6 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
           `${deadline.abort ? 'its AbortSignal' : "Middy's time cap"}) ${heldFor}: a refresh held it up`,
       )
     }
-    controller?.abort(new DOMException('The caller’s deadline passed', 'TimeoutError'))
     return undefined
   }
 
