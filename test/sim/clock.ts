@@ -48,6 +48,8 @@ export interface SimClock {
 }
 
 export const SIM_EPOCH = Date.UTC(2026, 0, 1)
+/** Above any creation order fake-timers hands out: a moved timer fires after those already due then. */
+const MOVED_ORDER = 2 ** 40
 
 /** `owner()` names the async context a timer is created in (the simulator passes an instance's). */
 export function installClock(owner: () => unknown = () => undefined): SimClock {
@@ -71,6 +73,7 @@ export function installClock(owner: () => unknown = () => undefined): SimClock {
   // Paused owners, with the time they resume. A timer of one that is due earlier moves to that time
   // (in fake-timers' heap: removed, moved, pushed back; its id, handle and order stay).
   const frozen = new Map<unknown, number>()
+  let moved = 0
   const heap = () =>
     (clock as unknown as { timerHeap?: { remove(t: FakeTimer): boolean; push(t: FakeTimer): void } })
       .timerHeap
@@ -79,14 +82,20 @@ export function installClock(owner: () => unknown = () => undefined): SimClock {
     const now = clock.now
     for (const [owner, until] of frozen) if (until <= now) frozen.delete(owner)
     if (frozen.size === 0) return
+    const due: FakeTimer[] = []
     for (const t of timers()?.values() ?? []) {
       const until = frozen.get(handles.get(t.id)?.owner)
-      if (until === undefined || t.callAt >= until) continue
+      if (until !== undefined && t.callAt < until) due.push(t)
+    }
+    // Moved in the order they were due, which their new `order` keeps (fake-timers breaks ties by it).
+    due.sort((a, b) => a.callAt - b.callAt || a.order - b.order)
+    for (const t of due) {
+      const until = frozen.get(handles.get(t.id)?.owner)!
       const h = heap()
-      if (h?.remove(t)) {
-        t.callAt = until
-        h.push(t)
-      } else t.callAt = until
+      const inHeap = h?.remove(t)
+      t.callAt = until
+      t.order = MOVED_ORDER + moved++
+      if (inHeap) h!.push(t)
     }
   }
 

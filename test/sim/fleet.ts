@@ -369,8 +369,7 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
    * The token this instance surely still holds and may serve now (conservatively: before the earliest
    * usableUntil any instance's clock and the store's clock margin can give it), if any.
    */
-  const usableHeld = (inst: Instance): Issued | undefined => {
-    const token = inst.last
+  const usableHeld = (inst: Instance, token = inst.last): Issued | undefined => {
     const info = token === undefined ? undefined : world.issued.get(token)
     if (!token || !info || inst.rejected.has(token) || inst.dropped.has(token)) return undefined
     // Whichever margin the provider gives a token read from the store (capped at L/8 on main, not since).
@@ -450,9 +449,13 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
     deadline?: { ms: number; abort?: boolean },
   ): Promise<string | undefined> => {
     const callSeq = ++seq
-    const held = opts.forceRefresh ? undefined : usableHeld(inst)
-    const heldFor =
-      held && `holding token #${held.n} (usable ${held.expiresAt - clock.now()} ms before expiry)`
+    const heldToken = opts.forceRefresh ? undefined : inst.last
+    const held = heldToken === undefined ? undefined : usableHeld(inst, heldToken)
+    // Held at the call and still usable now (a pause may have used up the rest of its life).
+    const holding = () =>
+      held && usableHeld(inst, heldToken)
+        ? `holding token #${held.n} (usable ${held.expiresAt - clock.now()} ms before expiry)`
+        : undefined
     const controller = deadline?.abort ? new AbortController() : undefined
     const settled = (
       controller
@@ -466,6 +469,7 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
       (err) => {
         if (controller?.signal.aborted && err === controller.signal.reason) {
           trace(`i${inst.n}:${via}:aborted`)
+          const heldFor = holding()
           if (heldFor)
             violation(
               `i${inst.n} ${via} failed with its AbortSignal's reason at its deadline (${deadline?.ms} ms) ${heldFor}: a refresh held it up`,
@@ -473,6 +477,7 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
           return undefined
         }
         failed(inst, err, callSeq, via)
+        const heldFor = holding()
         if (heldFor) violation(`i${inst.n} ${via} failed (${describe(err)}) ${heldFor}: a refresh failed it`)
         return undefined
       },
@@ -494,6 +499,7 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
     clearTimeout(timer)
     if (first !== DEADLINE) return first
     trace(`i${inst.n}:${via}:deadline`)
+    const heldFor = holding()
     if (heldFor) {
       violation(
         `i${inst.n} ${via} was still waiting at its deadline (${ms} ms, ` +
