@@ -269,6 +269,40 @@ describe('createTokenProvider (issue 16)', () => {
     })
   })
 
+  describe('refresh window', () => {
+    it('should not poll a store once per few milliseconds while another instance holds the lease', async () => {
+      const clock = fakeClock()
+      const inner = memoryStore({ now: clock.now })
+      let acquires = 0
+      const store: TokenStore = {
+        ...inner,
+        acquireLease: (k, w, t, o) => {
+          acquires++
+          return inner.acquireLease(k, w, t, o)
+        },
+      }
+      const p = createTokenProvider({
+        source: fakeSource(clock.now),
+        store,
+        encryption: false,
+        now: clock.now,
+        jitter: 0,
+      })
+      await p.getToken()
+      await inner.acquireLease(leaseKey(p.key), 'another-instance', HOUR)
+      acquires = 0
+      // 800 ms before usableUntil (expiry − 30 s): the end of the refresh window.
+      clock.advance(HOUR - DEFAULTS.expirySkewMs - 800)
+      for (let i = 0; i < 40; i++) {
+        await p.getToken()
+        await pause(2)
+        clock.advance(10)
+      }
+      // 400 ms of calls: one try, not one every left/8 (100 ms, then less and less).
+      expect(acquires).toBe(1)
+    })
+  })
+
   describe('fail-open events', () => {
     it('should report a fetch made because the store is down, and one made after the lease wait ran out', async () => {
       const clock = fakeClock()

@@ -231,9 +231,11 @@ export function m2mToken<TName extends string>(
   // failed prefetch is asked again instead of replayed.
   const prefetched: Array<Promise<string> | undefined> = new Array(count).fill(undefined)
 
-  const ask = (i: number): Promise<string> => {
+  const ask = (i: number, signal?: AbortSignal): Promise<string> => {
     try {
-      return providers[i]!.getToken()
+      // The signal tells the provider the invocation's deadline: a provider holding a usable token
+      // serves it then instead of waiting for a refresh (core's inline refresh).
+      return providers[i]!.getToken(signal && { signal })
     } catch (err) {
       return Promise.reject(err)
     }
@@ -251,9 +253,9 @@ export function m2mToken<TName extends string>(
     }
   }
 
-  const start = (i: number): Promise<string> => {
+  const start = (i: number, signal?: AbortSignal): Promise<string> => {
     const p = prefetched[i]
-    if (p === undefined) return ask(i)
+    if (p === undefined) return ask(i, signal)
     prefetched[i] = undefined
     return p
   }
@@ -269,6 +271,7 @@ export function m2mToken<TName extends string>(
     request: AnyRequest,
     pending: Promise<string>[],
     settled: unknown[],
+    deadline: AbortController | undefined,
   ): Promise<void> => {
     const checked = new Array<Promise<string>>(count)
     for (let i = 0; i < count; i++) {
@@ -291,17 +294,21 @@ export function m2mToken<TName extends string>(
       const budgetMs = Math.max(0, Math.floor(remainingMs - marginMs))
       let timer: ReturnType<typeof setTimeout> | undefined
       const timeout = new Promise<never>((_, reject) => {
-        const giveUp = () => {
+        const timedOut = () => {
           const late = names.filter((_, i) => settled[i] === PENDING)
-          reject(
-            new TokenUnavailableError(
-              `Stopped waiting for the ${late.map((n) => `\`${n}\``).join(', ')} token after ${budgetMs} ms, ${marginMs} ms before the Lambda times out, so the invocation can still answer; the request goes on and the next invocation uses its result`,
-              { tokenNames: late, reason: 'timeout', waitedMs: budgetMs },
-            ),
+          return new TokenUnavailableError(
+            `Stopped waiting for the ${late.map((n) => `\`${n}\``).join(', ')} token after ${budgetMs} ms, ${marginMs} ms before the Lambda times out, so the invocation can still answer; the request goes on and the next invocation uses its result`,
+            { tokenNames: late, reason: 'timeout', waitedMs: budgetMs },
           )
         }
-        if (budgetMs === 0) giveUp()
-        else timer = setTimeout(giveUp, budgetMs)
+        // The deadline reaches the providers first (their signal): one holding a usable token
+        // answers with it within this turn's promise jobs, before the check phase that gives up.
+        const atDeadline = () => {
+          deadline?.abort(timedOut())
+          setImmediate(() => reject(timedOut()))
+        }
+        if (budgetMs === 0) atDeadline()
+        else timer = setTimeout(atDeadline, budgetMs)
       })
       try {
         // Abandoning the wait, not aborting the request: the provider's single flight keeps the
@@ -319,8 +326,9 @@ export function m2mToken<TName extends string>(
     // Every request starts before the first await, so several tokens are fetched in parallel.
     const pending = new Array<Promise<string>>(count)
     const settled = new Array<unknown>(count)
+    const deadline = marginMs === false ? undefined : new AbortController()
     for (let i = 0; i < count; i++) {
-      const p = start(i)
+      const p = start(i, deadline?.signal)
       pending[i] = p
       settled[i] = PENDING
       // Also the rejection handler each promise needs; failures surface through the slow path.
@@ -332,7 +340,7 @@ export function m2mToken<TName extends string>(
     // resolved promise) has landed in `settled` by then, with no timer and no race.
     await undefined
     for (let i = 0; i < count; i++) {
-      if (settled[i] === PENDING) return waitForAll(request, pending, settled)
+      if (settled[i] === PENDING) return waitForAll(request, pending, settled, deadline)
     }
     for (let i = 0; i < count; i++) put(request, i, checkToken(settled[i], names[i]!))
   }

@@ -4,9 +4,11 @@ import middy from '@middy/core'
 import { getInternal } from '@middy/util'
 import {
   ConfigError,
+  createTokenProvider,
   RateLimitedError,
   TokenEndpointError,
   type TokenProvider,
+  type TokenSet,
   TokenstashError,
 } from '@tokenstash/core'
 import { DEFAULTS, m2mToken, TokenUnavailableError } from '@tokenstash/middy'
@@ -401,6 +403,55 @@ describe('m2mToken', () => {
       orders.held[0]!.resolve('orders-1')
       await jest.advanceTimersByTimeAsync(1_000)
       expect(await outcome).toMatchObject({ reason: 'timeout', tokenNames: ['billingApiToken'] })
+    })
+
+    it('should serve the current token within the time cap while an inline refresh hangs, and land the refresh after recovery', async () => {
+      let t = 1_700_000_000_000
+      const now = () => t
+      let calls = 0
+      let hang = false
+      const timeouts: Array<(err: Error) => void> = []
+      const source = {
+        id: 'hanging-idp',
+        async fetchToken(): Promise<TokenSet> {
+          calls++
+          const issuedAt = now()
+          // A hanging request ends when its own timeout fires: here, when the test says.
+          if (hang) await new Promise<void>((_, reject) => timeouts.push(reject))
+          return {
+            accessToken: `tok-${calls}`,
+            tokenType: 'Bearer',
+            issuedAt,
+            expiresAt: issuedAt + 3_600_000,
+          }
+        },
+      }
+      const orders = createTokenProvider({ source, now, jitter: 0, backgroundRefresh: false })
+      const handler = middy(async (_event: unknown, context: Ctx) => context.ordersApiToken, {
+        timeoutEarlyInMillis: 0,
+      }).use(m2mToken({ fetchData: { ordersApiToken: orders }, remainingTimeMarginMs: 500 }))
+      // Invocations 1-4: fresh token from memory.
+      for (let i = 0; i < 4; i++)
+        await expect(invoke(handler, events.direct(), lambdaContext())).resolves.toBe('tok-1')
+      // The identity provider hangs; the token enters its refresh window (still good for 14 min).
+      hang = true
+      t += 0.8 * 3_600_000
+      // Invocations 5, 6 and 7, each with a 1 s cap (1.5 s timeout − 500 ms margin), shorter than
+      // the provider's own inline bound: the current token, not a TokenUnavailableError.
+      for (let i = 0; i < 3; i++) {
+        await expect(invoke(handler, events.direct(), lambdaContext({ timeoutMs: 1_500 }))).resolves.toBe(
+          'tok-1',
+        )
+      }
+      expect(calls).toBe(2)
+      // The identity provider recovers, the hung request times out, and the next refresh lands.
+      hang = false
+      for (const fail of timeouts)
+        fail(new TokenEndpointError('timed out', { endpoint: 'e', retryable: false }))
+      await flush()
+      t += 60_000
+      await invoke(handler, events.direct(), lambdaContext({ timeoutMs: 1_500 }))
+      await expect(invoke(handler, events.direct(), lambdaContext())).resolves.toBe('tok-3')
     })
 
     it('should not consult the deadline when the token is already in memory', async () => {
