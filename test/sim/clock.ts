@@ -9,6 +9,7 @@ import { type Clock, withGlobal } from '@sinonjs/fake-timers'
 const realSetImmediate = globalThis.setImmediate
 
 interface FakeTimer {
+  id: number
   callAt: number
   order: number
 }
@@ -26,10 +27,19 @@ export interface SimClock {
    * owner's async context (see `installClock`). Simulated I/O is a ref'd timer.
    */
   refTimers(owner?: unknown): number
+  /** Every timer of `owner`, ref'd or not: none means the owner is idle (nothing of it will run again). */
+  timersOf(owner: unknown): number
   /** When the next timer fires, or undefined when none is left. */
   nextAt(): number | undefined
   /** Fires the next timer only (moving the clock to it). */
   fireNext(): void
+  /**
+   * Pauses an owner until `until` (SIGSTOP, a frozen Lambda container): none of its timers fires
+   * before then, those due meanwhile fire at `until`, in the order they were due, all at once.
+   */
+  freeze(owner: unknown, until: number): void
+  /** Whether `owner` is paused now. */
+  frozen(owner: unknown): boolean
   /** Moves the clock forward to `t`; the caller checks first that no timer is due before it. */
   advanceTo(t: number): void
   /** Drops every timer and moves back to the start, for the next schedule. */
@@ -38,6 +48,8 @@ export interface SimClock {
 }
 
 export const SIM_EPOCH = Date.UTC(2026, 0, 1)
+/** Above any creation order fake-timers hands out: a moved timer fires after those already due then. */
+const MOVED_ORDER = 2 ** 40
 
 /** `owner()` names the async context a timer is created in (the simulator passes an instance's). */
 export function installClock(owner: () => unknown = () => undefined): SimClock {
@@ -58,7 +70,37 @@ export function installClock(owner: () => unknown = () => undefined): SimClock {
     }, fake)
   }
 
+  // Paused owners, with the time they resume. A timer of one that is due earlier moves to that time
+  // (in fake-timers' heap: removed, moved, pushed back; its id, handle and order stay).
+  const frozen = new Map<unknown, number>()
+  let moved = 0
+  const heap = () =>
+    (clock as unknown as { timerHeap?: { remove(t: FakeTimer): boolean; push(t: FakeTimer): void } })
+      .timerHeap
+  const holdFrozen = () => {
+    if (frozen.size === 0) return
+    const now = clock.now
+    for (const [owner, until] of frozen) if (until <= now) frozen.delete(owner)
+    if (frozen.size === 0) return
+    const due: FakeTimer[] = []
+    for (const t of timers()?.values() ?? []) {
+      const until = frozen.get(handles.get(t.id)?.owner)
+      if (until !== undefined && t.callAt < until) due.push(t)
+    }
+    // Moved in the order they were due, which their new `order` keeps (fake-timers breaks ties by it).
+    due.sort((a, b) => a.callAt - b.callAt || a.order - b.order)
+    for (const t of due) {
+      const until = frozen.get(handles.get(t.id)?.owner)!
+      const h = heap()
+      const inHeap = h?.remove(t)
+      t.callAt = until
+      t.order = MOVED_ORDER + moved++
+      if (inHeap) h!.push(t)
+    }
+  }
+
   const next = (): FakeTimer | undefined => {
+    holdFrozen()
     let first: FakeTimer | undefined
     for (const t of timers()?.values() ?? []) {
       if (!first || t.callAt < first.callAt || (t.callAt === first.callAt && t.order < first.order)) first = t
@@ -78,16 +120,28 @@ export function installClock(owner: () => unknown = () => undefined): SimClock {
       }
       return n
     },
+    timersOf(of: unknown) {
+      let n = 0
+      for (const id of timers()?.keys() ?? []) if (handles.get(id)?.owner === of) n++
+      return n
+    },
     nextAt: () => next()?.callAt,
     fireNext() {
+      holdFrozen()
       clock.next()
     },
+    freeze(owner, until) {
+      frozen.set(owner, Math.max(until, frozen.get(owner) ?? 0))
+      holdFrozen()
+    },
+    frozen: (owner) => (frozen.get(owner) ?? 0) > clock.now,
     advanceTo(t) {
       if (t > clock.now) clock.tick(t - clock.now)
     },
     reset() {
       clock.reset()
       handles.clear()
+      frozen.clear()
     },
     uninstall() {
       clock.uninstall()

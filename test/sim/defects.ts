@@ -71,6 +71,8 @@ export const DEFECTS: Defect[] = [
     plan: {
       ...base,
       seed: 1004,
+      // Tokens long enough to be shared through the store (shorter ones each instance fetches itself).
+      lifetimesMs: [HOUR, HOUR],
       instances: [0, 1, 2, 3].map(() => ({ key: 0, background: false })),
       ops: [
         { at: 0, kind: 'hang', inst: 0, method: 'get', nth: 1, afterLease: true },
@@ -158,6 +160,7 @@ export const RACES: Defect[] = [
     plan: {
       ...base,
       seed: 3001,
+      lifetimesMs: [HOUR, HOUR],
       sourceLatencyMs: [6_000, 6_000],
       instances: [0, 1, 2, 3, 4, 5].map(() => ({ key: 0, background: false })),
       ops: [0, 1, 2, 3, 4, 5].map((inst) => ({ at: inst * 10, kind: 'call' as const, inst })),
@@ -169,6 +172,7 @@ export const RACES: Defect[] = [
     plan: {
       ...base,
       seed: 3002,
+      lifetimesMs: [HOUR, HOUR],
       instances: [0, 1, 2, 3, 4, 5].map(() => ({ key: 0, background: false })),
       script: [Array.from({ length: 6 }, () => ({ outcome: 'invalid_client' as const }))],
       ops: [0, 1, 2, 3, 4, 5].map((inst) => ({ at: inst * 10, kind: 'call' as const, inst })),
@@ -197,6 +201,84 @@ export const RACES: Defect[] = [
           kind: 'call' as const,
           inst: 1,
         })),
+      ],
+    },
+  },
+]
+
+/**
+ * Defects 1, 2, 3 and 5 of issue 16, as fixed schedules. `seen` is the violation the simulator
+ * reported for each on main at 8fff98d (before the owned leases, deadlines and invalidate fixes).
+ */
+export const ISSUE16: Defect[] = [
+  {
+    name: '16.1 a failure marker from a former lease holder (frozen past its lease) fails the waiters of the live one',
+    seen: "at +46005 ms: i2 getToken failed (ERR_TOKEN_ENDPOINT) at +40042 ms while waiting on i1's lease, and i1's attempt went on to write its token: only the current holder's failure may fail its waiters",
+    plan: {
+      ...base,
+      seed: 4001,
+      instances: [0, 1, 2].map(() => ({ key: 0, background: false })),
+      // i0's request fails; i1's, sent once i0's lease has expired under it, takes 15 s and succeeds.
+      script: [[{ outcome: '5xx' }, { outcome: 'ok', latencyMs: 15_000 }]],
+      ops: [
+        { at: 0, kind: 'call', inst: 0 },
+        // i0 holds the lease and waits on its request: paused for 40 s (SIGSTOP, a frozen container).
+        { at: 20, kind: 'freeze', inst: 0, ms: 40_000 },
+        { at: 31_000, kind: 'call', inst: 1 },
+        { at: 31_100, kind: 'call', inst: 2 },
+      ],
+    },
+  },
+  {
+    name: '16.2 in Lambda (inline refresh) a refresh with a hanging identity provider holds up callers that hold a valid token',
+    seen: "i0 getToken was still waiting at its deadline (500 ms, Middy's time cap) holding token #1 (usable 719993 ms before expiry): a refresh held it up; and 'i0 getToken failed with its AbortSignal's reason at its deadline (1000 ms) holding token #1 (…)', the same at 300 ms",
+    plan: {
+      ...base,
+      seed: 4002,
+      lifetimesMs: [HOUR, HOUR],
+      instances: [{ key: 0, background: false }],
+      script: [[{ outcome: 'ok' }, { outcome: 'ok', latencyMs: 20_000 }]],
+      ops: [
+        { at: 0, kind: 'call', inst: 0 },
+        // Three invocations in the refresh window: an AbortSignal, Middy's time cap, and both again.
+        { at: 0.8 * HOUR, kind: 'call', inst: 0, deadlineMs: 1_000, abort: true },
+        { at: 0.8 * HOUR + 10, kind: 'call', inst: 0, deadlineMs: 500 },
+        { at: 0.8 * HOUR + 2_000, kind: 'call', inst: 0, deadlineMs: 300, abort: true },
+      ],
+    },
+  },
+  {
+    name: '16.3 an acquireLease landing after storeTimeoutMs leaves a lease nobody releases',
+    seen: 'a lease of i0 (granted at +1201 ms, landing after its client gave up) outlives its attempt: held 30000 ms more while i0 has nothing left to run',
+    plan: {
+      ...base,
+      seed: 4003,
+      instances: [
+        { key: 0, background: false },
+        { key: 0, background: false },
+      ],
+      ops: [
+        // A throttled conditional put retried by the SDK: it lands 1.2 s later, whatever the client did.
+        { at: 0, kind: 'hang', inst: 0, method: 'acquireLease', nth: 1, ms: 1_200, ignoresAbort: true },
+        { at: 0, kind: 'call', inst: 0 },
+        { at: 3_000, kind: 'revoke', key: 0 },
+        { at: 4_000, kind: 'call', inst: 1 },
+      ],
+    },
+  },
+  {
+    name: '16.5 invalidate() is undone by a getToken() that reads the store while the (slower) delete is under way',
+    seen: 'i0 getToken returned token #1, which an invalidate() on this instance dropped before the call',
+    plan: {
+      ...base,
+      seed: 4005,
+      deleteLatencyMs: [300, 300],
+      instances: [{ key: 0, background: false }],
+      ops: [
+        { at: 0, kind: 'call', inst: 0 },
+        { at: 1_000, kind: 'invalidateAll', inst: 0 },
+        { at: 1_010, kind: 'call', inst: 0 },
+        { at: 1_400, kind: 'call', inst: 0 },
       ],
     },
   },

@@ -1,6 +1,6 @@
 import type { TokenProvider } from '@tokenstash/core'
 import type { SimClock } from './clock'
-import { DEFECTS, type Defect, FOUND, RACES } from './defects'
+import { DEFECTS, type Defect, FOUND, ISSUE16, RACES } from './defects'
 import { installSimClock, type Plan, runPlan } from './fleet'
 import { randomPlan } from './schedule'
 
@@ -37,7 +37,8 @@ describe('fleet simulator', () => {
       const seeds = REPLAY === undefined ? Array.from({ length: SCHEDULES }, (_, i) => BASE + i) : [REPLAY]
       const interleavings = new Set<string>()
       const failures: string[] = []
-      const kinds = new Map<string, number>()
+      /** Per kind of violation: how many schedules broke it, and the first seed that did. */
+      const kinds = new Map<string, { count: number; first: number }>()
       let failing = 0
       let steps = 0
       const started = process.hrtime.bigint()
@@ -48,7 +49,11 @@ describe('fleet simulator', () => {
         steps += result.steps
         if (REPLAY !== undefined) console.log(`${JSON.stringify(plan)}\n${result.trace.join('\n')}`)
         if (result.violations.length === 0) continue
-        for (const kind of new Set(result.violations.map(kindOf))) kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
+        for (const kind of new Set(result.violations.map(kindOf))) {
+          const k = kinds.get(kind) ?? { count: 0, first: seed }
+          k.count++
+          kinds.set(kind, k)
+        }
         if (++failing <= 5)
           failures.push(`seed ${seed}: ${result.violations[0]}\n  replay: ${replayCommand(seed)}`)
       }
@@ -57,12 +62,14 @@ describe('fleet simulator', () => {
         `fleet simulator: ${seeds.length} schedules (seeds ${seeds[0]}..${seeds[seeds.length - 1]}), ` +
           `${interleavings.size} distinct interleavings, ${steps} timer steps, ${failing} with violations, ${ms} ms`,
       )
-      for (const [kind, count] of [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
-        failures.push(`${count} schedules broke: ${kind}`)
+      for (const [kind, { count, first }] of [...kinds]
+        .sort((a, b) => b[1].count - a[1].count)
+        .slice(0, 12)) {
+        failures.push(`${count} schedules broke (first: seed ${first}): ${kind}`)
       }
       expect(failures).toEqual([])
     },
-    Math.max(180_000, SCHEDULES * 40),
+    Math.max(180_000, SCHEDULES * 100),
   )
 
   it('should replay a schedule exactly: same seed, same interleaving, same violations', async () => {
@@ -92,6 +99,12 @@ describe('fleet simulator', () => {
 
   describe('the defaults and races of issue 8 as fixed schedules', () => {
     it.each(RACES.map((d) => [d.name, d] as const))('should hold every invariant in case %s', (_, d) =>
+      holds(d),
+    )
+  })
+
+  describe('the defects of issue 16 as fixed schedules', () => {
+    it.each(ISSUE16.map((d) => [d.name, d] as const))('should hold every invariant in defect %s', (_, d) =>
       holds(d),
     )
   })
