@@ -616,8 +616,10 @@ class Provider implements TokenProvider {
       onRateLimit: (error) => this.#shareRateLimit(error),
     }).catch((err: unknown) => {
       // Once per request: the callers that joined it each get an `error` event of their own.
-      const status = err instanceof TokenEndpointError ? err.status : undefined
-      this.#emit({ type: 'fetch-error', code: err instanceof TokenstashError ? err.code : undefined, status })
+      // `instanceof` on a revoked Proxy a custom source threw would throw a TypeError of its own.
+      const own = inspectable(err) && err instanceof TokenstashError
+      const status = own && err instanceof TokenEndpointError ? err.status : undefined
+      this.#emit({ type: 'fetch-error', code: own ? err.code : undefined, status })
       throw err
     })
     // The endpoint answered: this instance's own rate limit is over.
