@@ -154,6 +154,8 @@ interface Instance {
   rejected: Map<string, { seq: number; threw?: string }>
   /** Token → sequence number at which an invalidate() that dropped it resolved. */
   dropped: Map<string, number>
+  /** Tokens an invalidate() was called for (resolved or not): this instance no longer holds them. */
+  dropping: Set<string>
   /** The last token this instance returned to a caller. */
   last?: string
 }
@@ -313,6 +315,7 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
       provider: options.wrap?.(provider, n) ?? provider,
       rejected: new Map(),
       dropped: new Map(),
+      dropping: new Set(),
     }
   })
 
@@ -371,7 +374,7 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
    */
   const usableHeld = (inst: Instance, token = inst.last): Issued | undefined => {
     const info = token === undefined ? undefined : world.issued.get(token)
-    if (!token || !info || inst.rejected.has(token) || inst.dropped.has(token)) return undefined
+    if (!token || !info || inst.rejected.has(token) || inst.dropping.has(token)) return undefined
     // Whichever margin the provider gives a token read from the store (capped at L/8 on main, not since).
     const margin = Math.max(
       Math.min(DEFAULTS.expirySkewMs + storeMargin, info.lifetimeMs / 8),
@@ -578,6 +581,7 @@ async function simulate(plan: Plan, clock: SimClock, options: RunOptions): Promi
           // The token it drops: the one this instance last served. Once invalidate() resolved, calls
           // made after never get it back, whatever order the store answers in.
           const dropping = inst.last
+          if (dropping !== undefined) inst.dropping.add(dropping)
           try {
             await inst.provider.invalidate()
           } catch (err) {
