@@ -65,6 +65,7 @@ describe('built packages', () => {
       'clientCredentials',
       'auth0',
       'cognito',
+      'cognitoGetClientToken',
       'memoryStore',
       'DEFAULTS',
       'TokenstashError',
@@ -76,7 +77,7 @@ describe('built packages', () => {
     ]) {
       expect(core).toContain(name)
     }
-    expect(names('@tokenstash/core/testing', 'import')).toEqual(['runStoreContract'])
+    expect(names('@tokenstash/core/testing', 'import')).toEqual(['fakeTokenProvider', 'runStoreContract'])
   })
 
   it('should sign private_key_jwt assertions from both builds without loading a JOSE library', () => {
