@@ -71,9 +71,17 @@ describe('published packages', () => {
   it.each(packages)('should pack @tokenstash/%s with its licence, clean for publint and attw', (dir) => {
     const r = results.find((x) => x.dir === dir)!
     expect(r.files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'dist/index.js']))
-    // Nothing but dist/, the readme, the licence and the manifest: no src/, no tests.
+    // Nothing but dist/, the readme, the licence, the manifest and the files its `bin` names
+    // (the proxy's committed shim, so a fresh clone links it before a build): no src/, no tests.
+    const bin = manifest(dir).bin ?? {}
+    const bins = (typeof bin === 'string' ? [bin] : Object.values<string>(bin)).map((f) =>
+      f.replace(/^\.\//, ''),
+    )
+    expect(r.files).toEqual(expect.arrayContaining(bins))
     expect(
-      r.files.filter((f) => !f.startsWith('dist/') && !['LICENSE', 'README.md', 'package.json'].includes(f)),
+      r.files.filter(
+        (f) => !f.startsWith('dist/') && ![...bins, 'LICENSE', 'README.md', 'package.json'].includes(f),
+      ),
     ).toEqual([])
     expect({ dir, publint: r.publint, attw: r.attw }).toEqual({ dir, publint: [], attw: [] })
   })
