@@ -27,9 +27,13 @@ import type { TokenEvent } from './types'
  * ```
  */
 export interface Logger {
+  /** A degraded episode began (a store outage, a fail-open, unreadable entries): one line per episode. */
   warn(message: string): unknown
+  /** Token requests that fail; without it they go to `warn`. */
   error?(message: string): unknown
+  /** An episode's recovery (the store answers again); without it recoveries go to `warn`. */
   info?(message: string): unknown
+  /** Detail nobody is paged for; without it these lines are dropped. */
   debug?(message: string): unknown
 }
 

@@ -26,8 +26,16 @@ export function bareOrigin(entry: unknown): string | undefined {
   }
 }
 
-/** What the adapters write to: any logger with a `debug(message)` method (console, pino, Powertools). */
+/**
+ * What the adapters write to: any logger with a `debug(message)` method (console, pino, Powertools).
+ *
+ * @example
+ * ```ts
+ * const logger: DebugLogger = pino({ level: 'debug' })
+ * ```
+ */
 export interface DebugLogger {
+  /** Called with one string, on the logger (`logger.debug(text)`); never holds a token. */
   debug?(message: string): unknown
 }
 

@@ -163,6 +163,15 @@ export interface GetTokenOptions {
   forceRefresh?: boolean
 }
 
+/**
+ * Options of {@link TokenProvider.ensureFresh}: how long the shared token must stay usable, and
+ * which keys count as used (the warmer's schedule).
+ *
+ * @example
+ * ```ts
+ * await provider.ensureFresh!({ until: Date.now() + 6 * 60_000, usedWithinMs: 24 * 3_600_000 })
+ * ```
+ */
 export interface EnsureFreshOptions {
   /**
    * Epoch ms until which the shared token must stay usable and before the fleet's refresh point:
@@ -177,6 +186,7 @@ export interface EnsureFreshOptions {
    * token). Saves token requests when nobody calls; the first instance after a quiet spell may refresh inline.
    */
   idleAfterMs?: number
+  /** Abandons the store calls and the token request of this call. */
   signal?: AbortSignal
 }
 

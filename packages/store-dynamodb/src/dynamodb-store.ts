@@ -48,7 +48,9 @@ export interface DynamoDbStoreOptions {
  * ```
  */
 export interface DynamoDbTokenStore extends TokenStore {
+  /** The stored value, or undefined when absent or expired; for a lease key, its owner. */
   get(key: string, options?: StoreCallOptions): Promise<string | undefined>
+  /** Stores `value` under `key` for `ttlMs`. */
   set(key: string, value: string, ttlMs: number, options?: StoreCallOptions): Promise<void>
   delete(key: string, expected?: string, options?: StoreCallOptions): Promise<void>
   acquireLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>

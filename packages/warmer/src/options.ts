@@ -1,8 +1,16 @@
 import { ConfigError, type TokenProvider } from '@tokenstash/core'
 import { DEFAULTS } from './defaults'
 
-/** Where the warmer reports providers that failed or whose lifetime is too short for the schedule. */
+/**
+ * Where the warmer reports providers that failed or whose lifetime is too short for the schedule.
+ *
+ * @example
+ * ```ts
+ * createWarmer({ providers: { ordersApiToken }, intervalMs: 5 * 60_000, logger: pino() })
+ * ```
+ */
 export interface WarmerLogger {
+  /** Called with one string, on the logger (`logger.warn(text)`); never holds a token. */
   warn(message: string): void
 }
 

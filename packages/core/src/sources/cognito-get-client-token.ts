@@ -29,9 +29,11 @@ export interface CognitoGetClientTokenOptions {
   clientMetadata?: Record<string, string>
   /** Another endpoint (a VPC endpoint, a FIPS endpoint, a local stand-in); https, or http on loopback. */
   endpoint?: string
-  /** Per-request timeout. Default {@link DEFAULTS.timeoutMs}. */
+  /** Per-request timeout. Default `DEFAULTS.timeoutMs` ({@link DEFAULTS}). */
   timeoutMs?: number
+  /** The fetch to use, for tests and proxies. Default the global `fetch`. */
   fetch?: typeof fetch
+  /** Clock for `issuedAt`, epoch ms. Default `Date.now`. */
   now?: () => number
 }
 
