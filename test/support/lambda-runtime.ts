@@ -31,6 +31,8 @@ const ordersApiToken = createTokenProvider({
   encryptionKey: config.encryptionKey,
   namespace: config.namespace,
   storeTimeoutMs: config.storeTimeoutMs,
+  // One host clock (every container is a process on this machine): short-lived tokens are shared.
+  clockSkewToleranceMs: 0,
   onEvent: (e) => events.push(e),
 })
 

@@ -172,6 +172,13 @@ function reason(err: unknown): string {
       ? /\b(E[A-Z][A-Z0-9_]{2,30})\b/.exec(message)?.[1]
       : undefined
   if (errno) return errno
+  // A socket hang-up (ECONNRESET, EPIPE) the SDK renamed TimeoutError reaches jest wrapped as
+  // "AWS SDK error wrapper for TimeoutError: socket hang up": the wrapped error's name is taken.
+  const wrapped =
+    name === 'Error' && typeof message === 'string'
+      ? /^AWS SDK error wrapper for ([A-Za-z][A-Za-z0-9_]{0,80}):/.exec(message)?.[1]
+      : undefined
+  if (wrapped && wrapped !== 'Error') return wrapped
   return typeof name === 'string' && /^[A-Za-z][A-Za-z0-9_.]{0,80}$/.test(name) ? name : 'unknown error'
 }
 
@@ -245,11 +252,11 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): DynamoDbTokenStore
       return await fn(key, send)
     } catch (err) {
       const why = reason(err)
-      // A socket error is about reaching DynamoDB; anything else is about the table or permissions.
+      // A socket error or a timeout is about reaching DynamoDB; anything else is about the table or permissions.
       const hint =
         err instanceof UnreadableExpiry
           ? "a document client's `wrapNumbers` function must return a number, a bigint, a string, or an object whose string form is the number"
-          : /^E[A-Z]/.test(why)
+          : /^E[A-Z]/.test(why) || why === 'TimeoutError'
             ? 'check that the DynamoDB endpoint is reachable'
             : 'check the table, its key schema and the IAM policy'
       throw new StoreError(`DynamoDB ${operation} on table ${tableName} failed (${why}); ${hint}`, {

@@ -356,6 +356,22 @@ describe('dynamoDbStore', () => {
       )
     })
 
+    it("should name the type of a socket hang-up the SDK wrapped (its TimeoutError), as the endpoint's problem", async () => {
+      // What a request cut by a stopping endpoint reaches the caller as under jest (another realm):
+      // the SDK names ECONNRESET/EPIPE 'TimeoutError', and the wrapper keeps no code.
+      class DynamoDBDocumentClient {
+        async send() {
+          throw new Error('AWS SDK error wrapper for TimeoutError: socket hang up value=secret-value-123')
+        }
+      }
+      const err = (await dynamoDbStore({ client: new DynamoDBDocumentClient() as never, tableName: 'tokens' })
+        .get('k')
+        .catch((e: unknown) => e)) as StoreError
+      expect(err.message).toBe(
+        'DynamoDB get on table tokens failed (TimeoutError); check that the DynamoDB endpoint is reachable',
+      )
+    })
+
     it('should reject an empty key before calling DynamoDB', async () => {
       await expect(
         dynamoDbStore({ client: makeClient(), tableName: 'tokens' }).get(''),
