@@ -90,6 +90,8 @@ function tokenSource(): BearerTokenProvider | TokenProvider {
         // A fleet of a few worker threads loading the AWS SDK at once on 2 cores is slower than
         // Lambda; the 1 s default would count the store as down during a scale-out burst.
         storeTimeoutMs: 5_000,
+        // Every simulated container runs on this one host clock: 4 s tokens are shared only without the skew tolerance.
+        clockSkewToleranceMs: 0,
         onEvent: (e) => {
           if (e.type === 'lease-wait') waiting = true
         },

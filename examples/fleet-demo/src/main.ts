@@ -168,6 +168,8 @@ async function main(): Promise<number> {
         store,
         encryptionKey,
         storeTimeoutMs: 5_000,
+        // The warmer and the containers run on this one host clock, as the handler's providers say.
+        clockSkewToleranceMs: 0,
       })
       const { warm } = createWarmer({
         providers: { api: provider },

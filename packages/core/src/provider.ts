@@ -259,8 +259,9 @@ class Provider implements TokenProvider {
         if (usedWithinMs !== undefined && since > usedWithinMs) return { outcome: 'unused', usedAt }
         idle = idleAfterMs !== undefined && since > idleAfterMs
       }
-      // The fleet's view is the store; without one, this instance's memory.
-      const seen = tier ? (await tier.readToken())?.set : this.#cur?.set
+      // The fleet's view is the store; without one, or with tokens too short to share (each
+      // instance fetches its own, nothing is written there), this instance's memory.
+      const seen = tier && !this.#unshared ? (await tier.readToken())?.set : this.#cur?.set
       if (seen && !this.#isRejected(seen.accessToken)) {
         // Idle: no instance is there to reach a refresh point; a cold one adopts any usable token.
         const t = this.#fleetTiming(seen)
@@ -290,7 +291,7 @@ class Provider implements TokenProvider {
 
   /** The fleet's view of a stored token: the earliest refresh point any instance computes for it. */
   #fleetTiming(set: TokenSet): Timing {
-    return timing(set, this.#fleetPolicy, this.#tier ? this.#clockMarginMs : 0)
+    return timing(set, this.#fleetPolicy, this.#tier && !this.#unshared ? this.#clockMarginMs : 0)
   }
 
   /** Fire-and-forget, at most once per DEFAULTS.useMarkEveryMs: never awaited by a caller. */

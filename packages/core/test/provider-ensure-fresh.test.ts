@@ -4,7 +4,8 @@ import { fakeClock, fakeSource, key32 } from './helpers'
 // ensureFresh: what a scheduled warmer asks of a provider. The fleet's earliest refresh point is
 // issuedAt + (refreshRatio − jitter)·L: with 0.75 and 0.05 on a 100 s token, 70 s after issue.
 const L = 100_000
-const policy = { refreshRatio: 0.75, jitter: 0.05, expirySkewMs: 0 }
+// One fake clock for every instance: 100 s tokens are shared only without the skew tolerance.
+const policy = { refreshRatio: 0.75, jitter: 0.05, expirySkewMs: 0, clockSkewToleranceMs: 0 }
 
 function fleet() {
   const clock = fakeClock()
@@ -113,7 +114,7 @@ describe('ensureFresh', () => {
     const warmer = make()
     await warmer.ensureFresh!({ until: clock.t })
     clock.advance(60_000)
-    // Usable until 87.5 s after issue (the store's clock margin is capped at 1/8 of the lifetime).
+    // Usable until 100 s after issue (no expiry skew, no clock margin on one clock).
     const idle = await warmer.ensureFresh!({ until: clock.t + 15_000, idleAfterMs: 1_000 })
     expect(idle).toMatchObject({ outcome: 'fresh', idle: true })
     expect(source.calls).toBe(1)
@@ -142,6 +143,32 @@ describe('ensureFresh', () => {
     clock.advance(60_000)
     await instance.getToken()
     expect(sets.filter((k) => k.endsWith('#used'))).toHaveLength(2)
+  })
+
+  it('should keep its own token fresh, fetching once per refresh cycle, when tokens are too short to share', async () => {
+    const { clock, store, source } = fleet()
+    const events: string[] = []
+    // The default ±30 s tolerance: 100 s tokens are not shared, each instance fetches its own.
+    const warmer = createTokenProvider({
+      ...policy,
+      clockSkewToleranceMs: 30_000,
+      source,
+      store,
+      encryptionKey: key32(),
+      now: clock.now,
+      onEvent: (e) => events.push(e.type),
+    })
+    const first = await warmer.ensureFresh!({ until: clock.t + 10_000 })
+    expect(first).toMatchObject({ outcome: 'refreshed', refreshAt: clock.t + 0.7 * L })
+    expect(events).toContain('skew')
+    for (let i = 0; i < 5; i++) {
+      clock.advance(10_000)
+      expect((await warmer.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('fresh')
+    }
+    expect(source.calls).toBe(1)
+    clock.advance(10_000)
+    expect((await warmer.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('refreshed')
+    expect(source.calls).toBe(2)
   })
 
   it('should name a bad `until`', async () => {

@@ -3,7 +3,8 @@ import { createWarmer, WarmError } from '@tokenstash/warmer'
 import { fakeClock, fakeSource, key32 } from '../../core/test/helpers'
 
 const L = 100_000
-const policy = { refreshRatio: 0.75, jitter: 0.05, expirySkewMs: 0 }
+// One fake clock for every instance: 100 s tokens are shared only without the skew tolerance.
+const policy = { refreshRatio: 0.75, jitter: 0.05, expirySkewMs: 0, clockSkewToleranceMs: 0 }
 
 /** One fleet: a store, a source, providers built alike (the warmer's and the instances'). */
 function fleet({ delayMs = 0 } = {}) {
