@@ -207,6 +207,19 @@ describe('tokenstash-proxy CLI', () => {
     expect(child.exitCode).toBe(0)
   })
 
+  it('should drain and exit 0 on a SIGTERM sent the moment it reports listening', async () => {
+    // A supervisor may stop the proxy as soon as it is ready. The listening line once came before
+    // the signal handlers: about half such SIGTERMs killed the process by signal, undrained.
+    const outcomes: (number | string | null)[] = []
+    for (let i = 0; i < 8; i++) {
+      const { child } = await start(['--upstream', issuer.tokenEndpoint, '--port', '0'], keys)
+      child.kill('SIGTERM')
+      await exited(child)
+      outcomes.push(child.signalCode ?? child.exitCode)
+    }
+    expect(outcomes).toEqual(Array(8).fill(0))
+  }, 60_000)
+
   it('should end on SIGTERM within --drain-timeout, whatever half-sent requests hold the connections', async () => {
     const { child, url, stderr } = await start(
       ['--upstream', issuer.tokenEndpoint, '--port', '0', '--drain-timeout', '1'],

@@ -116,7 +116,6 @@ async function main(): Promise<void> {
   const timer = setInterval(() => summary.flush(), SUMMARY_INTERVAL_MS)
   // The summary waits for no one: it must not keep a stopped process alive.
   timer.unref()
-  process.stdout.write(`tokenstash-proxy listening on ${listener.url}\n`)
   let stopping = false
   const stop = (signal: string) => {
     if (stopping) return
@@ -138,6 +137,9 @@ async function main(): Promise<void> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // Only now: a supervisor may send SIGTERM the moment it reads this line, and a signal with no
+  // handler yet kills the process on the spot (no drain, exit by signal).
+  process.stdout.write(`tokenstash-proxy listening on ${listener.url}\n`)
 }
 
 main().catch((err: unknown) => {
