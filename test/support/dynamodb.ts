@@ -26,6 +26,13 @@ export interface DynamoServer {
   kill(): Promise<void>
   /** Starts the server again on the same port, empty (recreate tables). */
   restart(): Promise<void>
+  /**
+   * Stops the server process (SIGSTOP): connections stay open and requests get no answer, as from
+   * an endpoint that stalls, until {@link thaw} or {@link kill}.
+   */
+  freeze(): void
+  /** Lets a frozen server run again (SIGCONT). */
+  thaw(): void
   /** Kills the server. Safe to call twice. */
   stop(): Promise<void>
 }
@@ -132,6 +139,12 @@ export async function startDynamo(): Promise<DynamoServer> {
     async restart() {
       await kill(child)
       child = await launch(port)
+    },
+    freeze() {
+      child?.kill('SIGSTOP')
+    },
+    thaw() {
+      child?.kill('SIGCONT')
     },
     async stop() {
       await kill(child)
