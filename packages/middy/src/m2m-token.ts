@@ -1,5 +1,5 @@
 import type { MiddlewareObj, Request } from '@middy/core'
-import { ConfigError, type TokenProvider, TokenstashError } from '@tokenstash/core'
+import { ConfigError, refuseUnknownOptions, type TokenProvider, TokenstashError } from '@tokenstash/core'
 import type { Context } from 'aws-lambda'
 import { DEFAULTS } from './defaults'
 import { TokenUnavailableError } from './errors'
@@ -112,13 +112,7 @@ function parseOptions(options: unknown): Parsed {
     throw new ConfigError(`Expected the m2mToken options to be an object, got ${show(options)}`)
   }
   const opts = options as Record<string, unknown>
-  for (const key of Object.keys(opts)) {
-    if (!OPTION_NAMES.has(key)) {
-      throw new ConfigError(
-        `Unknown m2mToken option \`${key}\`; expected one of ${[...OPTION_NAMES].join(', ')}`,
-      )
-    }
-  }
+  refuseUnknownOptions('m2mToken', opts, [...OPTION_NAMES])
   const { fetchData, setToContext = DEFAULTS.setToContext, disablePrefetch = DEFAULTS.disablePrefetch } = opts
   const marginMs =
     opts.remainingTimeMarginMs === undefined ? DEFAULTS.remainingTimeMarginMs : opts.remainingTimeMarginMs

@@ -655,7 +655,12 @@ describe('m2mToken', () => {
       [
         'an unknown option',
         { fetchData: { a: provider }, cacheExpiry: 1 },
-        /Unknown m2mToken option `cacheExpiry`/,
+        /^Unknown option `cacheExpiry` of m2mToken; expected one of `fetchData`, `setToContext`, `disablePrefetch`/,
+      ],
+      [
+        'a misspelt option',
+        { fetchData: { a: provider }, setToContex: true },
+        /^Unknown option `setToContex` of m2mToken; did you mean `setToContext`\?$/,
       ],
       [
         'fetchData missing',
