@@ -187,6 +187,22 @@ export class StoreError extends TokenstashError {
 }
 
 /**
+ * Thrown by a store's `get` for an entry it holds but cannot interpret (a DynamoDB item whose
+ * expiry does not read as a number, for example). The store answered, so it is not failing: the
+ * provider counts the entry as a miss and emits `store-unreadable` (`corrupt`) with this message,
+ * instead of a `store-error`.
+ *
+ * @example
+ * ```ts
+ * if (typeof item.expiresAt !== 'number') throw new StoreEntryUnreadableError('the expiry is not a number', { operation: 'get' })
+ * ```
+ */
+export class StoreEntryUnreadableError extends StoreError {
+  /** Marks the error across copies of core (two installed versions): checked by name too. */
+  readonly unreadable = true
+}
+
+/**
  * A token was rejected (e.g. a 401 from the resource server) right after it was fetched to replace
  * one that was rejected before. Refetching again would loop; the configuration is likely wrong.
  * `getToken` throws it too for `DEFAULTS.rejectionWindowMs` after that: the rejected token is not

@@ -14,6 +14,7 @@ export {
   DiscoveryError,
   type ErrorCode,
   RateLimitedError,
+  StoreEntryUnreadableError,
   StoreError,
   TokenEndpointError,
   type TokenEndpointErrorDetails,

@@ -129,9 +129,11 @@ export class EventLogger {
         const reason = event.reason ?? 'corrupt'
         if (this.#unreadable.has(reason)) return
         this.#unreadable.add(reason)
+        // A store that says why it could not interpret an entry (StoreEntryUnreadableError) is quoted.
+        const why = typeof event.message === 'string' ? ` (${event.message})` : ''
         return this.#write(
           'warn',
-          `an entry in the shared store ${UNREADABLE[reason] ?? UNREADABLE.corrupt}; it counts as a miss, so this instance fetches its own tokens`,
+          `an entry in the shared store ${UNREADABLE[reason] ?? UNREADABLE.corrupt}${why}; it counts as a miss, so this instance fetches its own tokens`,
         )
       }
       case 'hit-store':

@@ -1,6 +1,6 @@
 import { DEFAULTS } from './defaults'
 import type { EntryCodec, FailureRecord } from './entry'
-import { StoreError } from './errors'
+import { StoreEntryUnreadableError, StoreError } from './errors'
 import { derivedKey } from './key'
 import { withTimeout } from './single-flight'
 import type { ProviderStats, StoreCallOptions, TokenEvent, TokenSet, TokenStore } from './types'
@@ -247,7 +247,15 @@ export class StoreTier {
     // Aborted when the provider stops waiting, so a store that passes it on (the AWS SDK's
     // abortSignal) does not land the call later.
     const controller = new AbortController()
-    const call = Promise.resolve().then(() => fn(store, { signal: controller.signal }))
+    const call = Promise.resolve()
+      .then(() => fn(store, { signal: controller.signal }))
+      .catch((err: unknown) => {
+        // The store answered with an entry it cannot interpret: a miss the operator must hear
+        // about, not a failing store.
+        if (!isUnreadableEntry(err)) throw err
+        this.#o.emit({ type: 'store-unreadable', reason: 'corrupt', message: describe(err) })
+        return undefined as T
+      })
     let timedOut = false
     try {
       const value = await withTimeout(call, this.#o.timeoutMs, () => {
@@ -280,6 +288,20 @@ export class StoreTier {
       call.catch(noop)
       return { ok: false, late: call }
     }
+  }
+}
+
+/** A store's {@link StoreEntryUnreadableError}, from this copy of core or another one. */
+function isUnreadableEntry(err: unknown): boolean {
+  if (err instanceof StoreEntryUnreadableError) return true
+  try {
+    return (
+      err instanceof Error &&
+      (err as { unreadable?: unknown }).unreadable === true &&
+      err.name === 'StoreEntryUnreadableError'
+    )
+  } catch {
+    return false
   }
 }
 

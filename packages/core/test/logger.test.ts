@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { ConfigError, createTokenProvider, memoryStore, type SourceEvent } from '@tokenstash/core'
+import {
+  ConfigError,
+  createTokenProvider,
+  memoryStore,
+  type SourceEvent,
+  StoreEntryUnreadableError,
+} from '@tokenstash/core'
 import { EventLogger, type Logger } from '../src/logger'
 import { breakableStore, events, fakeClock, fakeSource, key32 } from './helpers'
 
@@ -54,6 +60,45 @@ describe('logger', () => {
       expect.stringContaining('info: tokenstash: the shared store answers again'),
     ])
     for (const line of log.seen) for (const token of served) expect(line.text).not.toContain(token)
+  })
+
+  it("should report an entry the store cannot interpret as store-unreadable, once, with the store's reason, and not as a failing store", async () => {
+    const clock = fakeClock()
+    const inner = memoryStore({ now: clock.now })
+    const why = "DynamoDB get on table tokens: the item's `expiresAtMs` (object) does not read as a number"
+    const store = {
+      ...inner,
+      get: async () => {
+        throw new StoreEntryUnreadableError(why, { operation: 'get' })
+      },
+    }
+    const source = fakeSource(clock.now, { lifetimeMs: MINUTE })
+    const log = lines()
+    const seen: SourceEvent[] = []
+    const p = createTokenProvider({
+      source,
+      store,
+      encryptionKey: key32(),
+      now: clock.now,
+      logger: log.logger,
+      onEvent: (e) => seen.push(e as SourceEvent),
+      clockSkewToleranceMs: 0,
+    })
+    for (let i = 0; i < 3; i++) {
+      await p.getToken()
+      clock.advance(MINUTE)
+    }
+    expect(source.calls).toBe(3)
+    expect(p.stats().storeErrors).toBe(0)
+    expect(seen.filter((e) => e.type === 'store-error')).toEqual([])
+    const unreadable = seen.filter((e) => e.type === 'store-unreadable')
+    expect(unreadable.length).toBeGreaterThanOrEqual(3)
+    expect(unreadable[0]).toMatchObject({ reason: 'corrupt', message: expect.stringContaining(why) })
+    expect(log.texts()).toEqual([
+      expect.stringMatching(
+        /^warn: tokenstash: an entry in the shared store is corrupt .*does not read as a number.*; it counts as a miss/,
+      ),
+    ])
   })
 
   it('should write to console.warn by default and nothing with logger: false', async () => {

@@ -10,6 +10,7 @@ import {
   ConfigError,
   refuseUnknownOptions,
   type StoreCallOptions,
+  StoreEntryUnreadableError,
   StoreError,
   type TokenStore,
 } from '@tokenstash/core'
@@ -159,7 +160,6 @@ function isConditionFailure(err: unknown): boolean {
 // AWS error messages can echo request values (ValidationException does); only a socket error's
 // code or the error's name, e.g. ResourceNotFoundException, is shown.
 function reason(err: unknown): string {
-  if (err instanceof UnreadableExpiry) return err.message
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code === 'string' && /^E[A-Z0-9_]{2,40}$/.test(code)) return code
   const name = (err as { name?: unknown } | null)?.name
@@ -251,14 +251,19 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): DynamoDbTokenStore
       signal?.throwIfAborted()
       return await fn(key, send)
     } catch (err) {
+      if (err instanceof UnreadableExpiry) {
+        // DynamoDB answered: the entry is unreadable, the store is not failing (a `store-unreadable` event).
+        throw new StoreEntryUnreadableError(
+          `DynamoDB ${operation} on table ${tableName}: ${err.message}; a document client's \`wrapNumbers\` function must return a number, a bigint, a string, or an object whose string form is the number`,
+          { operation, cause: err },
+        )
+      }
       const why = reason(err)
       // A socket error or a timeout is about reaching DynamoDB; anything else is about the table or permissions.
       const hint =
-        err instanceof UnreadableExpiry
-          ? "a document client's `wrapNumbers` function must return a number, a bigint, a string, or an object whose string form is the number"
-          : /^E[A-Z]/.test(why) || why === 'TimeoutError'
-            ? 'check that the DynamoDB endpoint is reachable'
-            : 'check the table, its key schema and the IAM policy'
+        /^E[A-Z]/.test(why) || why === 'TimeoutError'
+          ? 'check that the DynamoDB endpoint is reachable'
+          : 'check the table, its key schema and the IAM policy'
       throw new StoreError(`DynamoDB ${operation} on table ${tableName} failed (${why}); ${hint}`, {
         operation,
         cause: err,

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
-import { ConfigError, StoreError } from '@tokenstash/core'
+import { ConfigError, StoreEntryUnreadableError, StoreError } from '@tokenstash/core'
 import { dynamoDbStore } from '@tokenstash/store-dynamodb'
 import nock from 'nock'
 
@@ -158,7 +158,7 @@ describe('dynamoDbStore', () => {
       expect(await store.get('k')).toBeUndefined()
     })
 
-    it('should fail, not miss, on an expiry a wrapNumbers function made unreadable', async () => {
+    it('should report an entry unreadable, not a miss nor a failing store, when a wrapNumbers function made its expiry unreadable', async () => {
       dynamo([200, { Item: { pk: { S: 'k' }, v: { S: 'stored' }, expiresAtMs: { N: '1700000001000' } } }])
       const client = DynamoDBDocumentClient.from(makeClient(), {
         unmarshallOptions: { wrapNumbers: (() => ({ opaque: true })) as never },
@@ -166,9 +166,10 @@ describe('dynamoDbStore', () => {
       const err = await dynamoDbStore({ client, tableName: 'tokens', now })
         .get('k')
         .catch((e: unknown) => e)
-      expect(err).toBeInstanceOf(StoreError)
+      // The provider turns it into a `store-unreadable` event (corrupt) with this message.
+      expect(err).toBeInstanceOf(StoreEntryUnreadableError)
       expect((err as StoreError).message).toBe(
-        "DynamoDB get on table tokens failed (the item's `expiresAtMs` (object) does not read as a number); a document client's `wrapNumbers` function must return a number, a bigint, a string, or an object whose string form is the number",
+        "DynamoDB get on table tokens: the item's `expiresAtMs` (object) does not read as a number; a document client's `wrapNumbers` function must return a number, a bigint, a string, or an object whose string form is the number",
       )
     })
 
