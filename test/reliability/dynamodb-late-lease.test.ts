@@ -8,9 +8,12 @@ import { scenarioResults } from '../support/reliability'
 
 // Defect 3 of issue 16 on DynamoDB, with no network fault: the conditional PutItem that takes the
 // lease is answered ProvisionedThroughputExceededException for its first 900 ms. The SDK retries it
-// (3 attempts by default); without an abort signal an attempt lands after the provider gave up on
-// the call (storeTimeoutMs), fetched and "released", and the lease then lives its whole ttl with
-// nobody to release it: the next 401 on another container waits for a holder that does not exist.
+// (3 attempts by default); an attempt can land after the provider gave up on the call
+// (storeTimeoutMs), fetched and "released". On main at 8fff98d the lease then lived its whole ttl
+// with nobody to release it: the next 401 on another container waited for a holder that did not
+// exist. Now the late answer is awaited and a lease granted that late is released at once; the
+// SDK is not given an abort signal (an aborted put that had landed lost its answer: a lease left
+// behind on a loaded CI machine).
 
 const results = scenarioResults('heart')
 const TABLE = 'late-lease-tokens'
@@ -101,9 +104,16 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
       const tokenA = await a.getToken()
       const tookA = Date.now() - startedA
       const putsAtReturn = leasePuts
-      // Every attempt the SDK still had to make has been made (or abandoned).
+      // Every attempt the SDK still had to make has been made, and a lease granted late released:
+      // polled for 2 s, well inside the lease's own ttl, so a lease left behind is seen.
       await until(() => inFlight === 0)
-      const lease = await inspector.get(`${a.key}#lease`)
+      const returnedAt = Date.now()
+      let lease = await inspector.get(`${a.key}#lease`)
+      while (lease !== undefined && Date.now() - returnedAt < 2_000) {
+        await new Promise((r) => setTimeout(r, 20))
+        lease = await inspector.get(`${a.key}#lease`)
+      }
+      const leaseGoneAfterMs = Date.now() - returnedAt
       const putsAfterReturn = leasePuts
 
       // Another container holds the same token; the API rejects it (401).
@@ -121,13 +131,11 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
         tokenRequests: idp.requests(),
         recoveryMs: tookB,
         badTokensServed: 0,
-        notes: `A's getToken took ${tookA} ms, ${throttled} attempt(s) throttled, ${putsAfterReturn} lease put attempt(s) in all (${putsAfterReturn - putsAtReturn} after A returned); lease left in the table after A returned: ${lease === undefined ? 'none' : 'yes'}; B's getToken after the 401 took ${tookB} ms with ${leaseWaits.length} lease wait(s)`,
+        notes: `A's getToken took ${tookA} ms, ${throttled} attempt(s) throttled, ${putsAfterReturn} lease put attempt(s) in all (${putsAfterReturn - putsAtReturn} after A returned); lease left in the table after A returned: ${lease === undefined ? `none (gone ${leaseGoneAfterMs} ms after the SDK settled)` : 'yes'}; B's getToken after the 401 took ${tookB} ms with ${leaseWaits.length} lease wait(s)`,
       })
 
       expect(throttled).toBeGreaterThan(0)
-      // The SDK's retries ended with the provider's signal: no attempt after getToken() returned.
-      expect(putsAfterReturn - putsAtReturn).toBe(0)
-      // No lease outlives the getToken() that asked for it.
+      // No lease outlives the getToken() that asked for it (beyond its late answer's release).
       expect(lease).toBeUndefined()
       // B takes the lease at once: no wait for a holder that does not exist, one new token.
       expect(leaseWaits).toEqual([])

@@ -38,9 +38,11 @@ export interface DynamoDbStoreOptions {
 
 /**
  * The store {@link dynamoDbStore} returns: a {@link TokenStore} whose methods take
- * {@link StoreCallOptions}, with `renewLease`. The `signal` is passed to the SDK as `abortSignal`,
- * so an abandoned call sends no further attempt (the SDK retries throttling and 5xx answers, 3
- * attempts by default) and rejects at once.
+ * {@link StoreCallOptions}, with `renewLease`. A call whose `signal` is already aborted is not
+ * sent; one in flight is never aborted (the SDK gets no `abortSignal`): an aborted conditional put
+ * may have landed with its answer lost, and only the answer lets the provider release a lease it
+ * gave up waiting for. Aborted requests also left Node's sockets emitting errors with no listener
+ * (uncaught `write EPIPE` and `connect ECONNRESET` when the endpoint died) on a loaded machine.
  *
  * @example
  * ```ts
@@ -241,12 +243,9 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): DynamoDbTokenStore
       throw new StoreError(`DynamoDB ${operation} was called without a non-empty string key`, { operation })
     }
     const signal = callOptions?.signal
-    // The SDK's retries (throttling, 5xx) end with the signal: a lease put abandoned by its caller
-    // must not land seconds later, when nobody will release it.
-    const send: Send = (command) =>
-      (signal
-        ? client.send(command as never, { abortSignal: signal })
-        : client.send(command as never)) as never
+    // Not passed to the SDK as `abortSignal`: see DynamoDbTokenStore. A call that lands after its
+    // caller gave up is answered all the same, and the provider releases a lease granted that late.
+    const send: Send = (command) => client.send(command as never) as never
     try {
       signal?.throwIfAborted()
       return await fn(key, send)
