@@ -89,6 +89,7 @@ export class EventLogger {
   readonly #failOpen = new Set<string>()
   readonly #unreadable = new Set<string>()
   #fallbackWarned = false
+  #skewWarned = false
   #rejectedWarned = false
   /** Per quota window: the remaining count seen last, while it is below 10 % (warned). */
   readonly #lowQuota = new Map<string, number>()
@@ -161,6 +162,15 @@ export class EventLogger {
         return
       case 'quota':
         return this.#quota(event)
+      case 'skew':
+        // The provider emits it once: tokens too short to share under the skew tolerance.
+        if (this.#skewWarned) return
+        this.#skewWarned = true
+        return this.#write(
+          'warn',
+          `${event.message ?? 'tokens live too short to share under clockSkewToleranceMs'}. This costs a token request per ` +
+            "instance per lifetime; if the fleet's clocks agree more closely (NTP, one host), lower clockSkewToleranceMs",
+        )
     }
   }
 

@@ -101,6 +101,29 @@ describe('logger', () => {
     ])
   })
 
+  it('should warn once that tokens too short to share under the skew tolerance cost a request per instance', async () => {
+    const clock = fakeClock()
+    const source = fakeSource(clock.now, { lifetimeMs: MINUTE })
+    const log = lines()
+    const p = createTokenProvider({
+      source,
+      store: memoryStore({ now: clock.now }),
+      encryptionKey: key32(),
+      now: clock.now,
+      logger: log.logger,
+    })
+    for (let i = 0; i < 3; i++) {
+      await p.getToken()
+      clock.advance(MINUTE)
+    }
+    expect(source.calls).toBe(3)
+    expect(log.texts()).toEqual([
+      expect.stringMatching(
+        /^warn: tokenstash: Tokens of .* live 60 s: too short to share .*This costs a token request per instance per lifetime; .*lower clockSkewToleranceMs/,
+      ),
+    ])
+  })
+
   it('should write to console.warn by default and nothing with logger: false', async () => {
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => {})
     try {
