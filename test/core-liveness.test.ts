@@ -93,4 +93,21 @@ describe('a waiting caller keeps the process alive', () => {
     )
     expect(out).toBe('served from-source')
   })
+
+  it('should not be kept alive by lease renewals once nothing else is pending', async () => {
+    // The source's promise holds no handle (a custom source that forgot its request): only the
+    // renewal timer of the lease it holds is left, and that alone must not keep the process up.
+    const out = await child(
+      'renewal',
+      `const p = core.createTokenProvider({
+        source: { id: 'local', timeoutMs: 200, fetchToken: () => new Promise<never>(() => {}) },
+        store: core.memoryStore(),
+        encryption: false,
+        lease: { ttlMs: 300 },
+      })
+      void p.getToken()
+      setTimeout(() => console.log('waiting'), 50)`,
+    )
+    expect(out).toBe('waiting')
+  })
 })

@@ -108,7 +108,11 @@ export interface ProviderConfig {
   /** The configured `jitter`: the fleet's earliest refresh point is issuedAt + (refreshRatio − jitter)·L. */
   jitter: number
   retry: RetryOptions
-  lease: { ttlMs: number; waitMs: number }
+  /**
+   * `holdMs`: how long a holder keeps renewing a lease (the fetch budget plus the margin, what an
+   * unrenewed lease lives), so a source that hangs past its own timeout cannot hold it forever.
+   */
+  lease: { ttlMs: number; waitMs: number; holdMs: number }
   storeTimeoutMs: number
   /** 2 × clockSkewToleranceMs: the margin on times written by another instance's clock. */
   clockMarginMs: number
@@ -214,6 +218,7 @@ export function providerConfig(options: TokenProviderOptions): ProviderConfig {
   const lease = {
     ttlMs: optionalNumber('lease.ttlMs', l.ttlMs, ttlDefault, { min: 0, minExclusive: true }),
     waitMs: optionalNumber('lease.waitMs', l.waitMs, budget, { min: 0 }),
+    holdMs: budget + LEASE_MARGIN_MS,
   }
   const clockSkewToleranceMs = optionalNumber(
     'clockSkewToleranceMs',

@@ -13,7 +13,7 @@ import {
 } from './errors'
 import { providerKey } from './key'
 import { EventLogger } from './logger'
-import { providerConfig, type TokenProviderOptions } from './options'
+import { type ProviderConfig, providerConfig, type TokenProviderOptions } from './options'
 import { type RefreshPolicy, shareable, type Timing, timing } from './policy'
 import { backoffStep, fetchWithRetry, type RetryOptions } from './retry'
 import { SingleFlight, sleep, withDeadline, withSignal } from './single-flight'
@@ -75,7 +75,7 @@ class Provider implements TokenProvider {
   /** The policy of the instance with the most jitter: the fleet's earliest refresh point (ensureFresh). */
   readonly #fleetPolicy: RefreshPolicy
   readonly #retry: RetryOptions
-  readonly #lease: { ttlMs: number; waitMs: number }
+  readonly #lease: ProviderConfig['lease']
   readonly #background: boolean
   readonly #clockMarginMs: number
   readonly #flight = new SingleFlight<Cached | undefined>()
@@ -379,7 +379,7 @@ class Provider implements TokenProvider {
     if (this.#unshared) return this.#acquire(mode, replacing)
     this.#checkCooldown(mode)
 
-    let lease = await tier.acquireLease(this.#lease.ttlMs)
+    let lease = await tier.acquireLease(this.#lease.ttlMs, this.#lease.holdMs)
     try {
       if (lease.state === 'lost') {
         // Another instance is fetching. During a refresh the current token is still good: keep it.
@@ -502,7 +502,7 @@ class Provider implements TokenProvider {
       if (owner !== undefined) continue
       // Released without a token (or expired with its holder): take it over, instead of all
       // waiting out waitMs and fetching together.
-      const lease = await tier.acquireLease(this.#lease.ttlMs)
+      const lease = await tier.acquireLease(this.#lease.ttlMs, this.#lease.holdMs)
       if (lease.state === 'won') {
         done()
         return lease

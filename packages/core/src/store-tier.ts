@@ -118,10 +118,12 @@ export class StoreTier {
 
   /**
    * One attempt at the lease, under a new owner. With a store that has `renewLease` a granted lease
-   * is renewed every third of `ttlMs` until `end()`; an acquire that answers after storeTimeoutMs
-   * (its signal aborted, ignored by the store) is released as soon as it lands.
+   * is renewed every third of `ttlMs` until `end()`, for `holdMs` at most (a fetch that outlives its
+   * own budget must not hold the fleet forever; the timer is unref'd, since the fetch it guards
+   * holds its own handles); an acquire that answers after storeTimeoutMs (its signal aborted,
+   * ignored by the store) is released as soon as it lands.
    */
-  async acquireLease(ttlMs: number): Promise<Lease> {
+  async acquireLease(ttlMs: number, holdMs = Number.POSITIVE_INFINITY): Promise<Lease> {
     const lease = new Lease(`${this.#o.owner}:${++this.#attempts}`)
     const key = derivedKey.lease(this.#o.key)
     let sent = false
@@ -138,17 +140,22 @@ export class StoreTier {
     }
     let timer: ReturnType<typeof setTimeout> | undefined
     let ended = false
+    let renewals = Math.floor(holdMs / (ttlMs / 3))
+    const schedule = () => {
+      if (ended || renewals-- <= 0) return
+      timer = setTimeout(renew, ttlMs / 3)
+      timer.unref?.()
+    }
     const renew = () => {
       timer = undefined
       void this.#call('renewLease', 'write', (s, o) => s.renewLease!(key, lease.owner, ttlMs, o)).then(
         (x) => {
           if (x.ok && x.value !== true) lease.gone = true
-          else if (!ended) timer = setTimeout(renew, ttlMs / 3)
+          else schedule()
         },
       )
     }
-    if (lease.state === 'won' && typeof this.#store.renewLease === 'function')
-      timer = setTimeout(renew, ttlMs / 3)
+    if (lease.state === 'won' && typeof this.#store.renewLease === 'function') schedule()
     lease.end = () => {
       if (ended) return
       ended = true

@@ -267,6 +267,35 @@ describe('createTokenProvider (issue 16)', () => {
       open()
       expect(await got).toBe('tok-1-x')
     })
+    it("should stop renewing a lease once its holder's fetch outlives the fetch budget plus the margin", async () => {
+      const inner = memoryStore()
+      let renewals = 0
+      const store: TokenStore = {
+        ...inner,
+        renewLease: (k, w, t, o) => {
+          renewals++
+          return inner.renewLease!(k, w, t, o)
+        },
+      }
+      // A source whose request hangs past its own timeoutMs (a custom source that ignores it).
+      const holder: TokenSource = { id: 'x', timeoutMs: 100, fetchToken: () => new Promise<never>(() => {}) }
+      const h = createTokenProvider({
+        source: holder,
+        store,
+        encryption: false,
+        retry: { maxElapsedMs: 100 },
+        lease: { ttlMs: 600 },
+      })
+      void h.getToken().catch(() => {})
+      // Held for the fetch budget (100 + 100 ms) + 5 s at most: floor(5,200 / 200) = 26 renewals, then none.
+      const deadline = Date.now() + 20_000
+      while (renewals < 26 && Date.now() < deadline) await pause(50)
+      await pause(700)
+      expect(renewals).toBe(26)
+      // ...and the lease is left to expire, so another instance can take over.
+      await pause(700)
+      expect(await store.acquireLease(leaseKey(h.key), 'someone-else', 60_000)).toBe(true)
+    })
   })
 
   describe('refresh window', () => {
