@@ -7,7 +7,7 @@ import { exited, track } from './support/children'
 import { type DynamoServer, startDynamo } from './support/dynamodb'
 import { type Issuer, startIssuer } from './support/issuer'
 import { leakGuard } from './support/leak-scan'
-import { listenOnLoopback } from './support/ports'
+import { freePort, listenOnLoopback } from './support/ports'
 import { randomKey, requestToken } from './support/proxy-client'
 import { type RedisServer, startRedis } from './support/redis'
 
@@ -169,6 +169,51 @@ describe('tokenstash-proxy CLI', () => {
       'info stopped',
       'info stopped',
     ])
+  })
+
+  it('should say once, as a JSON line, that the store is failing, however many keys and refused clients', async () => {
+    // Nothing listens there: every store call fails.
+    const dead = `redis://127.0.0.1:${await freePort()}`
+    const { child, url, stderr } = await start(
+      ['--upstream', issuer.tokenEndpoint, '--port=0', '--redis', dead],
+      keys,
+    )
+    try {
+      for (const scope of ['read', 'write', 'read write']) {
+        const got = await requestToken(url, { client: issuer.clients.post, scope })
+        expect(got.status).toBe(200)
+      }
+      for (let i = 0; i < 5; i++) {
+        const refused = await fetch(`${url}/oauth2/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `grant_type=client_credentials&client_id=nobody-${i}&client_secret=x`,
+        })
+        expect(refused.status).toBe(401)
+      }
+    } finally {
+      child.kill('SIGTERM')
+      await exited(child)
+    }
+    expect(child.exitCode).toBe(0)
+    const lines = stderr().trim().split('\n')
+    const events = lines.map((line) => JSON.parse(line))
+    // Three admitted keys, five refused clients, one outage: one warning line.
+    expect(events.filter((e) => e.event === 'warning')).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        message: expect.stringMatching(/^tokenstash: the shared store is failing/),
+      }),
+    ])
+    expect(events.map((e) => e.event).sort()).toEqual([
+      'fetch',
+      'fetch',
+      'fetch',
+      'refused',
+      'stopped',
+      'warning',
+    ])
+    expect(stderr()).not.toContain('nobody')
   })
 
   it('should exit non-zero with one line naming a missing or malformed option', async () => {

@@ -24,7 +24,8 @@ export {
 } from './errors'
 // For the packages built on core: every factory refuses unknown options the same way.
 export { nearestName, refuseUnknownOptions } from './known-options'
-export type { Logger } from './logger'
+// For packages that run many providers (the proxy): one logger, one line per episode for all of them.
+export { EventLogger, type Logger, loggerOption } from './logger'
 // For the adapters (axios, fetch): how `origins` entries read, and one debug line per origin that got no token.
 export { bareOrigin, type DebugLogger, withheldTokenLog } from './origins'
 export { createTokenProvider, type TokenProviderOptions } from './provider'

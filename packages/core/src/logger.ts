@@ -74,7 +74,10 @@ const UNREADABLE: Record<string, string> = {
 
 /**
  * One provider's warnings, derived from its events. Each kind of trouble is one episode: warned
- * once when it starts, and (for the store) once more when it ends.
+ * once when it starts, and (for the store) once more when it ends. Packages that run many
+ * providers over one store (the proxy: one per client key) give them `logger: false` and feed
+ * their events to one EventLogger, so an outage is one line for all keys, not one per key; a line
+ * names the key of the event that started it (an event's own `key`, else the constructor's).
  *
  * @example
  * ```ts
@@ -84,22 +87,26 @@ const UNREADABLE: Record<string, string> = {
  */
 export class EventLogger {
   readonly #logger: Logger
-  readonly #key: string
+  readonly #key: string | undefined
   #storeDown = false
   readonly #failOpen = new Set<string>()
   readonly #unreadable = new Set<string>()
   #fallbackWarned = false
   #skewWarned = false
   #rejectedWarned = false
+  /** The key of the event being handled: the one its line names. */
+  #eventKey: string | undefined
   /** Per quota window: the remaining count seen last, while it is below 10 % (warned). */
   readonly #lowQuota = new Map<string, number>()
 
-  constructor(logger: Logger, key: string) {
+  constructor(logger: Logger, key?: string) {
     this.#logger = logger
     this.#key = key
   }
 
-  handle(event: Omit<TokenEvent, 'key'>): undefined {
+  /** Turns one event into a line when it starts (or, for the store, ends) an episode; else nothing. */
+  handle(event: Omit<TokenEvent, 'key'> & { key?: string }): undefined {
+    this.#eventKey = event.key ?? this.#key
     switch (event.type) {
       case 'store-error':
         if (this.#storeDown) return
@@ -192,7 +199,7 @@ export class EventLogger {
 
   #write(level: Level, text: string): undefined {
     const logger = this.#logger
-    const line = `tokenstash: ${text} [key ${this.#key}]`
+    const line = `tokenstash: ${text}${this.#eventKey === undefined ? '' : ` [key ${this.#eventKey}]`}`
     try {
       if (level === 'debug') logger.debug?.(line)
       else if (level === 'warn' || !logger[level]) logger.warn(line)

@@ -6,8 +6,10 @@ import { createTokenProxy } from './proxy'
 
 // tokenstash-proxy. stdout: one line when listening (or the usage / version asked for). stderr:
 // one JSON object per line: { time, level, event, ... } with the provider's key (a hash), status,
-// code and duration, never a message text (an upstream's error_description may repeat what a
-// client sent), never a secret, a URL or a key. Requests the proxy or the upstream refused are
+// code and duration, never an upstream's message text (its error_description may repeat what a
+// client sent), never a secret, a URL or a key. Degraded modes (the store failing, entries that
+// cannot be opened, fetches without coordination) are one `warning` line per episode for all keys,
+// with tokenstash's own text, and a `recovered` line when the store answers again. Requests the proxy or the upstream refused are
 // summarised (one line per minute at most, and one on shutdown), not logged one by one.
 // Exit codes: 0 after --help, --version or a drained shutdown; 2 for a configuration error (one
 // line); 1 for a runtime failure, or when the drain deadline had to close connections.
@@ -35,8 +37,16 @@ const LOGGED: Partial<Record<TokenEvent['type'], 'info' | 'warn' | 'error'>> = {
   refresh: 'info',
   error: 'warn',
   cooldown: 'warn',
-  'store-error': 'warn',
-  'store-recovered': 'info',
+}
+
+/**
+ * The proxy's logger (one for every key, fed by admitted keys only): its lines are tokenstash's own
+ * text about the store and the fleet, never an upstream's or a client's words.
+ */
+const warnings = {
+  warn: (message: string) => log('warn', 'warning', { message }),
+  error: (message: string) => log('error', 'warning', { message }),
+  info: (message: string) => log('info', 'recovered', { message }),
 }
 
 /** Counts refused answers by status; `flush` writes one line when there were any. */
@@ -111,6 +121,7 @@ async function main(): Promise<void> {
       if (level) log(level, event.type, eventFields(event))
     },
     onAnswer: (status) => summary.count(status),
+    logger: warnings,
   })
   const listener = await proxy.listen(parsed.port, parsed.host)
   const timer = setInterval(() => summary.flush(), SUMMARY_INTERVAL_MS)

@@ -4,6 +4,8 @@ import {
   ConfigError,
   createTokenProvider,
   DEFAULTS,
+  EventLogger,
+  loggerOption,
   RateLimitedError,
   type TokenEvent,
   type TokenProvider,
@@ -252,6 +254,8 @@ class CachingProxy implements TokenProxy {
   readonly #maxNegativeKeys: number
   readonly #onAnswer?: (status: number, cacheStatus: string) => void
   readonly #onEvent?: (event: TokenEvent) => void
+  /** One logger for every key: warnings come from admitted keys only, one line per episode. */
+  readonly #log?: EventLogger
   readonly #healthKey: string
   readonly #now: () => number
   readonly #store?: TokenStore
@@ -306,8 +310,13 @@ class CachingProxy implements TokenProxy {
     this.#now = providerOptions.now ?? Date.now
     this.#store = providerOptions.store
     this.#storeTimeoutMs = providerOptions.storeTimeoutMs ?? DEFAULTS.storeTimeoutMs
+    // Per-key providers log nothing themselves: a key's provider exists before the upstream
+    // accepts its client, and one outage would be a line per key. The proxy logs admitted events.
+    const logger = loggerOption(providerOptions.logger)
+    this.#log = logger && new EventLogger(logger)
     this.#providerOptions = {
       ...providerOptions,
+      logger: false,
       retry: { ...PROXY_DEFAULTS.retry, ...providerOptions.retry },
     }
     this.#ctx = {
@@ -516,6 +525,7 @@ class CachingProxy implements TokenProxy {
   }
 
   #emit(event: TokenEvent): void {
+    this.#log?.handle(event)
     try {
       this.#onEvent?.(event)
     } catch {

@@ -287,6 +287,33 @@ describe('createTokenProxy before hostile clients', () => {
     await otel.shutdown()
   })
 
+  it('should write no log line for refused clients, and one per store outage for all keys together', async () => {
+    const lines: string[] = []
+    const fail = () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:6379'))
+    const down: TokenStore = { get: fail, set: fail, delete: fail, acquireLease: fail, releaseLease: fail }
+    const { proxy } = setup(rfc6749Upstream({ refuse: (form) => form.get('client_id') !== null }), {
+      negativeTtlMs: 0,
+      store: down,
+      encryptionKey: randomBytes(32),
+      logger: { warn: (line) => lines.push(line), info: (line) => lines.push(line) },
+    })
+    const form = { 'content-type': 'application/x-www-form-urlencoded' }
+    for (let i = 0; i < 50; i++) {
+      const made = event(`grant_type=client_credentials&client_id=made-up-${i}&client_secret=x`, {
+        headers: form,
+      })
+      expect((await proxy.lambdaHandler(made)).statusCode).toBe(401)
+    }
+    // Nothing a client sends before the upstream accepts it writes a line, even about the store.
+    expect(lines).toEqual([])
+    // 20 accepted keys during one outage: one line, not one per key.
+    for (let i = 0; i < 20; i++)
+      expect((await ask(proxy, event(`grant_type=client_credentials&scope=s${i}`))).status).toBe(200)
+    expect(lines).toEqual([
+      expect.stringMatching(/^tokenstash: the shared store is failing \(.*ECONNREFUSED/),
+    ])
+  })
+
   it('should close every connection at the drain deadline, half-sent requests included (defect 5)', async () => {
     const { proxy } = setup()
     const listener = await proxy.listen(0)
