@@ -9,8 +9,9 @@ import { createTokenProxy } from './proxy'
 // code and duration, never an upstream's message text (its error_description may repeat what a
 // client sent), never a secret, a URL or a key. Degraded modes (the store failing, entries that
 // cannot be opened, fetches without coordination) are one `warning` line per episode for all keys,
-// with tokenstash's own text, and a `recovered` line when the store answers again. Requests the proxy or the upstream refused are
-// summarised (one line per minute at most, and one on shutdown), not logged one by one.
+// with tokenstash's own text, and a `recovered` line when the store answers again. Requests the
+// proxy or the upstream refused are summarised (one line per minute at most, and one on shutdown),
+// not logged one by one.
 // Exit codes: 0 after --help, --version or a drained shutdown; 2 for a configuration error (one
 // line); 1 for a runtime failure, or when the drain deadline had to close connections.
 
