@@ -260,8 +260,11 @@ class Provider implements TokenProvider {
         idle = idleAfterMs !== undefined && since > idleAfterMs
       }
       // The fleet's view is the store; without one, or with tokens too short to share (each
-      // instance fetches its own, nothing is written there), this instance's memory.
-      const seen = tier && !this.#unshared ? (await tier.readToken())?.set : this.#cur?.set
+      // instance fetches its own, nothing is written there), this instance's memory. A store read
+      // that failed or was skipped is not a miss: the token this instance holds (a warmer's: the
+      // one it wrote last round) decides, so a slow store never costs a request for a fresh token.
+      let seen = tier && !this.#unshared ? (await tier.readToken())?.set : this.#cur?.set
+      if (!seen && tier?.readsSkipped) seen = this.#cur?.set
       if (seen && !this.#isRejected(seen.accessToken)) {
         // Idle: no instance is there to reach a refresh point; a cold one adopts any usable token.
         const t = this.#fleetTiming(seen)

@@ -171,6 +171,34 @@ describe('ensureFresh', () => {
     expect(source.calls).toBe(2)
   })
 
+  it('should not refresh a token it renewed itself because a store read failed or timed out', async () => {
+    const { clock, store, source } = fleet()
+    let failGets = false
+    const flaky = {
+      ...store,
+      get: (key: string, o?: { signal?: AbortSignal }) =>
+        failGets ? Promise.reject(new Error('DynamoDB get timed out')) : store.get(key, o),
+    }
+    const warmer = createTokenProvider({
+      source,
+      store: flaky,
+      encryptionKey: key32(),
+      now: clock.now,
+      logger: false,
+      ...policy,
+    })
+    expect((await warmer.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('refreshed')
+    clock.advance(5_000)
+    // The store cannot be read for a round: the token this warmer wrote 5 s ago is still fresh.
+    failGets = true
+    expect((await warmer.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('fresh')
+    expect(source.calls).toBe(1)
+    // ...but one that nears the fleet's refresh point is still renewed, store or not.
+    clock.advance(60_000)
+    expect((await warmer.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('refreshed')
+    expect(source.calls).toBe(2)
+  })
+
   it('should name a bad `until`', async () => {
     const { make } = fleet()
     await expect(make().ensureFresh!({ until: Number.NaN })).rejects.toThrow('`until`')
