@@ -61,7 +61,7 @@ function jest(node, label, args) {
   })
   if (r.error?.code === 'ETIMEDOUT')
     log(`jest on ${label} did not end within ${RUN_TIMEOUT_MS / 60_000} minutes: killed`)
-  let counts = { passed: 0, failed: 0, skipped: 0, brokenSuites: 0 }
+  let counts = { passed: 0, failed: 0, skipped: 0, brokenSuites: 0, failures: [] }
   try {
     counts = JSON.parse(readFileSync(summary, 'utf8'))
   } catch {
@@ -95,11 +95,14 @@ if (!own.includes('--current-only')) {
 
 const total = { passed: 0, failed: 0, skipped: 0 }
 process.stdout.write('\n')
+// What failed, again, next to the closing lines: a CI that keeps only the end of the log shows it.
+for (const run of runs)
+  if (run.failures?.length) process.stdout.write(`failed on ${run.label}:\n${run.failures.join('\n')}\n`)
 for (const run of runs) {
   for (const k of Object.keys(total)) total[k] += run[k]
   process.stdout.write(
     `${run.label}: ${run.passed} passed, ${run.failed} failed, ${run.skipped} skipped` +
-      `${run.brokenSuites ? `, ${run.brokenSuites} suites failed to run` : ''} in ${run.seconds} s` +
+      `${run.brokenSuites ? `, ${run.brokenSuites} suites failed` : ''} in ${run.seconds} s` +
       `${run.ok ? '' : ` — FAILED (jest exit ${run.exit})`}\n`,
   )
 }

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 
 // The root scripts as a user runs them on a fresh clone.
@@ -43,5 +44,44 @@ describe('root scripts', () => {
     })
     expect(run.stderr).toMatch(/^tokenstash-proxy: missing --upstream/)
     expect(run.status).toBe(2)
+  })
+
+  it('should end a failed jest run with the failing tests, their first lines and the counts', () => {
+    // CI keeps the end of a long log: a run whose tail said only "1 failed" named nothing to fix.
+    const dir = mkdtempSync(join(tmpdir(), 'tokenstash-reporter-'))
+    try {
+      writeFileSync(
+        join(dir, 'a.test.js'),
+        "it('passes', () => {})\n" +
+          "describe('the lease', () => { it('is given back', () => { expect({ held: true }).toEqual({ held: false }) }) })\n",
+      )
+      writeFileSync(join(dir, 'b.test.js'), "throw new Error('cannot load this file')\n")
+      const summary = join(dir, 'summary.json')
+      const config = {
+        rootDir: dir,
+        testEnvironment: 'node',
+        reporters: [join(root, 'scripts/jest-summary-reporter.cjs')],
+      }
+      const run = spawnSync(
+        process.execPath,
+        [join(root, 'node_modules/jest/bin/jest.js'), '--config', JSON.stringify(config), '--ci'],
+        { cwd: dir, encoding: 'utf8', env: { ...process.env, TOKENSTASH_SUMMARY_FILE: summary } },
+      )
+      expect(run.status).toBe(1)
+      const tail = run.stdout.slice(run.stdout.lastIndexOf('failed:\n'))
+      expect(tail).toContain('a.test.js › the lease is given back')
+      expect(tail).toContain('expect(received).toEqual(expected)')
+      expect(tail).toContain('b.test.js: failed to run')
+      expect(tail).toContain('cannot load this file')
+      expect(tail).not.toContain('\u001b[')
+      expect(tail).not.toMatch(/^\s+at /m)
+      expect(tail.trimEnd().split('\n').at(-1)).toBe('tests: 1 passed, 1 failed, 0 skipped')
+      const counts = JSON.parse(readFileSync(summary, 'utf8'))
+      expect(counts).toMatchObject({ passed: 1, failed: 1, brokenSuites: 2 })
+      expect(run.stdout).toContain('suites failed: 2 (1 of them failed to run)')
+      expect(counts.failures).toHaveLength(2)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
