@@ -170,12 +170,23 @@ class Provider implements TokenProvider {
     return cur.set
   }
 
-  async getTokenSet(opts: GetTokenOptions = {}): Promise<TokenSet> {
+  getTokenSet(opts: GetTokenOptions = {}): Promise<TokenSet> {
+    const now = this.#now()
+    if (now < this.#markUseAt) return this.#getTokenSet(opts, now)
+    // Due for a use mark (a cold instance's first call, then once a minute): it is written once
+    // this call settles, served or refused, so a cold instance's store read goes alone and the
+    // mark never delays a token.
+    this.#markUseAt = now + DEFAULTS.useMarkEveryMs
+    const served = this.#getTokenSet(opts, now)
+    const mark = () => this.#tier?.markUse(now)
+    served.then(mark, mark)
+    return served
+  }
+
+  async #getTokenSet(opts: GetTokenOptions, now: number): Promise<TokenSet> {
     opts.signal?.throwIfAborted()
     const force = opts.forceRefresh === true
     const cur = this.#cur
-    const now = this.#now()
-    if (now >= this.#markUseAt) this.#markUse(now)
     if (cur && !force && now < cur.timing.usableUntil) {
       this.#hit(cur)
       if (now < cur.timing.refreshAt) return cur.set
@@ -591,6 +602,8 @@ class Provider implements TokenProvider {
   }
 
   #isRejected(token: string): boolean {
+    // Most providers never saw a 401: no need to hash a kilobyte-long token to find that out.
+    if (this.#rejected.size === 0) return false
     const until = this.#rejected.get(token)
     return until !== undefined && this.#now() < until
   }

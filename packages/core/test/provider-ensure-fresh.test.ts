@@ -145,6 +145,42 @@ describe('ensureFresh', () => {
     expect(sets.filter((k) => k.endsWith('#used'))).toHaveLength(2)
   })
 
+  it("should write a cold instance's use mark only after its first token is served, so the store read goes alone", async () => {
+    const { store, make } = fleet()
+    await make().getToken() // the fleet's token is in the store
+    const log: string[] = []
+    const get = store.get.bind(store)
+    const set = store.set.bind(store)
+    store.get = async (k, o) => {
+      log.push(`get ${k.split('#')[1] ?? 'token'}`)
+      const v = await get(k, o)
+      log.push('get answered')
+      return v
+    }
+    store.set = (k, v, t, o) => {
+      log.push(`set ${k.split('#')[1] ?? 'token'}`)
+      return set(k, v, t, o)
+    }
+    const instance = make()
+    const served = instance.getTokenSet().then(() => log.push('served'))
+    await served
+    await new Promise((r) => setImmediate(r))
+    // The mark is still written (a warmer's onlyIfUsedWithinMs reads it), once, after the token.
+    expect(log).toEqual(['get token', 'get answered', 'served', 'set used'])
+    // A call that fails marks use too: callers asked for the key, so a warmer should keep it warm.
+    const failing = fleet()
+    failing.source.failWith.push(new Error('endpoint down'))
+    const marks: string[] = []
+    const failingSet = failing.store.set.bind(failing.store)
+    failing.store.set = (k, v, t, o) => {
+      marks.push(k)
+      return failingSet(k, v, t, o)
+    }
+    await expect(failing.make().getToken()).rejects.toThrow()
+    await new Promise((r) => setImmediate(r))
+    expect(marks.filter((k) => k.endsWith('#used'))).toHaveLength(1)
+  })
+
   it('should keep its own token fresh, fetching once per refresh cycle, when tokens are too short to share', async () => {
     const { clock, store, source } = fleet()
     const events: string[] = []
