@@ -107,4 +107,45 @@ describe('built packages', () => {
       expect([mode, out.trim()]).toEqual([mode, '3'])
     }
   })
+
+  it('should leave discovery and private_key_jwt out of a bundle that uses cognito() or auth0() only', async () => {
+    // Bundled as a Lambda user would (esbuild, minified, ESM) from the published dist. The markers
+    // are strings only discovery and the assertion signer hold; clientCredentials keeps both.
+    const { build } = await import('esbuild')
+    const bundle = async (code: string) => {
+      const r = await build({
+        stdin: { contents: code, resolveDir: __dirname, loader: 'js' },
+        bundle: true,
+        minify: true,
+        format: 'esm',
+        platform: 'node',
+        target: 'node20',
+        write: false,
+        tsconfigRaw: '{}',
+        logLevel: 'silent',
+      })
+      const text = r.outputFiles[0]!.text
+      return {
+        discovery: text.includes('oauth-authorization-server'),
+        assertion: text.includes('PS256'),
+        bytes: text.length,
+      }
+    }
+    const lean = (call: string) =>
+      bundle(`import { ${call.split('(')[0]}, createTokenProvider } from '@tokenstash/core'
+        export const p = createTokenProvider({ source: ${call} })`)
+    const cognito = await lean(
+      "cognito({ domain: 'x.auth.eu-west-1.amazoncognito.com', clientId: 'c', clientSecret: 's' })",
+    )
+    const auth0 = await lean(
+      "auth0({ domain: 't.eu.auth0.com', clientId: 'c', clientSecret: 's', audience: 'a' })",
+    )
+    const generic = await lean(
+      "clientCredentials({ tokenEndpoint: 'https://as.example/token', clientId: 'c', clientSecret: 's' })",
+    )
+    expect(cognito).toMatchObject({ discovery: false, assertion: false })
+    expect(auth0).toMatchObject({ discovery: false, assertion: false })
+    expect(generic).toMatchObject({ discovery: true, assertion: true })
+    expect(generic.bytes - cognito.bytes).toBeGreaterThan(4_000)
+  })
 })

@@ -1,7 +1,7 @@
 import { refuseUnknownOptions } from '../known-options'
 import type { TokenSource } from '../types'
 import { expectString } from '../validate'
-import { clientCredentials } from './client-credentials'
+import { clientCredentialsWith } from './client-credentials'
 import { hostedOrigin } from './domain'
 import type { SecretResolver } from './secret'
 
@@ -63,17 +63,21 @@ export function auth0(options: Auth0Options): TokenSource {
     'now',
   ])
   const origin = hostedOrigin('domain', o.domain)
-  return clientCredentials({
-    tokenEndpoint: `${origin}/oauth/token`,
-    clientId: expectString('clientId', o.clientId),
-    clientSecret:
-      typeof o.clientSecret === 'function' ? o.clientSecret : expectString('clientSecret', o.clientSecret),
-    authMethod: 'client_secret_post',
-    bodyFormat: 'json',
-    audience: expectString('audience', o.audience, 'a non-empty string (the API identifier)'),
-    scope: o.scope,
-    timeoutMs: o.timeoutMs,
-    fetch: o.fetch,
-    now: o.now,
-  })
+  // Neither discovery nor private_key_jwt: a bundle for this source leaves both out.
+  return clientCredentialsWith(
+    {
+      tokenEndpoint: `${origin}/oauth/token`,
+      clientId: expectString('clientId', o.clientId),
+      clientSecret:
+        typeof o.clientSecret === 'function' ? o.clientSecret : expectString('clientSecret', o.clientSecret),
+      authMethod: 'client_secret_post',
+      bodyFormat: 'json',
+      audience: expectString('audience', o.audience, 'a non-empty string (the API identifier)'),
+      scope: o.scope,
+      timeoutMs: o.timeoutMs,
+      fetch: o.fetch,
+      now: o.now,
+    },
+    {},
+  )
 }

@@ -17,7 +17,7 @@ import {
   signClientAssertion,
   signingKey,
 } from './client-assertion'
-import { discover, type IssuerMetadata } from './discovery'
+import { discover } from './discovery'
 import { endpointError, scrub } from './endpoint-error'
 import { readQuotas } from './quota'
 import { MAX_BODY_BYTES, readBody } from './read-body'
@@ -201,6 +201,11 @@ function credentialsRejected(err: TokenEndpointError): boolean {
   )
 }
 
+function required<T>(part: T | undefined, option: string): T {
+  if (part === undefined) throw new ConfigError(`Expected no \`${option}\` here: this source cannot use it`)
+  return part
+}
+
 const SECRET_METHODS: readonly AuthMethod[] = ['client_secret_basic', 'client_secret_post']
 
 /** The method chosen from the issuer's metadata, and whether it is a fallback the metadata does not list. */
@@ -235,6 +240,32 @@ function choose(
       "Pass the client's `clientSecret`, or `authMethod: 'private_key_jwt'` if the server accepts it all the same.",
     { issuer },
   )
+}
+
+/** The token endpoint and auth method from the issuer's metadata, and why when it is a fallback. */
+async function discoverTarget(
+  issuerUrl: URL,
+  opts: {
+    fetch: typeof fetch
+    timeoutMs: number
+    explicitMethod: AuthMethod | undefined
+    hasSecret: boolean
+    hasKey: boolean
+  },
+): Promise<{ endpoint: string; authMethod: AuthMethod; fallbackMessage?: string }> {
+  const meta = await discover(issuerUrl, opts)
+  const issuer = issuerUrl.href.replace(/\/+$/, '')
+  const choice = choose(opts.explicitMethod, opts.hasSecret, opts.hasKey, meta.authMethods, issuer)
+  return {
+    endpoint: meta.tokenEndpoint,
+    authMethod: choice.authMethod,
+    ...(choice.fallback && {
+      fallbackMessage:
+        `Discovery for issuer ${issuer}: token_endpoint_auth_methods_supported lists ${JSON.stringify((meta.authMethods ?? []).slice(0, 6))}, ` +
+        `no method for a client secret; using ${choice.authMethod}, which RFC 6749 requires servers to support. ` +
+        'Set `authMethod` to choose the method yourself.',
+    }),
+  }
 }
 
 /**
@@ -333,10 +364,31 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
  * ```
  */
 export function clientCredentials(options: ClientCredentialsOptions): TokenSource {
+  return clientCredentialsWith(options, {
+    discover: discoverTarget,
+    assertion: { signingKey, sign: signClientAssertion },
+  })
+}
+
+/**
+ * What only some configurations use: discovery (`issuer`) and `private_key_jwt` (`privateKey`).
+ * `clientCredentials` passes both; `cognito` and `auth0`, which take neither, pass none, so a
+ * bundle built for them leaves both modules out.
+ */
+export interface SourceParts {
+  discover?: typeof discoverTarget
+  assertion?: { signingKey: typeof signingKey; sign: typeof signClientAssertion }
+}
+
+/** {@link clientCredentials} with the parts its options may need (see {@link SourceParts}). */
+export function clientCredentialsWith(options: ClientCredentialsOptions, parts: SourceParts): TokenSource {
   if (!isPlainObject(options))
     throw new ConfigError('Expected the options of `clientCredentials` to be an object')
   const o = options as ClientCredentialsOptions
   refuseUnknownOptions('clientCredentials', o, CLIENT_CREDENTIALS_OPTIONS)
+  // Only a caller inside core can get here without a part its options need (a programming error).
+  const assertion = o.privateKey === undefined ? undefined : required(parts.assertion, 'privateKey')
+  const discoverIssuer = o.issuer === undefined ? undefined : required(parts.discover, 'issuer')
 
   if ((o.tokenEndpoint === undefined) === (o.issuer === undefined)) {
     throw new ConfigError('Expected exactly one of `tokenEndpoint` and `issuer`')
@@ -354,7 +406,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
   const keySlot =
     o.privateKey === undefined
       ? undefined
-      : new LazySecret('privateKey', o.privateKey, (v) => signingKey(v as PrivateKeyInput, keyId))
+      : new LazySecret('privateKey', o.privateKey, (v) => assertion!.signingKey(v as PrivateKeyInput, keyId))
   // Present or to be resolved: what the checks and the method choice go by.
   const clientSecret = secretSlot !== undefined
   const key = keySlot !== undefined
@@ -446,18 +498,16 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
     if (!discovering) {
       // One discovery for all concurrent callers, bounded by its own timeout only: one caller
       // giving up must not fail the others. A failure is never kept; the next call tries again.
-      const run = discover(issuerUrl!, { fetch: doFetch, timeoutMs }).then((meta: IssuerMetadata) => {
-        const choice = choose(explicitMethod, Boolean(clientSecret), Boolean(key), meta.authMethods, issuer!)
-        target = { endpoint: meta.tokenEndpoint, authMethod: choice.authMethod }
-        if (choice.fallback) {
-          emit({
-            type: 'auth-method-fallback',
-            authMethod: choice.authMethod,
-            message:
-              `Discovery for issuer ${issuer}: token_endpoint_auth_methods_supported lists ${JSON.stringify((meta.authMethods ?? []).slice(0, 6))}, ` +
-              `no method for a client secret; using ${choice.authMethod}, which RFC 6749 requires servers to support. ` +
-              'Set `authMethod` to choose the method yourself.',
-          })
+      const run = discoverIssuer!(issuerUrl!, {
+        fetch: doFetch,
+        timeoutMs,
+        explicitMethod,
+        hasSecret: clientSecret,
+        hasKey: key,
+      }).then((found) => {
+        target = { endpoint: found.endpoint, authMethod: found.authMethod }
+        if (found.fallbackMessage) {
+          emit({ type: 'auth-method-fallback', authMethod: found.authMethod, message: found.fallbackMessage })
         }
         return target
       })
@@ -487,9 +537,9 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenSourc
       params.push(['client_id', clientId], ['client_secret', secret!])
     } else {
       const signer = await keySlot!.get(t.endpoint)
-      const assertion = await signClientAssertion(signer, { clientId, audience: t.endpoint, now: now() })
-      secrets.push(assertion)
-      params.push(['client_assertion_type', JWT_BEARER_ASSERTION_TYPE], ['client_assertion', assertion])
+      const signed = await assertion!.sign(signer, { clientId, audience: t.endpoint, now: now() })
+      secrets.push(signed)
+      params.push(['client_assertion_type', JWT_BEARER_ASSERTION_TYPE], ['client_assertion', signed])
     }
     if (scopes.length > 0) params.push(['scope', scopes.join(' ')])
     if (audience !== undefined) params.push(['audience', audience])

@@ -1,7 +1,7 @@
 import { refuseUnknownOptions } from '../known-options'
 import type { TokenSource } from '../types'
 import { expectString, stringList } from '../validate'
-import { clientCredentials } from './client-credentials'
+import { clientCredentialsWith } from './client-credentials'
 import { hostedOrigin } from './domain'
 import type { SecretResolver } from './secret'
 
@@ -60,16 +60,20 @@ export function cognito(options: CognitoOptions): TokenSource {
     'now',
   ])
   const origin = hostedOrigin('domain', o.domain)
-  return clientCredentials({
-    tokenEndpoint: `${origin}/oauth2/token`,
-    clientId: expectString('clientId', o.clientId),
-    clientSecret:
-      typeof o.clientSecret === 'function' ? o.clientSecret : expectString('clientSecret', o.clientSecret),
-    authMethod: 'client_secret_basic',
-    bodyFormat: 'form',
-    scope: stringList('scopes', o.scopes),
-    timeoutMs: o.timeoutMs,
-    fetch: o.fetch,
-    now: o.now,
-  })
+  // Neither discovery nor private_key_jwt: a bundle for this source leaves both out.
+  return clientCredentialsWith(
+    {
+      tokenEndpoint: `${origin}/oauth2/token`,
+      clientId: expectString('clientId', o.clientId),
+      clientSecret:
+        typeof o.clientSecret === 'function' ? o.clientSecret : expectString('clientSecret', o.clientSecret),
+      authMethod: 'client_secret_basic',
+      bodyFormat: 'form',
+      scope: stringList('scopes', o.scopes),
+      timeoutMs: o.timeoutMs,
+      fetch: o.fetch,
+      now: o.now,
+    },
+    {},
+  )
 }
