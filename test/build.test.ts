@@ -148,4 +148,36 @@ describe('built packages', () => {
     expect(generic).toMatchObject({ discovery: true, assertion: true })
     expect(generic.bytes - cognito.bytes).toBeGreaterThan(4_000)
   })
+
+  it.each(['import', 'require'] as const)(
+    'should build a memory-only provider without loading node:crypto or WebCrypto (%s)',
+    (mode) => {
+      // Loading node:crypto pulls in the stream machinery, and the CryptoKey global's getter loads
+      // WebCrypto: a few milliseconds of every cold start. A provider without a shared store or
+      // private_key_jwt needs crypto only for its key's hash, computed when first asked for.
+      // An ES module entry: \`node -e\` (CommonJS) itself loads node:crypto before the first line.
+      const load =
+        mode === 'require'
+          ? "import('node:module').then((m) => m.createRequire(process.cwd() + '/')('@tokenstash/core'))"
+          : "import('@tokenstash/core')"
+      const code = `const before = new Set(process.moduleLoadList)
+        const loaded = () => process.moduleLoadList.filter((m) => !before.has(m) && /crypto/.test(m))
+        ${load}.then((c) => {
+          const p = c.createTokenProvider({
+            source: c.cognito({ domain: 'x.auth.eu-west-1.amazoncognito.com', clientId: 'c', clientSecret: 's' }),
+          })
+          const atInit = loaded()
+          console.log(JSON.stringify({ atInit, key: p.key, afterKey: loaded().length > 0 }))
+        })`
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], {
+        cwd: __dirname,
+        encoding: 'utf8',
+      })
+      const r = JSON.parse(out.trim().split('\n').pop()!)
+      expect(r.atInit).toEqual([])
+      // The key is still the namespace and 22 characters of base64url SHA-256 of the source id.
+      expect(r.key).toMatch(/^default:[A-Za-z0-9_-]{22}$/)
+      expect(r.afterKey).toBe(true)
+    },
+  )
 })

@@ -1,6 +1,6 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
 import { ConfigError } from './errors'
 import { decodeSegment } from './jwt'
+import { nodeCrypto } from './node-crypto'
 import type { UnreadableReason } from './types'
 
 /** One 32-byte key, or several to rotate: the first encrypts, all decrypt. */
@@ -76,7 +76,7 @@ export class Keyring {
     if (list.length === 0) throw new ConfigError('Expected `encryptionKey` to hold at least one key')
     this.#keys = list.map((k, i) => {
       const bytes = decodeKey(k, i)
-      return { bytes, kid: createHash('sha256').update(bytes).digest('base64url').slice(0, 8) }
+      return { bytes, kid: nodeCrypto().createHash('sha256').update(bytes).digest('base64url').slice(0, 8) }
     })
   }
 
@@ -85,8 +85,8 @@ export class Keyring {
     const header = Buffer.from(
       JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid: key.kid, [HEADER]: cacheKey }),
     ).toString('base64url')
-    const iv = randomBytes(IV_BYTES)
-    const cipher = createCipheriv('aes-256-gcm', key.bytes, iv, { authTagLength: TAG_BYTES })
+    const iv = nodeCrypto().randomBytes(IV_BYTES)
+    const cipher = nodeCrypto().createCipheriv('aes-256-gcm', key.bytes, iv, { authTagLength: TAG_BYTES })
     // The protected header is the additional authenticated data (RFC 7516 §5.1, step 14).
     cipher.setAAD(Buffer.from(header, 'ascii'))
     const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()])
@@ -136,7 +136,9 @@ export class Keyring {
     const byKid = this.#keys.filter((k) => k.kid === header.kid)
     for (const key of byKid.length ? byKid : this.#keys) {
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key.bytes, iv, { authTagLength: TAG_BYTES })
+        const decipher = nodeCrypto().createDecipheriv('aes-256-gcm', key.bytes, iv, {
+          authTagLength: TAG_BYTES,
+        })
         decipher.setAAD(Buffer.from(protectedHeader, 'ascii'))
         decipher.setAuthTag(tag)
         return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8')

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import { ConfigError } from './errors'
+import { nodeCrypto } from './node-crypto'
 
 const NAMESPACE = /^[A-Za-z0-9._/-]{1,64}$/
 
@@ -18,7 +18,7 @@ export function checkNamespace(namespace: string): string {
  * audience, resource, extra params) and no secret, so the key holds none either.
  */
 export function providerKey(sourceId: string, namespace: string): string {
-  const hash = createHash('sha256').update(sourceId).digest('base64url').slice(0, 22)
+  const hash = nodeCrypto().createHash('sha256').update(sourceId).digest('base64url').slice(0, 22)
   return `${namespace}:${hash}`
 }
 

@@ -87,7 +87,7 @@ const UNREADABLE: Record<string, string> = {
  */
 export class EventLogger {
   readonly #logger: Logger
-  readonly #key: string | undefined
+  readonly #key: string | (() => string) | undefined
   #storeDown = false
   readonly #failOpen = new Set<string>()
   readonly #unreadable = new Set<string>()
@@ -99,14 +99,15 @@ export class EventLogger {
   /** Per quota window: the remaining count seen last, while it is below 10 % (warned). */
   readonly #lowQuota = new Map<string, number>()
 
-  constructor(logger: Logger, key?: string) {
+  /** `key` names lines whose event has none; a function is called only when such a line is written. */
+  constructor(logger: Logger, key?: string | (() => string)) {
     this.#logger = logger
     this.#key = key
   }
 
   /** Turns one event into a line when it starts (or, for the store, ends) an episode; else nothing. */
   handle(event: Omit<TokenEvent, 'key'> & { key?: string }): undefined {
-    this.#eventKey = event.key ?? this.#key
+    this.#eventKey = event.key
     switch (event.type) {
       case 'store-error':
         if (this.#storeDown) return
@@ -199,7 +200,9 @@ export class EventLogger {
 
   #write(level: Level, text: string): undefined {
     const logger = this.#logger
-    const line = `tokenstash: ${text}${this.#eventKey === undefined ? '' : ` [key ${this.#eventKey}]`}`
+    const own = this.#key
+    const key = this.#eventKey ?? (typeof own === 'function' ? own() : own)
+    const line = `tokenstash: ${text}${key === undefined ? '' : ` [key ${key}]`}`
     try {
       if (level === 'debug') logger.debug?.(line)
       else if (level === 'warn' || !logger[level]) logger.warn(line)

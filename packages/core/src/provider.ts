@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { DEFAULTS } from './defaults'
 import { eventChannel } from './diagnostics'
 import { EntryCodec, type FailureRecord } from './entry'
@@ -13,6 +12,7 @@ import {
 } from './errors'
 import { providerKey } from './key'
 import { EventLogger } from './logger'
+import { nodeCrypto } from './node-crypto'
 import { type ProviderConfig, providerConfig, type TokenProviderOptions } from './options'
 import { type RefreshPolicy, shareable, type Timing, timing } from './policy'
 import { backoffStep, fetchWithRetry, type RetryOptions } from './retry'
@@ -65,7 +65,9 @@ const POLL_MS = [25, 40, 60, 100, 150, 200, 250]
 const CHECK_EVERY = 3
 
 class Provider implements TokenProvider {
-  readonly key: string
+  /** Derived on first use: its hash is what would load node:crypto at a memory-only cold start. */
+  #key: string | undefined
+  readonly #keyOf: () => string
   readonly #source: TokenSource
   readonly #tier?: StoreTier
   readonly #now: () => number
@@ -120,8 +122,10 @@ class Provider implements TokenProvider {
     this.#lease = c.lease
     this.#background = c.background
     this.#clockMarginMs = c.clockMarginMs
-    this.key = providerKey(c.source.id, c.namespace)
-    this.#log = c.logger && new EventLogger(c.logger, this.key)
+    const { namespace } = c
+    const sourceId = c.source.id
+    this.#keyOf = () => providerKey(sourceId, namespace)
+    this.#log = c.logger && new EventLogger(c.logger, () => this.key)
     // What the source reports about itself (e.g. clientCredentials' auth-method-fallback) reaches
     // onEvent and the event channel under this provider's key. Only with a listener: a source
     // shared by many providers should not hold on to providers that listen to nothing.
@@ -134,7 +138,7 @@ class Provider implements TokenProvider {
     if (c.store) {
       this.#tier = new StoreTier(c.store, {
         key: this.key,
-        owner: randomUUID(),
+        owner: nodeCrypto().randomUUID(),
         codec: new EntryCodec(this.key, c.keyring, (reason) =>
           this.#emit({ type: 'store-unreadable', reason }),
         ),
@@ -145,6 +149,11 @@ class Provider implements TokenProvider {
       })
       this.#markUseAt = 0
     }
+  }
+
+  get key(): string {
+    this.#key ??= this.#keyOf()
+    return this.#key
   }
 
   getToken(opts?: GetTokenOptions): Promise<string> {

@@ -182,6 +182,26 @@ describe('logger', () => {
     }
   })
 
+  it('should ask for a lazily given key only when it writes a line that names it', () => {
+    const { logger, seen } = lines()
+    let asked = 0
+    const log = new EventLogger(logger, () => {
+      asked++
+      return 'ns:lazy'
+    })
+    log.handle({ type: 'fetch' })
+    log.handle({ type: 'hit-memory' })
+    expect([asked, seen]).toEqual([0, []])
+    log.handle({ type: 'store-error', message: 'down' })
+    expect(seen).toHaveLength(1)
+    expect(seen[0]!.text).toContain('[key ns:lazy]')
+    expect(asked).toBe(1)
+    // An event's own key wins, and the lazy one is not asked for.
+    log.handle({ type: 'store-recovered' })
+    log.handle({ type: 'store-error', key: 'ns:event', message: 'down again' })
+    expect(seen.at(-1)!.text).toContain('[key ns:event]')
+  })
+
   it('should refuse a logger without a warn method', () => {
     const source = fakeSource(Date.now)
     for (const logger of [true, {}, { warn: 'x' }, { warn() {}, info: 1 }])

@@ -1,13 +1,6 @@
-import {
-  constants,
-  createPrivateKey,
-  KeyObject,
-  randomUUID,
-  type SignKeyObjectInput,
-  sign,
-  type webcrypto,
-} from 'node:crypto'
+import type { KeyObject, SignKeyObjectInput, webcrypto } from 'node:crypto'
 import { ConfigError } from '../errors'
+import { nodeCrypto } from '../node-crypto'
 
 // private_key_jwt (RFC 7523 §2.2): the client proves itself with a short-lived JWT signed by its
 // private key. A JWS compact signature is a few lines of node:crypto, so no JOSE library is
@@ -108,9 +101,12 @@ function algOfJwk(jwk: JWK): string | undefined {
   return undefined
 }
 
-const CryptoKeyClass = (globalThis as { CryptoKey?: abstract new () => unknown }).CryptoKey
-const isCryptoKey = (value: unknown): value is CryptoKey =>
-  typeof CryptoKeyClass === 'function' && value instanceof CryptoKeyClass
+// Looked up when a key is checked, not at import: the global's getter loads Node's WebCrypto
+// (a millisecond or two of every cold start, with or without private_key_jwt).
+function isCryptoKey(value: unknown): value is CryptoKey {
+  const CryptoKeyClass = (globalThis as { CryptoKey?: abstract new () => unknown }).CryptoKey
+  return typeof CryptoKeyClass === 'function' && value instanceof CryptoKeyClass
+}
 
 /**
  * Checks a private key when it is passed and works out its JWS `alg` and `kid`.
@@ -129,8 +125,8 @@ export function signingKey(input: unknown, keyId: string | undefined): SigningKe
     if (input.type !== 'private') fail(`a private key, got a ${input.type} CryptoKey`)
     if (!input.usages.includes('sign')) fail("a CryptoKey usable for 'sign'")
     alg = algOfCryptoKey(input)
-    load = async () => KeyObject.from(input)
-  } else if (input instanceof KeyObject) {
+    load = async () => nodeCrypto().KeyObject.from(input)
+  } else if (input instanceof nodeCrypto().KeyObject) {
     if (input.type !== 'private') fail(`a private key, got a ${input.type} KeyObject`)
     alg = algOfKeyObject(input)
     load = async () => input
@@ -147,7 +143,7 @@ export function signingKey(input: unknown, keyId: string | undefined): SigningKe
     kid ??= typeof jwk.kid === 'string' ? jwk.kid : undefined
     load = async () => {
       try {
-        return createPrivateKey({ key: jwk as never, format: 'jwk' })
+        return nodeCrypto().createPrivateKey({ key: jwk as never, format: 'jwk' })
       } catch (cause) {
         // node:crypto names what is wrong with the JWK; it never prints key material.
         throw new ConfigError(
@@ -184,14 +180,14 @@ export async function signClientAssertion(
     iss: claims.clientId,
     sub: claims.clientId,
     aud: claims.audience,
-    jti: randomUUID(),
+    jti: nodeCrypto().randomUUID(),
     iat,
     exp: iat + ASSERTION_LIFETIME_SECONDS,
   }
   const input = `${segment(header)}.${segment(payload)}`
   try {
     checkKeyFits(key.alg, material)
-    const signature = sign(digestOf(key.alg), Buffer.from(input), signOptions(key.alg, material))
+    const signature = nodeCrypto().sign(digestOf(key.alg), Buffer.from(input), signOptions(key.alg, material))
     return `${input}.${signature.toString('base64url')}`
   } catch (cause) {
     // The mismatch is named (alg vs key type or curve); key material is never printed.
@@ -214,7 +210,11 @@ function digestOf(alg: string): string | null {
 function signOptions(alg: string, key: KeyObject): KeyObject | SignKeyObjectInput {
   // RFC 7518 §3.5: RSASSA-PSS with MGF1 and a salt as long as the hash.
   if (alg.startsWith('PS'))
-    return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: Number(alg.slice(2)) / 8 }
+    return {
+      key,
+      padding: nodeCrypto().constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: Number(alg.slice(2)) / 8,
+    }
   // RFC 7518 §3.4: ECDSA signatures are R || S, not DER.
   if (alg.startsWith('ES')) return { key, dsaEncoding: 'ieee-p1363' }
   return key
