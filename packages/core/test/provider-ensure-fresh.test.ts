@@ -139,15 +139,18 @@ describe('ensureFresh', () => {
       await instance.getToken()
       clock.advance(100)
     }
+    await new Promise((r) => setImmediate(r)) // a mark is written in the check phase
     expect(sets.filter((k) => k.endsWith('#used'))).toHaveLength(1)
     clock.advance(60_000)
     await instance.getToken()
+    await new Promise((r) => setImmediate(r))
     expect(sets.filter((k) => k.endsWith('#used'))).toHaveLength(2)
   })
 
   it("should write a cold instance's use mark only after its first token is served, so the store read goes alone", async () => {
     const { store, make } = fleet()
     await make().getToken() // the fleet's token is in the store
+    await new Promise((r) => setImmediate(r)) // and that instance's use mark
     const log: string[] = []
     const get = store.get.bind(store)
     const set = store.set.bind(store)
@@ -162,11 +165,14 @@ describe('ensureFresh', () => {
       return set(k, v, t, o)
     }
     const instance = make()
-    const served = instance.getTokenSet().then(() => log.push('served'))
-    await served
+    await instance.getTokenSet()
+    log.push('served')
+    // The caller runs on with its token (here: a few awaits) before the mark's write begins.
+    for (let i = 0; i < 5; i++) await Promise.resolve()
+    log.push('caller ran on')
     await new Promise((r) => setImmediate(r))
-    // The mark is still written (a warmer's onlyIfUsedWithinMs reads it), once, after the token.
-    expect(log).toEqual(['get token', 'get answered', 'served', 'set used'])
+    // The mark is still written (a warmer's onlyIfUsedWithinMs reads it), once, after all that.
+    expect(log).toEqual(['get token', 'get answered', 'served', 'caller ran on', 'set used'])
     // A call that fails marks use too: callers asked for the key, so a warmer should keep it warm.
     const failing = fleet()
     failing.source.failWith.push(new Error('endpoint down'))

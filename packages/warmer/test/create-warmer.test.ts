@@ -78,6 +78,8 @@ describe('createWarmer', () => {
         if (s % 5 === 0) expect((await warm()).providers.orders!.status).not.toBe('failed')
         if (s % 7 === 0) containers = [containers[1]!, instance()]
         for (const c of containers) await c.getToken()
+        // A second passes: the event loop turns (a use mark is written in its check phase).
+        await new Promise((r) => setImmediate(r))
       }
       expect(instanceRequests()).toBe(0)
       // The active fleet costs a request per (0.70 L − interval − margin) at most: 62.5 s here.
