@@ -100,7 +100,7 @@ export class Keyring {
   }
 
   async open(jwe: string, cacheKey: string): Promise<string | undefined> {
-    const r = await this.openEntry(jwe, cacheKey)
+    const r = this.openEntry(jwe, cacheKey)
     return typeof r === 'string' ? r : undefined
   }
 
@@ -108,7 +108,7 @@ export class Keyring {
    * The plaintext, or why there is none: `other-key` (sealed for another cache key), `wrong-key`
    * (sealed with a key this ring does not hold, or not a JWE at all but a clear entry), `corrupt`.
    */
-  async openEntry(jwe: string, cacheKey: string): Promise<string | { reason: UnreadableReason }> {
+  openEntry(jwe: string, cacheKey: string): string | { reason: UnreadableReason } {
     const parts = jwe.split('.')
     if (parts.length !== 5) return { reason: looksClear(jwe) ? 'wrong-key' : 'corrupt' }
     const [protectedHeader, encryptedKey, ivText, ciphertextText, tagText] = parts as [

@@ -84,8 +84,9 @@ export class EntryCodec {
   }
 
   /** A token, or undefined for anything that is not a well-formed token entry of this key. */
-  async decodeToken(raw: string | undefined): Promise<TokenSet | undefined> {
-    const r = await this.#decode(raw)
+  // Synchronous, as node:crypto is: a cold instance's first read pays no promise hops for them.
+  decodeToken(raw: string | undefined): TokenSet | undefined {
+    const r = this.#decode(raw)
     if (
       r?.kind !== 'token' ||
       typeof r.t !== 'string' ||
@@ -108,13 +109,13 @@ export class EntryCodec {
     })
   }
 
-  async decodeCooldown(raw: string | undefined): Promise<number | undefined> {
-    const r = await this.#decode(raw)
+  decodeCooldown(raw: string | undefined): number | undefined {
+    const r = this.#decode(raw)
     return r?.kind === 'cooldown' && Number.isFinite(r.until) ? r.until : undefined
   }
 
-  async decodeFailure(raw: string | undefined): Promise<FailureRecord | undefined> {
-    const r = await this.#decode(raw)
+  decodeFailure(raw: string | undefined): FailureRecord | undefined {
+    const r = this.#decode(raw)
     if (r?.kind !== 'failure' || typeof r.code !== 'string' || typeof r.message !== 'string') return undefined
     const failure: FailureRecord = { code: r.code, message: r.message }
     for (const name of ['owner', 'endpoint', 'error', 'errorDescription', 'reason', 'issuer'] as const)
@@ -131,10 +132,10 @@ export class EntryCodec {
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: the record is checked field by field by the callers
-  async #decode(raw: string | undefined): Promise<Record<string, any> | undefined> {
+  #decode(raw: string | undefined): Record<string, any> | undefined {
     if (typeof raw !== 'string' || raw === '') return undefined
     // With a keyring, plaintext JSON is refused: a downgrade is as bad as a forgery.
-    const json = this.keyring ? await this.keyring.openEntry(raw, this.key) : raw
+    const json = this.keyring ? this.keyring.openEntry(raw, this.key) : raw
     if (typeof json !== 'string') return this.#unreadable(json.reason)
     if (!this.keyring && !looksClear(raw) && raw.split('.').length === 5) return this.#unreadable('wrong-key')
     try {

@@ -398,7 +398,7 @@ class Provider implements TokenProvider {
       this.#checkCooldown(mode)
       return this.#fetchAndKeep(mode, replacing, undefined)
     }
-    await tier.flushDeletes()
+    if (tier.hasPendingDeletes) await tier.flushDeletes()
     let seen = mode === 'force' ? undefined : await tier.readToken()
     const found = this.#fresh(seen?.set, mode, replacing)
     if (found) return this.#adoptFromStore(found)

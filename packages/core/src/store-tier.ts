@@ -86,7 +86,7 @@ export class StoreTier {
   async readToken(): Promise<StoredToken | undefined> {
     const r = await this.#call('get', 'read', (s, o) => s.get(this.#o.key, o))
     if (!r.ok || r.value === undefined) return undefined
-    const set = await this.#o.codec.decodeToken(r.value)
+    const set = this.#o.codec.decodeToken(r.value)
     return set && { raw: r.value, set }
   }
 
@@ -101,6 +101,11 @@ export class StoreTier {
   async deleteToken(token: string, expiresAt: number): Promise<void> {
     this.#pendingDeletes.set(token, expiresAt)
     await this.#runDelete(token)
+  }
+
+  /** Compare-and-deletes are queued (the store was failing when they were asked for). */
+  get hasPendingDeletes(): boolean {
+    return this.#pendingDeletes.size > 0
   }
 
   /** Runs the compare-and-deletes queued while the store was failing (an expired token is gone anyway). */
@@ -183,7 +188,7 @@ export class StoreTier {
   /** A shared cooldown, capped so a forged or absurd entry cannot silence the fleet for long. */
   async readCooldown(): Promise<number | undefined> {
     const r = await this.#call('get', 'read', (s, o) => s.get(derivedKey.cooldown(this.#o.key), o))
-    const until = r.ok ? await this.#o.codec.decodeCooldown(r.value) : undefined
+    const until = r.ok ? this.#o.codec.decodeCooldown(r.value) : undefined
     return until === undefined ? undefined : Math.min(until, this.#o.now() + DEFAULTS.maxCooldownMs)
   }
 
@@ -229,7 +234,7 @@ export class StoreTier {
   async #runDelete(token: string): Promise<void> {
     const r = await this.#call('get', 'write', (s, o) => s.get(this.#o.key, o))
     if (!r.ok) return
-    const stored = r.value === undefined ? undefined : await this.#o.codec.decodeToken(r.value)
+    const stored = r.value === undefined ? undefined : this.#o.codec.decodeToken(r.value)
     if (r.value !== undefined && stored?.accessToken === token) {
       const raw = r.value
       // Compare-and-delete on the exact stored value: a newer token written meanwhile stays.
@@ -254,15 +259,16 @@ export class StoreTier {
     // Aborted when the provider stops waiting, so a store that passes it on (the AWS SDK's
     // abortSignal) does not land the call later.
     const controller = new AbortController()
-    const call = Promise.resolve()
-      .then(() => fn(store, { signal: controller.signal }))
-      .catch((err: unknown) => {
+    // Called now (a throw becomes a rejection), not a microtask later: the read starts at once.
+    const call = new Promise<T>((resolve) => resolve(fn(store, { signal: controller.signal }))).catch(
+      (err: unknown) => {
         // The store answered with an entry it cannot interpret: a miss the operator must hear
         // about, not a failing store.
         if (!isUnreadableEntry(err)) throw err
         this.#o.emit({ type: 'store-unreadable', reason: 'corrupt', message: describe(err) })
         return undefined as T
-      })
+      },
+    )
     let timedOut = false
     try {
       const value = await withTimeout(call, this.#o.timeoutMs, () => {
