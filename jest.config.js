@@ -64,7 +64,12 @@ const shared = {
 
 module.exports = {
   verbose: false,
-  reporters: ['default', '<rootDir>/scripts/jest-summary-reporter.cjs'],
+  // jest's 'default' is these two reporters; the quiet one leaves out passing files' console output.
+  reporters: [
+    '<rootDir>/scripts/jest-quiet-reporter.cjs',
+    'summary',
+    '<rootDir>/scripts/jest-summary-reporter.cjs',
+  ],
   testTimeout: 30_000,
   projects: [
     {

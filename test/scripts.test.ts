@@ -84,4 +84,38 @@ describe('root scripts', () => {
       rmSync(dir, { recursive: true, force: true })
     }
   })
+
+  it("should leave out passing files' console output, keep a failing file's, and say how much it left out", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenstash-quiet-'))
+    try {
+      writeFileSync(join(dir, 'quiet.test.js'), "it('passes', () => { console.warn('QUIET-' + 'MARK') })\n")
+      writeFileSync(
+        join(dir, 'loud.test.js'),
+        "it('fails', () => { console.warn('LOUD-' + 'MARK'); expect(1).toBe(2) })\n",
+      )
+      const config = {
+        rootDir: dir,
+        testEnvironment: 'node',
+        reporters: [join(root, 'scripts/jest-quiet-reporter.cjs'), 'summary'],
+      }
+      const jest = (env: Record<string, string>) => {
+        const run = spawnSync(
+          process.execPath,
+          [join(root, 'node_modules/jest/bin/jest.js'), '--config', JSON.stringify(config), '--ci'],
+          { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } },
+        )
+        return `${run.stdout}${run.stderr}`
+      }
+      const quiet = jest({ TOKENSTASH_TEST_CONSOLE: '' })
+      expect(quiet).toContain('LOUD-MARK')
+      expect(quiet).not.toContain('QUIET-MARK')
+      expect(quiet).toContain('console: 1 line of passing test files not shown')
+      expect(quiet).toContain('Tests:       1 failed, 1 passed, 2 total')
+      const all = jest({ TOKENSTASH_TEST_CONSOLE: 'all' })
+      expect(all).toContain('QUIET-MARK')
+      expect(all).toContain('LOUD-MARK')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
 })
