@@ -85,6 +85,21 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
     const plainClient = dynamo.makeClient()
     const inspector = dynamoDbStore({ client: plainClient, tableName: TABLE })
     const eventsB: TokenEvent[] = []
+    // B's calls too, so the test ends only once B's last one (its lease release) has landed: a
+    // release still in flight when dynalite stops logged a store outage after the file ended.
+    const clientB = dynamo.makeClient()
+    let inFlightB = 0
+    clientB.middlewareStack.add(
+      (next) => async (args) => {
+        inFlightB++
+        try {
+          return await next(args)
+        } finally {
+          inFlightB--
+        }
+      },
+      { step: 'initialize', name: 'countInFlight' },
+    )
     const a = createTokenProvider({
       source: source(),
       store: dynamoDbStore({ client: throttledClient, tableName: TABLE }),
@@ -93,7 +108,7 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
     })
     const b = createTokenProvider({
       source: source(),
-      store: dynamoDbStore({ client: dynamo.makeClient(), tableName: TABLE }),
+      store: dynamoDbStore({ client: clientB, tableName: TABLE }),
       encryptionKey,
       namespace,
       onEvent: (e) => eventsB.push(e),
@@ -142,7 +157,9 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
       expect(tokenB).not.toBe(tokenA)
       expect(idp.requests()).toBe(2)
     } finally {
+      await until(() => inFlight === 0 && inFlightB === 0)
       throttledClient.destroy()
+      clientB.destroy()
       plainClient.destroy()
     }
   }, 90_000)

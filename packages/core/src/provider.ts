@@ -183,14 +183,12 @@ class Provider implements TokenProvider {
     const now = this.#now()
     if (now < this.#markUseAt) return this.#getTokenSet(opts, now)
     // Due for a use mark (a cold instance's first call, then once a minute): it is written once
-    // this call settles, served or refused, and once the caller has run on with its token (the
-    // check phase, after every microtask): a cold instance's store read goes alone and the write
-    // delays neither the token nor what the caller does with it.
+    // this call settles, served or refused, so a cold instance's store read goes alone and the
+    // mark never delays a token. Not later than that (a setImmediate): a caller's test that ends
+    // with its token would see the write land after its environment was torn down.
     this.#markUseAt = now + DEFAULTS.useMarkEveryMs
     const served = this.#getTokenSet(opts, now)
-    const mark = () => {
-      setImmediate(() => this.#tier?.markUse(now))
-    }
+    const mark = () => this.#tier?.markUse(now)
     served.then(mark, mark)
     return served
   }
