@@ -31,6 +31,23 @@ afterAll(async () => {
   await Promise.all([idp?.stop(), dynamo?.stop()])
 })
 
+/** Counts a client's calls in flight (each `send`, its retries included). */
+function inFlightOf(client: ReturnType<DynamoServer['makeClient']>): () => number {
+  let n = 0
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      n++
+      try {
+        return await next(args)
+      } finally {
+        n--
+      }
+    },
+    { step: 'initialize', name: 'countInFlight' },
+  )
+  return () => n
+}
+
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((r) => setTimeout(r, 10))
 }
@@ -51,18 +68,7 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
     let throttleFrom: number | undefined
     let throttled = 0
     let leasePuts = 0
-    let inFlight = 0
-    throttledClient.middlewareStack.add(
-      (next) => async (args) => {
-        inFlight++
-        try {
-          return await next(args)
-        } finally {
-          inFlight--
-        }
-      },
-      { step: 'initialize', name: 'countInFlight' },
-    )
+    const inFlight = inFlightOf(throttledClient)
     // Below the SDK's retry middleware: each attempt passes here.
     throttledClient.middlewareStack.add(
       (next) => async (args) => {
@@ -88,18 +94,7 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
     // B's calls too, so the test ends only once B's last one (its lease release) has landed: a
     // release still in flight when dynalite stops logged a store outage after the file ended.
     const clientB = dynamo.makeClient()
-    let inFlightB = 0
-    clientB.middlewareStack.add(
-      (next) => async (args) => {
-        inFlightB++
-        try {
-          return await next(args)
-        } finally {
-          inFlightB--
-        }
-      },
-      { step: 'initialize', name: 'countInFlight' },
-    )
+    const inFlightB = inFlightOf(clientB)
     const a = createTokenProvider({
       source: source(),
       store: dynamoDbStore({ client: throttledClient, tableName: TABLE }),
@@ -121,7 +116,7 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
       const putsAtReturn = leasePuts
       // Every attempt the SDK still had to make has been made, and a lease granted late released:
       // polled for 2 s, well inside the lease's own ttl, so a lease left behind is seen.
-      await until(() => inFlight === 0)
+      await until(() => inFlight() === 0)
       const returnedAt = Date.now()
       let lease = await inspector.get(`${a.key}#lease`)
       while (lease !== undefined && Date.now() - returnedAt < 2_000) {
@@ -157,7 +152,7 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
       expect(tokenB).not.toBe(tokenA)
       expect(idp.requests()).toBe(2)
     } finally {
-      await until(() => inFlight === 0 && inFlightB === 0)
+      await until(() => inFlight() === 0 && inFlightB() === 0)
       throttledClient.destroy()
       clientB.destroy()
       plainClient.destroy()

@@ -180,7 +180,13 @@ class Provider implements TokenProvider {
   }
 
   getTokenSet(opts: GetTokenOptions = {}): Promise<TokenSet> {
-    const now = this.#now()
+    let now: number
+    try {
+      now = this.#now()
+    } catch (err) {
+      // A clock that throws (the `now` option) fails the call, as an async method would.
+      return Promise.reject(err)
+    }
     if (now < this.#markUseAt) return this.#getTokenSet(opts, now)
     // Due for a use mark (a cold instance's first call, then once a minute): it is written once
     // this call settles, served or refused, so a cold instance's store read goes alone and the

@@ -186,6 +186,24 @@ describe('ensureFresh', () => {
     expect(marks.filter((k) => k.endsWith('#used'))).toHaveLength(1)
   })
 
+  it('should reject, not throw, when the clock given as `now` throws', async () => {
+    const { store, source } = fleet()
+    let broken = false
+    const provider = createTokenProvider({
+      source,
+      store,
+      encryptionKey: key32(),
+      now: () => {
+        if (broken) throw new Error('clock failed')
+        return 0
+      },
+    })
+    broken = true
+    const call = provider.getTokenSet()
+    expect(call).toBeInstanceOf(Promise)
+    await expect(call).rejects.toThrow('clock failed')
+  })
+
   it('should keep its own token fresh, fetching once per refresh cycle, when tokens are too short to share', async () => {
     const { clock, store, source } = fleet()
     const events: string[] = []

@@ -1,8 +1,6 @@
-import { refuseUnknownOptions } from '../known-options'
 import type { TokenSource } from '../types'
 import { expectString } from '../validate'
-import { clientCredentialsWith } from './client-credentials'
-import { hostedOrigin } from './domain'
+import { hostedSecretSource } from './domain'
 import type { SecretResolver } from './secret'
 
 /**
@@ -51,33 +49,10 @@ export interface Auth0Options {
  * ```
  */
 export function auth0(options: Auth0Options): TokenSource {
-  const o = (options ?? {}) as Auth0Options
-  refuseUnknownOptions('auth0', o, [
-    'domain',
-    'clientId',
-    'clientSecret',
-    'audience',
-    'scope',
-    'timeoutMs',
-    'fetch',
-    'now',
-  ])
-  const origin = hostedOrigin('domain', o.domain)
-  // Neither discovery nor private_key_jwt: a bundle for this source leaves both out.
-  return clientCredentialsWith(
-    {
-      tokenEndpoint: `${origin}/oauth/token`,
-      clientId: expectString('clientId', o.clientId),
-      clientSecret:
-        typeof o.clientSecret === 'function' ? o.clientSecret : expectString('clientSecret', o.clientSecret),
-      authMethod: 'client_secret_post',
-      bodyFormat: 'json',
-      audience: expectString('audience', o.audience, 'a non-empty string (the API identifier)'),
-      scope: o.scope,
-      timeoutMs: o.timeoutMs,
-      fetch: o.fetch,
-      now: o.now,
-    },
-    {},
-  )
+  return hostedSecretSource('auth0', options, ['audience', 'scope'], '/oauth/token', (o) => ({
+    authMethod: 'client_secret_post',
+    bodyFormat: 'json',
+    audience: expectString('audience', o.audience, 'a non-empty string (the API identifier)'),
+    scope: o.scope as Auth0Options['scope'],
+  }))
 }

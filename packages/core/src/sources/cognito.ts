@@ -1,8 +1,6 @@
-import { refuseUnknownOptions } from '../known-options'
 import type { TokenSource } from '../types'
-import { expectString, stringList } from '../validate'
-import { clientCredentialsWith } from './client-credentials'
-import { hostedOrigin } from './domain'
+import { stringList } from '../validate'
+import { hostedSecretSource } from './domain'
 import type { SecretResolver } from './secret'
 
 /**
@@ -49,31 +47,9 @@ export interface CognitoOptions {
  * ```
  */
 export function cognito(options: CognitoOptions): TokenSource {
-  const o = (options ?? {}) as CognitoOptions
-  refuseUnknownOptions('cognito', o, [
-    'domain',
-    'clientId',
-    'clientSecret',
-    'scopes',
-    'timeoutMs',
-    'fetch',
-    'now',
-  ])
-  const origin = hostedOrigin('domain', o.domain)
-  // Neither discovery nor private_key_jwt: a bundle for this source leaves both out.
-  return clientCredentialsWith(
-    {
-      tokenEndpoint: `${origin}/oauth2/token`,
-      clientId: expectString('clientId', o.clientId),
-      clientSecret:
-        typeof o.clientSecret === 'function' ? o.clientSecret : expectString('clientSecret', o.clientSecret),
-      authMethod: 'client_secret_basic',
-      bodyFormat: 'form',
-      scope: stringList('scopes', o.scopes),
-      timeoutMs: o.timeoutMs,
-      fetch: o.fetch,
-      now: o.now,
-    },
-    {},
-  )
+  return hostedSecretSource('cognito', options, ['scopes'], '/oauth2/token', (o) => ({
+    authMethod: 'client_secret_basic',
+    bodyFormat: 'form',
+    scope: stringList('scopes', o.scopes),
+  }))
 }
