@@ -188,14 +188,8 @@ class Provider implements TokenProvider {
       return Promise.reject(err)
     }
     if (now < this.#markUseAt) return this.#getTokenSet(opts, now)
-    // Due for a use mark (a cold instance's first call, then once a minute): it is written once
-    // this call settles, served or refused, so a cold instance's store read goes alone and the
-    // mark never delays a token. Not later than that (a setImmediate): a caller's test that ends
-    // with its token would see the write land after its environment was torn down.
-    this.#markUseAt = now + DEFAULTS.useMarkEveryMs
     const served = this.#getTokenSet(opts, now)
-    const mark = () => this.#tier?.markUse(now)
-    served.then(mark, mark)
+    this.#markUse(now, served)
     return served
   }
 
@@ -324,10 +318,19 @@ class Provider implements TokenProvider {
     return timing(set, this.#fleetPolicy, this.#tier && !this.#unshared ? this.#clockMarginMs : 0)
   }
 
-  /** Fire-and-forget, at most once per DEFAULTS.useMarkEveryMs: never awaited by a caller. */
-  #markUse(now: number): void {
+  /**
+   * Fire-and-forget, at most once per DEFAULTS.useMarkEveryMs: never awaited by a caller. With `after` (a call that may read the store), the mark is written once it settles, served or
+   * refused, so a cold instance's store read goes alone and the mark never delays a token. Not
+   * later than that (a setImmediate): a caller's test that ends with its token would see the write
+   * land after its environment was torn down.
+   */
+  #markUse(now: number, after?: Promise<unknown>): void {
     this.#markUseAt = now + DEFAULTS.useMarkEveryMs
-    this.#tier?.markUse(now)
+    const tier = this.#tier
+    if (!tier) return
+    const mark = () => tier.markUse(now)
+    if (after) after.then(mark, mark)
+    else mark()
   }
 
   // ---- flights ------------------------------------------------------------------------------
