@@ -1,4 +1,4 @@
-import { bareOrigin, ConfigError } from '@tokenstash/core'
+import { allowedOriginSet, ConfigError } from '@tokenstash/core'
 
 // Same test axios uses: `scheme://` or protocol-relative `//`.
 const ABSOLUTE = /^([a-z][a-z\d+\-.]*:)?\/\//i
@@ -34,23 +34,7 @@ export function allowedOrigins(origins: unknown, baseURL: unknown): ReadonlySet<
     }
     return new Set([origin])
   }
-  if (!Array.isArray(origins) || origins.length === 0) {
-    throw new ConfigError(
-      `Expected \`origins\` to be a non-empty array of origins like "https://api.example.com", got ${show(origins)}`,
-    )
-  }
-  return new Set(
-    origins.map((entry, i) => {
-      const origin = bareOrigin(entry)
-      // A path would suggest the token is scoped to it; it is not, so say so rather than ignore it.
-      if (!origin) {
-        throw new ConfigError(
-          `Expected \`origins[${i}]\` to be an http(s) origin like "https://api.example.com", got ${show(entry)}`,
-        )
-      }
-      return origin
-    }),
-  )
+  return allowedOriginSet(origins)
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { ProviderStats } from './types'
+
 /**
  * Every default in one place. Options left out of `createTokenProvider` and the sources take
  * these values.
@@ -80,3 +82,8 @@ export const DEFAULTS = Object.freeze({
   /** How long a use mark lives in the store: the longest `onlyIfUsedWithinMs` a warmer can ask about. */
   useMarkTtlMs: 86_400_000,
 })
+
+/** A provider's counters before its first call (`stats()` of a new provider, real or fake). */
+export function zeroStats(): ProviderStats {
+  return { l1Hits: 0, l2Hits: 0, fetches: 0, fetchErrors: 0, leaseWaits: 0, storeErrors: 0 }
+}

@@ -26,8 +26,8 @@ export {
 export { nearestName, refuseUnknownOptions } from './known-options'
 // For packages that run many providers (the proxy): one logger, one line per episode for all of them.
 export { EventLogger, type Logger, loggerOption } from './logger'
-// For the adapters (axios, fetch): how `origins` entries read, and one debug line per origin that got no token.
-export { bareOrigin, type DebugLogger, withheldTokenLog } from './origins'
+// For the adapters (axios, fetch): how `origins` is checked and read, and one debug line per origin that got no token.
+export { allowedOriginSet, bareOrigin, type DebugLogger, withheldTokenLog } from './origins'
 export { createTokenProvider, type TokenProviderOptions } from './provider'
 export type { RetryOptions } from './retry'
 export { type Auth0Options, auth0 } from './sources/auth0'
@@ -53,7 +53,9 @@ export type {
   EnsureFreshOptions,
   EnsureFreshResult,
   GetTokenOptions,
+  HttpSourceOptions,
   ProviderStats,
+  RenewingTokenStore,
   SourceEvent,
   StoreCallOptions,
   TokenEvent,

@@ -1,5 +1,6 @@
 import { debuglog } from 'node:util'
 import { ConfigError } from './errors'
+import { show } from './validate'
 
 // What the adapters (axios, fetch) share about `origins`: how an entry is read, and the debug line
 // for a request that got no token because its origin is not listed (silent until now: a user who
@@ -24,6 +25,37 @@ export function bareOrigin(entry: unknown): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/**
+ * The adapters' `origins` option, checked: a non-empty array of http(s) origins, as the set of their
+ * normalised forms (see {@link bareOrigin}). Throws a `ConfigError` that names the bad entry;
+ * `note` is added to the message for a missing or empty list (say why there is no default).
+ *
+ * @example
+ * ```ts
+ * allowedOriginSet(['https://API.example.com:443']) // Set { 'https://api.example.com' }
+ * allowedOriginSet(['https://api.example.com/v1'])  // throws ConfigError: `origins[0]` ... got "https://api.example.com/v1"
+ * ```
+ */
+export function allowedOriginSet(origins: unknown, note = ''): ReadonlySet<string> {
+  if (!Array.isArray(origins) || origins.length === 0) {
+    throw new ConfigError(
+      `Expected \`origins\` to be a non-empty array of origins like "https://api.example.com"${note}, got ${show(origins)}`,
+    )
+  }
+  return new Set(
+    origins.map((entry, i) => {
+      const origin = bareOrigin(entry)
+      // A path would suggest the token is scoped to it; it is not, so say so rather than ignore it.
+      if (!origin) {
+        throw new ConfigError(
+          `Expected \`origins[${i}]\` to be an http(s) origin like "https://api.example.com", got ${show(entry)}`,
+        )
+      }
+      return origin
+    }),
+  )
 }
 
 /**

@@ -1,4 +1,4 @@
-import { DEFAULTS } from './defaults'
+import { DEFAULTS, zeroStats } from './defaults'
 import { eventChannel } from './diagnostics'
 import { EntryCodec, type FailureRecord } from './entry'
 import {
@@ -81,14 +81,7 @@ class Provider implements TokenProvider {
   readonly #background: boolean
   readonly #clockMarginMs: number
   readonly #flight = new SingleFlight<Cached | undefined>()
-  readonly #stats: ProviderStats = {
-    l1Hits: 0,
-    l2Hits: 0,
-    fetches: 0,
-    fetchErrors: 0,
-    leaseWaits: 0,
-    storeErrors: 0,
-  }
+  readonly #stats: ProviderStats = zeroStats()
 
   #cur?: Cached
   /** Tokens rejected through invalidate, with their expiry: never adopted again before it. */

@@ -59,6 +59,24 @@ export interface StoreCallOptions {
 }
 
 /**
+ * What every HTTP token source ({@link clientCredentials}, {@link auth0}, {@link cognito},
+ * {@link cognitoGetClientToken}) takes besides its own options.
+ *
+ * @example
+ * ```ts
+ * const common: HttpSourceOptions = { timeoutMs: 3_000, fetch: (url, init) => fetch(url, init) }
+ * ```
+ */
+export interface HttpSourceOptions {
+  /** Per-request timeout (token and discovery requests). Default `DEFAULTS.timeoutMs` ({@link DEFAULTS}). */
+  timeoutMs?: number
+  /** The fetch to use, for tests and proxies. Default the global `fetch`, looked up on every call. */
+  fetch?: typeof fetch
+  /** Clock for `issuedAt`, epoch ms. Default `Date.now`. */
+  now?: () => number
+}
+
+/**
  * The shared second tier. Stores speak opaque strings; the provider serialises, encrypts and
  * decides. Keys are the provider's `key` or keys derived from it as `${key}#${suffix}`; a store
  * may only add a prefix or a hash tag around them. A lease is stored as its owner string under its
@@ -66,7 +84,9 @@ export interface StoreCallOptions {
  * failure counts).
  */
 export interface TokenStore {
+  /** The stored value, or undefined when absent or expired; for a lease key, its owner. */
   get(key: string, options?: StoreCallOptions): Promise<string | undefined>
+  /** Stores `value` under `key` for `ttlMs`. */
   set(key: string, value: string, ttlMs: number, options?: StoreCallOptions): Promise<void>
   /** With `expected`: deletes only if the stored value still equals it. */
   delete(key: string, expected?: string, options?: StoreCallOptions): Promise<void>
@@ -80,6 +100,21 @@ export interface TokenStore {
    * holder that dies or freezes costs its waiters seconds; without it leases live the whole fetch budget.
    */
   renewLease?(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
+}
+
+/**
+ * A {@link TokenStore} that always has `renewLease`: what the DynamoDB and Redis stores return, so
+ * that code holding one can renew a lease without checking for the method.
+ *
+ * @example
+ * ```ts
+ * const store: RenewingTokenStore = redisStore({ client })
+ * await store.renewLease('ns:ab12#lease', owner, 10_000)
+ * ```
+ */
+export interface RenewingTokenStore extends TokenStore {
+  /** Extends the lease to `ttlMs` from now only while `owner` still holds it unexpired; true when it did. */
+  renewLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
 }
 
 /** The `type` of a {@link TokenEvent}; names are part of the public API (docs/versioning.md). */

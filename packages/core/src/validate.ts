@@ -2,7 +2,8 @@ import { ConfigError } from './errors'
 
 // Options are checked once, when passed; messages name the option and what was expected.
 
-function show(value: unknown): string {
+/** A value as an error message shows it: short strings quoted, anything else by its kind. */
+export function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
   if (typeof value === 'function') return 'a function'
   if (value === null) return 'null'

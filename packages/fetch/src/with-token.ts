@@ -1,4 +1,5 @@
 import {
+  allowedOriginSet,
   ConfigError,
   isTokenRejection,
   refuseUnknownOptions,
@@ -6,7 +7,6 @@ import {
   withheldTokenLog,
 } from '@tokenstash/core'
 import { DEFAULTS } from './defaults'
-import { allowedOrigins } from './origins'
 import { redactError } from './redact'
 import type { BearerTokenProvider, WithTokenOptions } from './types'
 
@@ -169,7 +169,7 @@ export function withToken(fetchFn: Fetch, provider: BearerTokenProvider, options
     )
   }
   refuseUnknownOptions('withToken', options, OPTIONS)
-  const origins = allowedOrigins(options.origins)
+  const origins = allowedOriginSet(options.origins, ' (a fetch has no base URL to default to)')
   const replays = replayOn401(options.retryOn401)
   const withheld = withheldTokenLog(options.logger, '@tokenstash/fetch', origins)
 

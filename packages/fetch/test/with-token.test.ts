@@ -58,7 +58,10 @@ describe('withToken', () => {
   describe('options', () => {
     it.each([
       [undefined, /`options`/],
-      [{}, /`origins` to be a non-empty array/],
+      [
+        {},
+        /`origins` to be a non-empty array of origins like "https:\/\/api.example.com" \(a fetch has no base URL to default to\), got undefined/,
+      ],
       [{ origins: [] }, /`origins` to be a non-empty array/],
       [{ origins: ['api.example.com'] }, /`origins\[0\]` to be an http\(s\) origin/],
       [{ origins: ['https://api.example.com/v1'] }, /`origins\[0\]`/],

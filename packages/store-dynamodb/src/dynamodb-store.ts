@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb'
 import {
   ConfigError,
+  type RenewingTokenStore,
   refuseUnknownOptions,
   type StoreCallOptions,
   StoreEntryUnreadableError,
@@ -50,17 +51,7 @@ export interface DynamoDbStoreOptions {
  * await store.renewLease('ns:ab12#lease', owner, 10_000)
  * ```
  */
-export interface DynamoDbTokenStore extends TokenStore {
-  /** The stored value, or undefined when absent or expired; for a lease key, its owner. */
-  get(key: string, options?: StoreCallOptions): Promise<string | undefined>
-  /** Stores `value` under `key` for `ttlMs`. */
-  set(key: string, value: string, ttlMs: number, options?: StoreCallOptions): Promise<void>
-  delete(key: string, expected?: string, options?: StoreCallOptions): Promise<void>
-  acquireLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
-  releaseLease(key: string, owner: string, options?: StoreCallOptions): Promise<void>
-  /** Extends the lease to `ttlMs` from now only while `owner` still holds it unexpired; true when it did. */
-  renewLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
-}
+export type DynamoDbTokenStore = RenewingTokenStore
 
 /**
  * The defaults of {@link dynamoDbStore} and the two attributes it writes besides the key and TTL.
@@ -287,6 +278,33 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): DynamoDbTokenStore
     }
   }
 
+  /** Writes the lease `owner` holds for `ttlMs` if `condition` holds (`#exp` and `:now` always bound); true when it did. */
+  async function putLeaseIf(
+    send: Send,
+    key: string,
+    owner: string,
+    ttlMs: number,
+    condition: string,
+    names: Record<string, string>,
+    values: Record<string, string> = {},
+  ): Promise<boolean> {
+    try {
+      await send(
+        new PutCommand({
+          TableName: tableName,
+          Item: item(key, owner, ttlMs),
+          ConditionExpression: condition,
+          ExpressionAttributeNames: { ...names, '#exp': exp },
+          ExpressionAttributeValues: { ...values, ':now': now() },
+        }),
+      )
+      return true
+    } catch (err) {
+      if (isConditionFailure(err)) return false
+      throw err
+    }
+  }
+
   return {
     get(key, opts) {
       return call('get', key, opts, async (k, send) => {
@@ -317,47 +335,19 @@ export function dynamoDbStore(options: DynamoDbStoreOptions): DynamoDbTokenStore
       })
     },
     acquireLease(key, owner, ttlMs, opts) {
-      return call('acquireLease', key, opts, async (k, send) => {
-        try {
-          await send(
-            new PutCommand({
-              TableName: tableName,
-              Item: item(k, owner, ttlMs),
-              ConditionExpression: 'attribute_not_exists(#pk) OR #exp <= :now',
-              // Reserved words (TTL, VALUE...) abound in DynamoDB; names always go through placeholders.
-              ExpressionAttributeNames: { '#pk': pk, '#exp': exp },
-              ExpressionAttributeValues: { ':now': now() },
-            }),
-          )
-          return true
-        } catch (err) {
-          if (isConditionFailure(err)) return false
-          throw err
-        }
-      })
+      return call('acquireLease', key, opts, (k, send) =>
+        // Reserved words (TTL, VALUE...) abound in DynamoDB; names always go through placeholders.
+        putLeaseIf(send, k, owner, ttlMs, 'attribute_not_exists(#pk) OR #exp <= :now', { '#pk': pk }),
+      )
     },
     releaseLease(key, owner, opts) {
       return call('releaseLease', key, opts, (k, send) => conditionalDelete(send, k, owner))
     },
     renewLease(key, owner, ttlMs, opts) {
-      return call('renewLease', key, opts, async (k, send) => {
-        try {
-          await send(
-            new PutCommand({
-              TableName: tableName,
-              Item: item(k, owner, ttlMs),
-              // Ours and not yet expired: an expired lease may be taken by another owner any moment.
-              ConditionExpression: '#v = :owner AND #exp > :now',
-              ExpressionAttributeNames: { '#v': v, '#exp': exp },
-              ExpressionAttributeValues: { ':owner': owner, ':now': now() },
-            }),
-          )
-          return true
-        } catch (err) {
-          if (isConditionFailure(err)) return false
-          throw err
-        }
-      })
+      return call('renewLease', key, opts, (k, send) =>
+        // Ours and not yet expired: an expired lease may be taken by another owner any moment.
+        putLeaseIf(send, k, owner, ttlMs, '#v = :owner AND #exp > :now', { '#v': v }, { ':owner': owner }),
+      )
     },
   }
 }

@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  type RenewingTokenStore,
   refuseUnknownOptions,
   type StoreCallOptions,
   StoreError,
@@ -46,17 +47,7 @@ export interface RedisStoreOptions {
  * await store.renewLease('ns:ab12#lease', owner, 10_000)
  * ```
  */
-export interface RedisTokenStore extends TokenStore {
-  /** The stored value, or undefined when absent or expired; for a lease key, its owner. */
-  get(key: string, options?: StoreCallOptions): Promise<string | undefined>
-  /** Stores `value` under `key` for `ttlMs`. */
-  set(key: string, value: string, ttlMs: number, options?: StoreCallOptions): Promise<void>
-  delete(key: string, expected?: string, options?: StoreCallOptions): Promise<void>
-  acquireLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
-  releaseLease(key: string, owner: string, options?: StoreCallOptions): Promise<void>
-  /** Extends the lease to `ttlMs` from now only while `owner` still holds it; true when it did. */
-  renewLease(key: string, owner: string, ttlMs: number, options?: StoreCallOptions): Promise<boolean>
-}
+export type RedisTokenStore = RenewingTokenStore
 
 /**
  * The defaults of {@link redisStore}.

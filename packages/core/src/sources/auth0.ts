@@ -1,4 +1,4 @@
-import type { TokenSource } from '../types'
+import type { HttpSourceOptions, TokenSource } from '../types'
 import { expectString } from '../validate'
 import { hostedSecretSource } from './domain'
 import type { SecretResolver } from './secret'
@@ -11,7 +11,7 @@ import type { SecretResolver } from './secret'
  * const options: Auth0Options = { domain: 'acme.eu.auth0.com', clientId, clientSecret, audience: 'https://orders.acme.com' }
  * ```
  */
-export interface Auth0Options {
+export interface Auth0Options extends HttpSourceOptions {
   /** Tenant domain (`tenant.eu.auth0.com`), custom domain (`login.example.com`) or its https URL. */
   domain: string
   clientId: string
@@ -21,12 +21,6 @@ export interface Auth0Options {
   audience: string
   /** Space-separated scopes, or an array; default: all scopes granted to the client for the API. */
   scope?: string | string[]
-  /** Per-request timeout. */
-  timeoutMs?: number
-  /** The fetch to use, for tests and proxies. Default the global `fetch`. */
-  fetch?: typeof fetch
-  /** Clock, for tests. Default `Date.now`. */
-  now?: () => number
 }
 
 /**

@@ -1,7 +1,7 @@
 import { DEFAULTS } from '../defaults'
 import { ConfigError, DiscoveryError, TokenEndpointError, TokenResponseError } from '../errors'
 import { refuseUnknownOptions } from '../known-options'
-import type { SourceEvent, TokenSet, TokenSource } from '../types'
+import type { HttpSourceOptions, SourceEvent, TokenSet, TokenSource } from '../types'
 import {
   expectEndpointUrl,
   expectFunction,
@@ -64,7 +64,7 @@ const RESERVED_PARAMS = new Set([
  * }
  * ```
  */
-export interface ClientCredentialsOptions {
+export interface ClientCredentialsOptions extends HttpSourceOptions {
   /** The token endpoint URL (https, or http on loopback). */
   tokenEndpoint?: string
   /** The issuer; the token endpoint is discovered from its metadata on the first fetch. */
@@ -103,12 +103,6 @@ export interface ClientCredentialsOptions {
   bodyFormat?: 'form' | 'json'
   /** Accepted `token_type` values, case-insensitive. Default `Bearer`. */
   tokenType?: string | string[]
-  /** Per-request timeout (token and discovery requests). Default `DEFAULTS.timeoutMs` ({@link DEFAULTS}). */
-  timeoutMs?: number
-  /** Default `globalThis.fetch`, looked up on every call. */
-  fetch?: typeof fetch
-  /** Clock for `issuedAt`, epoch ms. Default `Date.now`. */
-  now?: () => number
 }
 
 const CLIENT_CREDENTIALS_OPTIONS = [

@@ -1,7 +1,7 @@
 import { DEFAULTS } from '../defaults'
 import { ConfigError, TokenEndpointError, TokenResponseError } from '../errors'
 import { refuseUnknownOptions } from '../known-options'
-import type { TokenSet, TokenSource } from '../types'
+import type { HttpSourceOptions, TokenSet, TokenSource } from '../types'
 import { expectEndpointUrl, expectFunction, expectString, optionalNumber, stringList } from '../validate'
 import { scrub } from './endpoint-error'
 import { MAX_BODY_BYTES, readBody } from './read-body'
@@ -16,7 +16,7 @@ import { parseTokenResponse } from './token-response'
  * const options: CognitoGetClientTokenOptions = { region: 'eu-west-1', clientId, clientSecret, scopes: ['orders/read'] }
  * ```
  */
-export interface CognitoGetClientTokenOptions {
+export interface CognitoGetClientTokenOptions extends HttpSourceOptions {
   /** The user pool's region, e.g. `eu-west-1`: the request goes to `https://cognito-idp.{region}.amazonaws.com/`. */
   region: string
   /** An app client with a secret and the `ALLOW_CLIENT_TOKEN_AUTH` flow. */
@@ -29,12 +29,6 @@ export interface CognitoGetClientTokenOptions {
   clientMetadata?: Record<string, string>
   /** Another endpoint (a VPC endpoint, a FIPS endpoint, a local stand-in); https, or http on loopback. */
   endpoint?: string
-  /** Per-request timeout. Default `DEFAULTS.timeoutMs` ({@link DEFAULTS}). */
-  timeoutMs?: number
-  /** The fetch to use, for tests and proxies. Default the global `fetch`. */
-  fetch?: typeof fetch
-  /** Clock for `issuedAt`, epoch ms. Default `Date.now`. */
-  now?: () => number
 }
 
 const OPTIONS = [

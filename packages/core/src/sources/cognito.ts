@@ -1,4 +1,4 @@
-import type { TokenSource } from '../types'
+import type { HttpSourceOptions, TokenSource } from '../types'
 import { stringList } from '../validate'
 import { hostedSecretSource } from './domain'
 import type { SecretResolver } from './secret'
@@ -11,7 +11,7 @@ import type { SecretResolver } from './secret'
  * const options: CognitoOptions = { domain: 'acme.auth.eu-west-1.amazoncognito.com', clientId, clientSecret, scopes: 'orders/read' }
  * ```
  */
-export interface CognitoOptions {
+export interface CognitoOptions extends HttpSourceOptions {
   /** User pool domain (`my-pool.auth.eu-west-1.amazoncognito.com`), custom domain or its https URL. */
   domain: string
   clientId: string
@@ -19,12 +19,6 @@ export interface CognitoOptions {
   clientSecret: string | SecretResolver<string>
   /** Custom scopes (`resource-server-id/scope`), space-separated or an array; default: all the client may use. */
   scopes?: string | string[]
-  /** Per-request timeout. */
-  timeoutMs?: number
-  /** The fetch to use, for tests and proxies. Default the global `fetch`. */
-  fetch?: typeof fetch
-  /** Clock, for tests. Default `Date.now`. */
-  now?: () => number
 }
 
 /**

@@ -1,3 +1,4 @@
+import { zeroStats } from '../defaults'
 import { ConfigError, TokenEndpointError, type TokenstashError } from '../errors'
 import { refuseUnknownOptions } from '../known-options'
 import type { GetTokenOptions, ProviderStats, TokenProvider, TokenSet } from '../types'
@@ -113,14 +114,7 @@ export function fakeTokenProvider(options: FakeTokenProviderOptions = {}): FakeT
   }
   const lifetimeMs = options.lifetimeMs ?? 3_600_000
   const now = options.now ?? Date.now
-  const stats: ProviderStats = {
-    l1Hits: 0,
-    l2Hits: 0,
-    fetches: 0,
-    fetchErrors: 0,
-    leaseWaits: 0,
-    storeErrors: 0,
-  }
+  const stats: ProviderStats = zeroStats()
   let index = 0
   let current: TokenSet | undefined
   const next = (): TokenSet => {
