@@ -94,6 +94,33 @@ describe('a waiting caller keeps the process alive', () => {
     expect(out).toBe('served from-source')
   })
 
+  it('should exit once the token is served, however long a hung releaseLease has to time out', async () => {
+    // Nobody waits on a release: a store that never answers it held the process (a service's
+    // shutdown, a jest worker's exit) for the whole storeTimeoutMs. The child is killed at 20 s.
+    const out = await child(
+      'hung-release',
+      `const inner = core.memoryStore()
+      const store = {
+        get: (k: string) => inner.get(k),
+        set: (k: string, v: string, t: number) => inner.set(k, v, t),
+        delete: (k: string, e?: string) => inner.delete(k, e),
+        acquireLease: (k: string, o: string, t: number) => inner.acquireLease(k, o, t),
+        releaseLease: () => new Promise<never>(() => {}),
+      }
+      const p = core.createTokenProvider({
+        source: { id: 'local', fetchToken: async () => ({ accessToken: 'from-source', tokenType: 'Bearer', issuedAt: Date.now(), expiresAt: Date.now() + 3_600_000 }) },
+        store,
+        encryption: false,
+        storeTimeoutMs: 60_000,
+        logger: false,
+      })
+      const started = Date.now()
+      p.getToken().then((t) => console.log('served', t))
+      process.on('exit', () => console.log('exited', Date.now() - started < 10_000 ? 'at once' : 'late'))`,
+    )
+    expect(out).toBe('served from-source\nexited at once')
+  })
+
   it('should not be kept alive by lease renewals once nothing else is pending', async () => {
     // The source's promise holds no handle (a custom source that forgot its request): only the
     // renewal timer of the lease it holds is left, and that alone must not keep the process up.

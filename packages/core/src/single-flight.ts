@@ -41,12 +41,19 @@ export function withSignal<T>(promise: Promise<T>, signal: AbortSignal | undefin
 }
 
 /**
- * Rejects with `onTimeout()` when `promise` takes longer than `ms`. The timer is ref'd on purpose:
- * a caller may be waiting on it, and Lambda ends an invocation whose event loop is empty.
+ * Rejects with `onTimeout()` when `promise` takes longer than `ms`. The timer is ref'd by default
+ * on purpose: a caller may be waiting on it, and Lambda ends an invocation whose event loop is
+ * empty. `waited: false` (a call nobody waits on) unrefs it, so that it never keeps a process up.
  */
-export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+export function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  onTimeout: () => Error,
+  waited = true,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(onTimeout()), ms)
+    if (!waited) timer.unref?.()
     promise.then(
       (value) => {
         clearTimeout(timer)

@@ -179,9 +179,16 @@ export class StoreTier {
     return r.ok && typeof r.value === 'string' ? r.value : undefined
   }
 
+  /**
+   * Nobody waits on a release, so its timer does not keep the process up: a store that never
+   * answers it held a service's shutdown (and a test worker's exit) for a whole storeTimeoutMs.
+   */
   #release(owner: string): void {
-    void this.#call('releaseLease', 'write', (s, o) =>
-      s.releaseLease(derivedKey.lease(this.#o.key), owner, o),
+    void this.#call(
+      'releaseLease',
+      'write',
+      (s, o) => s.releaseLease(derivedKey.lease(this.#o.key), owner, o),
+      false,
     )
   }
 
@@ -253,6 +260,7 @@ export class StoreTier {
     op: string,
     kind: Kind,
     fn: (store: TokenStore, options: StoreCallOptions) => Promise<T>,
+    waited = true,
   ): Promise<Result<T>> {
     if (this.#skipped(kind)) return { ok: false }
     const store = this.#store
@@ -271,13 +279,18 @@ export class StoreTier {
     )
     let timedOut = false
     try {
-      const value = await withTimeout(call, this.#o.timeoutMs, () => {
-        timedOut = true
-        controller.abort()
-        return new StoreError(`Store ${op} took longer than storeTimeoutMs (${this.#o.timeoutMs} ms)`, {
-          operation: op,
-        })
-      })
+      const value = await withTimeout(
+        call,
+        this.#o.timeoutMs,
+        () => {
+          timedOut = true
+          controller.abort()
+          return new StoreError(`Store ${op} took longer than storeTimeoutMs (${this.#o.timeoutMs} ms)`, {
+            operation: op,
+          })
+        },
+        waited,
+      )
       this.#failures = 0
       if (this.#reportedDown) {
         this.#reportedDown = false
