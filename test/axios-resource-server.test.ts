@@ -1,50 +1,28 @@
-import { clientCredentials } from '@tokenstash/core'
-import nock from 'nock'
-import { type Issuer, startIssuer } from './support/issuer'
-import { type ResourceServer, startResourceServer } from './support/resource-server'
+import { issuerSource } from './support/fleet'
+import { startResourceServerFor } from './support/resource-server'
+import { useServers } from './support/servers'
 
 // The protected API the axios tests rely on must itself be strict, or their passing proves nothing.
 
 describe('startResourceServer', () => {
-  let issuer: Issuer
-  let token: string
   let clock = Date.now()
-  let api: ResourceServer
+  const servers = useServers({ issuer: { accessTokenTtlSeconds: 60 }, api: { now: () => clock } })
+  let token: string
 
   beforeAll(async () => {
-    nock.disableNetConnect()
-    nock.enableNetConnect('127.0.0.1')
-    issuer = await startIssuer({ accessTokenTtlSeconds: 60 })
-    const { clientId, clientSecret } = issuer.clients.basic
-    const set = await clientCredentials({
-      tokenEndpoint: issuer.tokenEndpoint,
-      clientId,
-      clientSecret,
-    }).fetchToken()
-    token = set.accessToken
-    api = await startResourceServer({
-      issuer: issuer.issuer,
-      jwksUri: issuer.jwksUri,
-      audience: issuer.audience,
-      now: () => clock,
-    })
-  })
-
-  afterAll(async () => {
-    await api?.stop()
-    await issuer?.stop()
-    nock.enableNetConnect()
+    token = (await issuerSource(servers.issuer).fetchToken()).accessToken
   })
 
   beforeEach(() => {
     clock = Date.now()
-    api.reset()
+    servers.api.reset()
   })
 
   const call = (authorization?: string) =>
-    fetch(`${api.url}/orders/1`, { headers: authorization ? { authorization } : {} })
+    fetch(`${servers.api.url}/orders/1`, { headers: authorization ? { authorization } : {} })
 
   it('should serve a valid token and say whose it is', async () => {
+    const { issuer, api } = servers
     const res = await call(`Bearer ${token}`)
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ ok: true, sub: issuer.clients.basic.clientId })
@@ -68,18 +46,14 @@ describe('startResourceServer', () => {
     const expired = await call(`Bearer ${token}`)
     expect(expired.headers.get('www-authenticate')).toContain('error_description="The access token expired"')
     clock = Date.now()
-    api.reject(token)
+    servers.api.reject(token)
     const revoked = await call(`Bearer ${token}`)
     expect(revoked.headers.get('www-authenticate')).toContain('error="invalid_token"')
-    expect(api.log().map((r) => r.verdict)).toEqual(['invalid', 'expired', 'revoked'])
+    expect(servers.api.log().map((r) => r.verdict)).toEqual(['invalid', 'expired', 'revoked'])
   })
 
   it('should answer injected failures with their status and Retry-After, then serve again', async () => {
-    const other = await startResourceServer({
-      issuer: issuer.issuer,
-      jwksUri: issuer.jwksUri,
-      audience: issuer.audience,
-    })
+    const other = await startResourceServerFor(servers.issuer)
     try {
       other.failNext(1, { status: 503, retryAfterSeconds: 2 })
       const busy = await fetch(`${other.url}/x`, { headers: { authorization: `Bearer ${token}` } })

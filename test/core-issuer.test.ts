@@ -6,9 +6,8 @@ import {
   type TokenEvent,
   type TokenProviderOptions,
 } from '@tokenstash/core'
-import type { JWTPayload } from 'jose'
-import nock from 'nock'
-import { type Issuer, startIssuer, tokenVerifier } from './support/issuer'
+import { tokenVerifier } from './support/issuer'
+import { useServers } from './support/servers'
 
 // @tokenstash/core against a real OAuth2 server (oidc-provider in a child process): every auth
 // method, discovery, refresh timing on the real clock, single flight, and the retry rules, each
@@ -20,34 +19,22 @@ const SKEW_MS = 300
 const FAST_RETRY = { retries: 2, minTimeoutMs: 20, maxTimeoutMs: 100 }
 
 describe('createTokenProvider with clientCredentials against a real issuer', () => {
-  let issuer: Issuer
-  let verify: (token: string) => Promise<JWTPayload>
-
-  beforeAll(async () => {
-    nock.disableNetConnect()
-    nock.enableNetConnect('127.0.0.1')
-    issuer = await startIssuer({ accessTokenTtlSeconds: TTL_SECONDS })
-    verify = tokenVerifier(issuer)
-  })
-
-  afterAll(async () => {
-    await issuer?.stop()
-    nock.enableNetConnect()
-  })
-
-  beforeEach(async () => {
-    await issuer.clearFailures()
-    await issuer.resetCounts()
-  })
+  const servers = useServers({ issuer: { accessTokenTtlSeconds: TTL_SECONDS }, resetEach: true })
+  const verify = tokenVerifier(() => servers.issuer)
 
   function provider(
     source: Partial<ClientCredentialsOptions> = {},
     options: Partial<TokenProviderOptions> = {},
   ) {
     const events: (TokenEvent & { at: number })[] = []
-    const { clientId, clientSecret } = issuer.clients.basic
+    const { clientId, clientSecret } = servers.issuer.clients.basic
     const p = createTokenProvider({
-      source: clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret, ...source }),
+      source: clientCredentials({
+        tokenEndpoint: servers.issuer.tokenEndpoint,
+        clientId,
+        clientSecret,
+        ...source,
+      }),
       retry: FAST_RETRY,
       expirySkewMs: SKEW_MS,
       onEvent: (e) => events.push({ ...e, at: Date.now() }),
@@ -66,53 +53,53 @@ describe('createTokenProvider with clientCredentials against a real issuer', () 
     const { provider: p, events } = provider({ scope: ['read', 'write'] })
     const set = await p.getTokenSet()
     const claims = await verify(set.accessToken)
-    expect(claims.client_id).toBe(issuer.clients.basic.clientId)
+    expect(claims.client_id).toBe(servers.issuer.clients.basic.clientId)
     expect(claims.scope).toBe('read write')
     expect(set.tokenType).toBe('Bearer')
     expect(set.scope).toBe('read write')
     // expiresAt is the earlier of issuedAt + expires_in and the JWT's exp.
     expect(set.expiresAt).toBe(Math.min(set.issuedAt + TTL_SECONDS * 1000, claims.exp! * 1000))
-    expect(await issuer.tokenRequests(issuer.clients.basic.clientId)).toBe(1)
+    expect(await servers.issuer.tokenRequests(servers.issuer.clients.basic.clientId)).toBe(1)
     expect(events.map((e) => e.type)).toEqual(['fetch'])
-    expectNoLeak(events, set.accessToken, issuer.clients.basic.clientSecret)
+    expectNoLeak(events, set.accessToken, servers.issuer.clients.basic.clientSecret)
   })
 
   it('should get a token via client_secret_post that the JWKS verifies', async () => {
-    const { clientId, clientSecret } = issuer.clients.post
+    const { clientId, clientSecret } = servers.issuer.clients.post
     const { provider: p } = provider({ clientId, clientSecret, authMethod: 'client_secret_post' })
     const claims = await verify(await p.getToken())
     expect(claims.client_id).toBe(clientId)
-    expect(await issuer.tokenRequests(clientId)).toBe(1)
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests(clientId)).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
   })
 
   it.each([
-    ['a private JWK', () => issuer.clients.privateKeyJwt.privateJwk],
-    ['a KeyObject', () => issuer.clients.privateKeyJwt.privateKey],
+    ['a private JWK', () => servers.issuer.clients.privateKeyJwt.privateJwk],
+    ['a KeyObject', () => servers.issuer.clients.privateKeyJwt.privateKey],
   ])('should get a token via private_key_jwt with %s that the JWKS verifies', async (_, key) => {
-    const { clientId, keyId } = issuer.clients.privateKeyJwt
+    const { clientId, keyId } = servers.issuer.clients.privateKeyJwt
     const { provider: p } = provider({ clientId, clientSecret: undefined, privateKey: key(), keyId })
     const claims = await verify(await p.getToken())
     expect(claims.client_id).toBe(clientId)
-    const log = await issuer.tokenRequestLog()
+    const log = await servers.issuer.tokenRequestLog()
     expect(log).toEqual([expect.objectContaining({ clientId, status: 200, injected: false })])
   })
 
   it('should discover the token endpoint from the issuer once, then get tokens from it', async () => {
-    const { clientId, clientSecret } = issuer.clients.post
+    const { clientId, clientSecret } = servers.issuer.clients.post
     const source = clientCredentials({
-      issuer: issuer.issuer,
+      issuer: servers.issuer.issuer,
       clientId,
       clientSecret,
       authMethod: 'client_secret_post',
-      resource: issuer.audience,
+      resource: servers.issuer.audience,
     })
     const [a, b] = [createTokenProvider({ source }), createTokenProvider({ source, namespace: 'other' })]
     const [tokenA, tokenB] = await Promise.all([a.getToken(), b.getToken()])
     expect((await verify(tokenA)).client_id).toBe(clientId)
     await verify(tokenB)
-    expect(await issuer.discoveryRequests()).toBe(1)
-    expect(await issuer.tokenRequests(clientId)).toBe(2)
+    expect(await servers.issuer.discoveryRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests(clientId)).toBe(2)
   })
 
   it('should refresh once after refreshAt and before expiry, never serving a token past usableUntil', async () => {
@@ -135,7 +122,7 @@ describe('createTokenProvider with clientCredentials against a real issuer', () 
       await new Promise((resolve) => setTimeout(resolve, 40))
     }
 
-    const log = await issuer.tokenRequestLog()
+    const log = await servers.issuer.tokenRequestLog()
     expect(log).toHaveLength(2)
     const refreshRequest = log[1]!
     expect(refreshRequest.status).toBe(200)
@@ -170,7 +157,7 @@ describe('createTokenProvider with clientCredentials against a real issuer', () 
     const first = await p.getTokenSet()
     const usableUntil = first.expiresAt - SKEW_MS
     // More failures than the refreshes and retries of the next seconds can use up.
-    await issuer.failNext(1_000, { status: 503 })
+    await servers.issuer.failNext(1_000, { status: 503 })
 
     const outcomes: { calledAt: number; token?: string; error?: unknown }[] = []
     while (Date.now() < usableUntil + 600) {
@@ -181,7 +168,7 @@ describe('createTokenProvider with clientCredentials against a real issuer', () 
       )
       await new Promise((resolve) => setTimeout(resolve, 40))
     }
-    await issuer.clearFailures()
+    await servers.issuer.clearFailures()
 
     const before = outcomes.filter((o) => o.calledAt < usableUntil - 50)
     const after = outcomes.filter((o) => o.calledAt >= usableUntil)
@@ -196,7 +183,7 @@ describe('createTokenProvider with clientCredentials against a real issuer', () 
       expect(o.error).toMatchObject({ status: 503, retryable: true })
     }
     expect(events.some((e) => e.type === 'retry')).toBe(true)
-    const log = await issuer.tokenRequestLog()
+    const log = await servers.issuer.tokenRequestLog()
     expect(log.filter((r) => r.injected).length).toBeGreaterThan(0)
     expect(log.filter((r) => !r.injected)).toHaveLength(1)
 
@@ -212,13 +199,13 @@ describe('createTokenProvider with clientCredentials against a real issuer', () 
     const tokens = await Promise.all(Array.from({ length: 200 }, () => p.getToken()))
     expect(new Set(tokens).size).toBe(1)
     await verify(tokens[0]!)
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
     expect(p.stats().fetches).toBe(1)
     expect(events.filter((e) => e.type === 'fetch')).toHaveLength(1)
   })
 
   it('should fail fast on a wrong secret with a typed invalid_client error and one request', async () => {
-    const wrongSecret = `wrong-${issuer.clients.basic.clientSecret.slice(0, 8)}-secret`
+    const wrongSecret = `wrong-${servers.issuer.clients.basic.clientSecret.slice(0, 8)}-secret`
     const { provider: p, events } = provider({ clientSecret: wrongSecret })
     const error = await p.getToken().then(
       () => undefined,
@@ -232,23 +219,23 @@ describe('createTokenProvider with clientCredentials against a real issuer', () 
       status: 401,
       retryable: false,
     })
-    expect(e.endpoint).toBe(issuer.tokenEndpoint)
+    expect(e.endpoint).toBe(servers.issuer.tokenEndpoint)
     expect(e.message).not.toContain(wrongSecret)
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
     expect(events.map((ev) => ev.type)).not.toContain('retry')
-    expectNoLeak(events, wrongSecret, issuer.clients.basic.clientSecret)
+    expectNoLeak(events, wrongSecret, servers.issuer.clients.basic.clientSecret)
 
     // A failure is not cached: the next call asks again (once).
     await expect(p.getToken()).rejects.toBeInstanceOf(TokenEndpointError)
-    expect(await issuer.tokenRequests()).toBe(2)
+    expect(await servers.issuer.tokenRequests()).toBe(2)
   })
 
   it('should retry a 503 and serve the token from the retry', async () => {
-    await issuer.failNext(1, { status: 503 })
+    await servers.issuer.failNext(1, { status: 503 })
     const { provider: p, events } = provider()
     const token = await p.getToken()
     await verify(token)
-    const log = await issuer.tokenRequestLog()
+    const log = await servers.issuer.tokenRequestLog()
     expect(log.map(({ status, injected }) => ({ status, injected }))).toEqual([
       { status: 503, injected: true },
       { status: 200, injected: false },
@@ -261,11 +248,11 @@ describe('createTokenProvider with clientCredentials against a real issuer', () 
   })
 
   it('should honour Retry-After on a 429: the retry comes no earlier than asked', async () => {
-    await issuer.failNext(1, { status: 429, retryAfterSeconds: 1 })
+    await servers.issuer.failNext(1, { status: 429, retryAfterSeconds: 1 })
     const { provider: p, events } = provider()
     const token = await p.getToken()
     await verify(token)
-    const log = await issuer.tokenRequestLog()
+    const log = await servers.issuer.tokenRequestLog()
     expect(log.map((r) => r.status)).toEqual([429, 200])
     expect(log[1]!.at - log[0]!.at).toBeGreaterThanOrEqual(1_000)
     const cooldown = events.find((e) => e.type === 'cooldown')

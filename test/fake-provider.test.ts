@@ -7,9 +7,9 @@ import { withToken } from '@tokenstash/fetch'
 import { m2mToken } from '@tokenstash/middy'
 import type { Context } from 'aws-lambda'
 import axios from 'axios'
-import nock from 'nock'
 import { invoke, lambdaContext } from '../packages/middy/test/lambda'
 import { type LoopbackListener, listenOnLoopback } from './support/ports'
+import { useServers } from './support/servers'
 
 // fakeTokenProvider in the three adapters, the way a user's handler test would use it: the
 // adapters see a TokenProvider and cannot tell it from a real one.
@@ -22,9 +22,8 @@ describe('fakeTokenProvider', () => {
   /** The API accepts only `Bearer good`; it records the Authorization header of each request. */
   const seen: (string | undefined)[] = []
 
+  useServers({})
   beforeAll(async () => {
-    nock.disableNetConnect()
-    nock.enableNetConnect('127.0.0.1')
     api = await listenOnLoopback(
       createServer((req, res) => {
         seen.push(req.headers.authorization)
@@ -35,10 +34,7 @@ describe('fakeTokenProvider', () => {
     )
     url = `http://127.0.0.1:${api.port}`
   })
-  afterAll(async () => {
-    await api.stop()
-    nock.enableNetConnect()
-  })
+  afterAll(() => api.stop())
   beforeEach(() => {
     seen.length = 0
   })

@@ -1,50 +1,32 @@
-import { randomBytes } from 'node:crypto'
-import { clientCredentials, createTokenProvider, type TokenEvent, type TokenSource } from '@tokenstash/core'
+import type { TokenSource } from '@tokenstash/core'
 import { redisStore } from '@tokenstash/store-redis'
-import Redis from 'ioredis'
-import nock from 'nock'
-import { type Issuer, startIssuer } from './support/issuer'
-import { type RedisServer, startRedis } from './support/redis'
+import type Redis from 'ioredis'
+import { expectEveryCallerServed, expectServedFromStore, fleetTimeline } from './support/fleet'
+import { useServers } from './support/servers'
 
 // redis-server dies while a fleet is in the middle of a cold burst, then comes back empty; and
 // redis-server freezes (SIGSTOP), so every command hangs on an open connection, then thaws.
 
 const INSTANCES = 30
 
-let issuer: Issuer
-let redis: RedisServer
-
-beforeAll(async () => {
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  ;[issuer, redis] = await Promise.all([startIssuer({ accessTokenTtlSeconds: 300 }), startRedis()])
-}, 60_000)
-
-afterAll(async () => {
-  await Promise.all([issuer?.stop(), redis?.stop()])
-  nock.enableNetConnect()
-})
+const servers = useServers({ issuer: { accessTokenTtlSeconds: 300 }, redis: true })
 
 describe('a fleet sharing Redis when redis-server stops mid-burst', () => {
   it('should serve every caller, fetch at most once per instance, and use the store again after a restart', async () => {
-    const { clientId, clientSecret } = issuer.clients.basic
-    const encryptionKey = randomBytes(32).toString('base64')
-    const namespace = `outage-${randomBytes(4).toString('hex')}`
-    // The provider skips a failed store for DEFAULTS.storeRetryAfterMs; its clock is moved past
-    // that instead of sleeping.
-    let skew = 0
-    const now = () => Date.now() + skew
+    const { issuer, redis } = servers
+    // The provider skips a failed store for DEFAULTS.storeRetryAfterMs; the fleet's clock is moved
+    // past that instead of sleeping.
+    const timeline = fleetTimeline(issuer, 'outage')
+    const { events } = timeline
     let killed: Promise<void> | undefined
-    const events: TokenEvent[] = []
     // Settings from the README for Lambda: fail fast while disconnected, reconnect on their own.
-    const clients = Array.from(
-      { length: INSTANCES },
-      () => new Redis(redis.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true }),
+    const clients = Array.from({ length: INSTANCES }, () =>
+      servers.redisClient({ maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true }),
     )
     try {
       await Promise.all(clients.map((c) => c.connect()))
       const providers = clients.map((client) => {
-        const real = clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret, now })
+        const real = timeline.source()
         // The lease winner's fetch stops redis-server first: the others are polling the store for
         // its token, and the winner will try to write it, both against a dead server.
         const source: TokenSource = {
@@ -55,27 +37,16 @@ describe('a fleet sharing Redis when redis-server stops mid-burst', () => {
             return real.fetchToken(signal)
           },
         }
-        return createTokenProvider({
-          source,
-          store: redisStore({ client }),
-          encryptionKey,
-          namespace,
-          now,
-          onEvent: (e) => events.push(e),
-        })
+        return timeline.instance(redisStore({ client }), { source })
       })
       await issuer.resetCounts()
 
-      const results = await Promise.allSettled(providers.map((p) => p.getToken()))
+      const { tokens, requests: burstRequests } = await expectEveryCallerServed(issuer, providers)
       expect(killed).toBeDefined()
-      expect(results.filter((r) => r.status === 'rejected')).toEqual([])
-      const burstRequests = await issuer.tokenRequests()
-      expect(burstRequests).toBeGreaterThanOrEqual(1)
-      expect(burstRequests).toBeLessThanOrEqual(INSTANCES)
       expect(events.some((e) => e.type === 'store-error')).toBe(true)
       // Warm instances keep serving from memory while the store is down.
       const again = await Promise.all(providers.map((p) => p.getToken()))
-      expect(again).toEqual(results.map((r) => (r as PromiseFulfilledResult<string>).value))
+      expect(again).toEqual(tokens)
       expect(await issuer.tokenRequests()).toBe(burstRequests)
 
       await redis.restart()
@@ -84,7 +55,7 @@ describe('a fleet sharing Redis when redis-server stops mid-burst', () => {
           while (c.status !== 'ready') await new Promise((r) => setTimeout(r, 20))
         }),
       )
-      skew += 6_000
+      timeline.skipBackOff()
 
       // One instance replaces its token: it writes the store again, and a new instance reads it.
       const recovered = providers[0]!
@@ -94,23 +65,12 @@ describe('a fleet sharing Redis when redis-server stops mid-burst', () => {
       expect(raw).toEqual(expect.any(String))
       expect(raw).not.toContain(fresh)
 
-      const newcomerClient = new Redis(redis.url)
+      const newcomerClient = servers.redisClient()
       clients.push(newcomerClient)
-      const newcomer = createTokenProvider({
-        source: clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret, now }),
-        store: redisStore({ client: newcomerClient }),
-        encryptionKey,
-        namespace,
-        now,
-      })
-      const before = await issuer.tokenRequests()
-      expect(await newcomer.getToken()).toBe(fresh)
-      expect(await issuer.tokenRequests()).toBe(before)
-      expect(newcomer.stats()).toMatchObject({ l2Hits: 1, fetches: 0 })
+      await expectServedFromStore(issuer, timeline.instance(redisStore({ client: newcomerClient })), fresh)
 
       // Nothing the fleet reported holds a token or the secret.
-      const text = JSON.stringify(events)
-      for (const s of [clientSecret, fresh, ...again]) expect(text).not.toContain(s)
+      timeline.expectNoLeak([fresh, ...again])
     } finally {
       for (const c of clients) c.disconnect()
     }
@@ -119,26 +79,15 @@ describe('a fleet sharing Redis when redis-server stops mid-burst', () => {
 
 describe('a fleet sharing Redis when redis-server hangs', () => {
   it('should bound every store call by storeTimeoutMs, serve from memory or the endpoint, and recover', async () => {
-    const { clientId, clientSecret } = issuer.clients.basic
-    const encryptionKey = randomBytes(32).toString('base64')
-    const namespace = `hang-${randomBytes(4).toString('hex')}`
-    let skew = 0
-    const now = () => Date.now() + skew
-    const events: TokenEvent[] = []
+    const { issuer, redis } = servers
+    const timeline = fleetTimeline(issuer, 'hang')
+    const { events } = timeline
     // ioredis defaults: no command timeout, so a frozen server leaves every command pending.
     const clients: Redis[] = []
     const instance = () => {
-      const client = new Redis(redis.url)
+      const client = servers.redisClient()
       clients.push(client)
-      return createTokenProvider({
-        source: clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret, now }),
-        store: redisStore({ client }),
-        encryptionKey,
-        namespace,
-        now,
-        storeTimeoutMs: 300,
-        onEvent: (e) => events.push(e),
-      })
+      return timeline.instance(redisStore({ client }), { storeTimeoutMs: 300 })
     }
     try {
       const warm = Array.from({ length: 5 }, instance)
@@ -169,16 +118,11 @@ describe('a fleet sharing Redis when redis-server hangs', () => {
       // Thawed: the commands that hung are answered, and the store is used again once the
       // provider's back-off (DEFAULTS.storeRetryAfterMs) is over.
       await Promise.all(clients.map((c) => c.ping()))
-      skew += 6_000
+      timeline.skipBackOff()
       const refreshed = await cold[0]!.getToken({ forceRefresh: true })
       expect(events.some((e) => e.type === 'store-recovered')).toBe(true)
-      const newcomer = instance()
-      const before = await issuer.tokenRequests()
-      expect(await newcomer.getToken()).toBe(refreshed)
-      expect(await issuer.tokenRequests()).toBe(before)
-      expect(newcomer.stats()).toMatchObject({ l2Hits: 1, fetches: 0 })
-      const text = JSON.stringify(events)
-      for (const s of [clientSecret, refreshed, ...stored]) expect(text).not.toContain(s)
+      await expectServedFromStore(issuer, instance(), refreshed)
+      timeline.expectNoLeak([refreshed, ...stored])
     } finally {
       redis.resume()
       for (const c of clients) c.disconnect()

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto'
 import { ScanCommand } from '@aws-sdk/client-dynamodb'
 import {
   clientCredentials,
-  createTokenProvider,
   type TokenEvent,
   type TokenProvider,
   type TokenProviderOptions,
@@ -10,39 +9,26 @@ import {
 } from '@tokenstash/core'
 import { dynamoDbStore } from '@tokenstash/store-dynamodb'
 import { redisStore } from '@tokenstash/store-redis'
-import Redis from 'ioredis'
-import nock from 'nock'
-import { type DynamoServer, startDynamo } from './support/dynamodb'
-import { type Issuer, startIssuer } from './support/issuer'
-import { type RedisServer, startRedis } from './support/redis'
+import type Redis from 'ioredis'
+import { type FleetTimeline, fleetTimeline } from './support/fleet'
+import { randomKey } from './support/proxy-client'
+import { useServers } from './support/servers'
 
 // What a shared store can do wrong, against real servers: a lease holder that never releases,
 // entries that are garbage, truncated or copied from another key, and a lease freed in the gap
 // between a read and an acquire. Whatever is in the store, getToken never fails and never serves
 // a token under the wrong key, and the store never holds a token or a secret in clear.
 
-let issuer: Issuer
-let redis: RedisServer
-let dynamo: DynamoServer
+const servers = useServers({
+  issuer: { accessTokenTtlSeconds: 300 },
+  redis: true,
+  dynamo: { tables: ['fault-tokens'] },
+})
 let redisClient: Redis
-const encryptionKey = randomBytes(32).toString('base64')
+const encryptionKey = randomKey()
 
-beforeAll(async () => {
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  ;[issuer, redis, dynamo] = await Promise.all([
-    startIssuer({ accessTokenTtlSeconds: 300 }),
-    startRedis(),
-    startDynamo(),
-  ])
-  await dynamo.createTable('fault-tokens')
-  redisClient = new Redis(redis.url)
-}, 60_000)
-
-afterAll(async () => {
-  redisClient?.disconnect()
-  await Promise.all([issuer?.stop(), redis?.stop(), dynamo?.stop()])
-  nock.enableNetConnect()
+beforeAll(() => {
+  redisClient = servers.redisClient()
 })
 
 interface Backend {
@@ -64,39 +50,31 @@ const backends: Backend[] = [
   },
   {
     name: 'DynamoDB',
-    store: () => dynamoDbStore({ client: dynamo.makeClient(), tableName: 'fault-tokens' }),
+    store: () => dynamoDbStore({ client: servers.dynamoClient(), tableName: 'fault-tokens' }),
     async dump() {
-      const client = dynamo.makeClient()
-      try {
-        const { Items = [] } = await client.send(new ScanCommand({ TableName: 'fault-tokens' }))
-        return Items.map((item) => JSON.stringify(item))
-      } finally {
-        client.destroy()
-      }
+      const { Items = [] } = await servers.dynamoClient().send(new ScanCommand({ TableName: 'fault-tokens' }))
+      return Items.map((item) => JSON.stringify(item))
     },
   },
 ]
 
 describe.each(backends)('a provider sharing $name that misbehaves', (backend) => {
   let store: TokenStore
+  /** The instances of this backend: every event goes to `timeline.events`. */
+  let timeline: FleetTimeline
   const served = new Set<string>()
-  const events: TokenEvent[] = []
 
   beforeAll(() => {
     store = backend.store()
+    timeline = fleetTimeline(servers.issuer, 'faults', encryptionKey)
   })
   beforeEach(async () => {
-    await issuer.resetCounts()
+    await servers.issuer.resetCounts()
   })
 
   function provider(namespace: string, options: Partial<TokenProviderOptions> = {}): TokenProvider {
-    const { clientId, clientSecret } = issuer.clients.basic
-    return createTokenProvider({
-      source: clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret }),
-      store,
-      encryptionKey,
+    return timeline.instance(store, {
       namespace,
-      onEvent: (e) => events.push(e),
       // These scenarios are about what is in the store, not how fast it answers: dynalite is one
       // JavaScript process, and on a loaded 2-core machine a call can outlast the default 1 s, after
       // which the provider rightly skips the store and fetches on its own (tested in
@@ -125,7 +103,7 @@ describe.each(backends)('a provider sharing $name that misbehaves', (backend) =>
     expect(await store.acquireLease(lease, 'crashed-instance', 60_000)).toBe(true)
     const tokens = await Promise.all(watched.map(token))
     expect(tokens.every((t) => typeof t === 'string' && t.length > 0)).toBe(true)
-    const requests = await issuer.tokenRequests()
+    const requests = await servers.issuer.tokenRequests()
     expect(requests).toBeGreaterThanOrEqual(1)
     expect(requests).toBeLessThanOrEqual(watched.length)
     // Everyone waited the whole waitMs for a token that never came, then fetched (fail open).
@@ -158,7 +136,7 @@ describe.each(backends)('a provider sharing $name that misbehaves', (backend) =>
     await store.set(`${p.key}#cooldown`, await make(p.key), 60_000)
     const t = await token(p)
     expect(t).not.toBe('forged-token')
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
     expect(p.stats()).toMatchObject({ fetches: 1, l2Hits: 0 })
     // The bad entry was replaced by a good one another instance can use.
     const next = provider(p.key.split(':')[0]!)
@@ -173,32 +151,29 @@ describe.each(backends)('a provider sharing $name that misbehaves', (backend) =>
     const entry = (await store.get(writer.key))!
     expect(entry.length).toBeGreaterThan(20)
     await store.set(writer.key, entry.slice(0, Math.floor(entry.length / 2)), 60_000)
-    await issuer.resetCounts()
+    await servers.issuer.resetCounts()
     const reader = provider(namespace)
     await token(reader)
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
     expect(reader.stats()).toMatchObject({ fetches: 1, l2Hits: 0 })
   })
 
   it("should never serve another key's entry copied under this key", async () => {
     const victim = provider(ns('victim'))
-    const attacker = createTokenProvider({
+    const attacker = provider(ns('attacker'), {
       source: clientCredentials({
-        tokenEndpoint: issuer.tokenEndpoint,
-        clientId: issuer.clients.post.clientId,
-        clientSecret: issuer.clients.post.clientSecret,
+        tokenEndpoint: servers.issuer.tokenEndpoint,
+        clientId: servers.issuer.clients.post.clientId,
+        clientSecret: servers.issuer.clients.post.clientSecret,
         authMethod: 'client_secret_post',
       }),
-      store,
-      encryptionKey,
-      namespace: ns('attacker'),
     })
     const attackerToken = await token(attacker)
     await store.set(victim.key, (await store.get(attacker.key))!, 60_000)
-    await issuer.resetCounts()
+    await servers.issuer.resetCounts()
     const t = await token(victim)
     expect(t).not.toBe(attackerToken)
-    expect(await issuer.tokenRequests(issuer.clients.basic.clientId)).toBe(1)
+    expect(await servers.issuer.tokenRequests(servers.issuer.clients.basic.clientId)).toBe(1)
     expect(victim.stats()).toMatchObject({ fetches: 1, l2Hits: 0 })
   })
 
@@ -224,7 +199,7 @@ describe.each(backends)('a provider sharing $name that misbehaves', (backend) =>
     const second = provider(namespace, { store: gapStore })
     const t = await token(second)
     expect(armed).toBe(false)
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
     expect(t).toBe(await first.getToken())
     expect(second.stats()).toMatchObject({ fetches: 0, l2Hits: 1 })
   })
@@ -233,14 +208,14 @@ describe.each(backends)('a provider sharing $name that misbehaves', (backend) =>
     expect(served.size).toBeGreaterThan(3)
     const dump = (await backend.dump()).join('\n')
     expect(dump.length).toBeGreaterThan(0)
-    const secrets = [issuer.clients.basic.clientSecret, issuer.clients.post.clientSecret]
+    const secrets = [servers.issuer.clients.basic.clientSecret, servers.issuer.clients.post.clientSecret]
     for (const s of [...served, ...secrets]) {
       expect(dump).not.toContain(s)
       // A JWT's payload (its middle part) would show up even if the rest were mangled.
       const payload = s.split('.')[1]
       if (payload) expect(dump).not.toContain(payload)
     }
-    const eventText = JSON.stringify(events)
+    const eventText = JSON.stringify(timeline.events)
     for (const s of [...served, ...secrets]) expect(eventText).not.toContain(s)
   })
 })

@@ -1,41 +1,33 @@
 import { randomBytes } from 'node:crypto'
-import { clientCredentials, createTokenProvider, type TokenProvider, type TokenStore } from '@tokenstash/core'
-import { dynamoDbStore } from '@tokenstash/store-dynamodb'
-import { redisStore } from '@tokenstash/store-redis'
-import Redis, { Cluster } from 'ioredis'
-import nock from 'nock'
-import { type DynamoServer, startDynamo } from './support/dynamodb'
-import { type Issuer, startIssuer } from './support/issuer'
-import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from './support/redis'
+import { clientCredentials, createTokenProvider, type TokenProvider } from '@tokenstash/core'
+import { connectStore, type StoreConnection } from './support/fleet'
+import type { Issuer } from './support/issuer'
+import { randomKey } from './support/proxy-client'
+import { useServers } from './support/servers'
 
 // A fleet of provider instances (each its own memory tier, its own store client, its own source),
 // as many Lambda containers would be, sharing one real store and one real OAuth2 server. What is
 // counted is what the server saw.
 
 const INSTANCES = 50
-/** Short token lifetimes for the loop test: several lifetimes pass in one run. */
-const TTL_SECONDS = 4
-const RUN_MS = 10_000
+/** The loop test: short token lifetimes, so that several pass in one run. */
+const LOOP = { ttlSeconds: 4, runMs: 10_000, instances: INSTANCES }
 /**
- * On the emulator the lifetime is longer: a winner's path is about eight store calls in a row,
- * each queued behind 49 pollers in one dynalite process, and a cold burst was seen to take over
- * 4 s on a loaded 2-core CI machine, outliving a 4 s token (which the provider then refuses to
+ * The loop test on the emulator. The lifetime is longer: a winner's path is about eight store calls
+ * in a row, each queued behind 49 pollers in one dynalite process, and a cold burst was seen to take
+ * over 4 s on a loaded 2-core CI machine, outliving a 4 s token (which the provider then refuses to
  * serve, as it must). With 10 s tokens the run is longer so that it still spans several lifetimes.
+ * And fewer instances loop: with 50, the refreshing holder's store calls queued behind the others'
+ * polls in one dynalite process until refreshes landed 3-6 s after expiry on a loaded machine
+ * (callers waited; none was served an expired token). The cold burst keeps 50.
  */
-const EMULATOR_TTL_SECONDS = 10
-const EMULATOR_RUN_MS = 28_000
-/**
- * And fewer instances loop on the emulator: with 50, the refreshing holder's store calls queued
- * behind the others' polls in one dynalite process until refreshes landed 3-6 s after expiry on a
- * loaded machine (callers waited; none was served an expired token). The cold burst keeps 50.
- */
-const EMULATOR_LOOP_INSTANCES = 20
+const EMULATOR_LOOP = { ttlSeconds: 10, runMs: 28_000, instances: 20 }
 const REFRESH_RATIO = 0.75
+const TABLE = 'fleet-tokens'
 
 interface Backend {
   name: string
-  /** A store on a client of its own, and how to close that client. */
-  connect(): { store: TokenStore; close(): void }
+  connect(): StoreConnection
   /**
    * dynalite and 50 AWS SDK clients in one process on a shared 2-core machine answer in tens to
    * hundreds of ms under load, where DynamoDB answers in single-digit ms. A refresh can then land
@@ -44,71 +36,31 @@ interface Backend {
   slowEmulator?: boolean
 }
 
+const servers = useServers({
+  /** Long-lived tokens: a cold burst must not outlive its token, however slow the shared machine is. */
+  issuer: { accessTokenTtlSeconds: 300 },
+  issuers: {
+    /** Short-lived tokens, so one test spans several lifetimes. */
+    short: { accessTokenTtlSeconds: LOOP.ttlSeconds },
+    /** Short-lived tokens for the loop test on the emulator (see EMULATOR_LOOP). */
+    emulator: { accessTokenTtlSeconds: EMULATOR_LOOP.ttlSeconds },
+  },
+  redis: true,
+  redisCluster: true,
+  dynamo: { tables: [TABLE] },
+})
+const encryptionKey = randomKey()
+
+/** The loop test's shape on `backend`, and the issuer of its short-lived tokens. */
 const loopShape = (backend: Backend) =>
   backend.slowEmulator
-    ? { server: emulatorIssuer, runMs: EMULATOR_RUN_MS }
-    : { server: shortIssuer, runMs: RUN_MS }
-
-/** Long-lived tokens: a cold burst must not outlive its token, however slow the shared machine is. */
-let issuer: Issuer
-/** Short-lived tokens, so one test spans several lifetimes. */
-let shortIssuer: Issuer
-/** Short-lived tokens for the loop test on the emulator (see EMULATOR_TTL_SECONDS). */
-let emulatorIssuer: Issuer
-let redis: RedisServer
-let cluster: RedisCluster
-let dynamo: DynamoServer
-const encryptionKey = randomBytes(32).toString('base64')
-
-beforeAll(async () => {
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  ;[issuer, shortIssuer, emulatorIssuer, redis, cluster, dynamo] = await Promise.all([
-    startIssuer({ accessTokenTtlSeconds: 300 }),
-    startIssuer({ accessTokenTtlSeconds: TTL_SECONDS }),
-    startIssuer({ accessTokenTtlSeconds: EMULATOR_TTL_SECONDS }),
-    startRedis(),
-    startRedisCluster(),
-    startDynamo(),
-  ])
-  await dynamo.createTable('fleet-tokens')
-}, 60_000)
-
-afterAll(async () => {
-  await Promise.all([
-    issuer?.stop(),
-    shortIssuer?.stop(),
-    emulatorIssuer?.stop(),
-    redis?.stop(),
-    cluster?.stop(),
-    dynamo?.stop(),
-  ])
-  nock.enableNetConnect()
-})
+    ? { ...EMULATOR_LOOP, server: servers.issuers.emulator }
+    : { ...LOOP, server: servers.issuers.short }
 
 const backends: Backend[] = [
-  {
-    name: 'Redis (single node)',
-    connect() {
-      const client = new Redis(redis.url)
-      return { store: redisStore({ client }), close: () => client.disconnect() }
-    },
-  },
-  {
-    name: 'Redis (3-node cluster)',
-    connect() {
-      const client = new Cluster(cluster.nodes)
-      return { store: redisStore({ client }), close: () => client.disconnect() }
-    },
-  },
-  {
-    name: 'DynamoDB (dynalite)',
-    connect() {
-      const client = dynamo.makeClient()
-      return { store: dynamoDbStore({ client, tableName: 'fleet-tokens' }), close: () => client.destroy() }
-    },
-    slowEmulator: true,
-  },
+  { name: 'Redis (single node)', connect: () => connectStore(servers, 'redis') },
+  { name: 'Redis (3-node cluster)', connect: () => connectStore(servers, 'redisCluster') },
+  { name: 'DynamoDB (dynalite)', connect: () => connectStore(servers, 'dynamo', TABLE), slowEmulator: true },
 ]
 
 /** Store calls and token requests of the fleet still in flight. */
@@ -197,6 +149,7 @@ describe.each(backends)('a fleet sharing $name', (backend) => {
   // The timeout is a backstop, not a bound: connecting 50 SDK clients to one dynalite process took
   // over 30 s on this 2-core machine while other test runs shared it.
   it(`should cause exactly one token request when ${INSTANCES} cold instances start at once`, async () => {
+    const { issuer } = servers
     const providers = await fleet(issuer, namespace())
     await issuer.resetCounts()
     const tokens = await Promise.all(providers.map((p) => p.getToken()))
@@ -210,8 +163,7 @@ describe.each(backends)('a fleet sharing $name', (backend) => {
   it('should ask for about one token per 0.75 lifetime while the fleet calls getToken in a loop', async () => {
     // No jitter: every instance reaches refreshAt together, the hardest case for the lease, and no
     // instance refreshes before 0.75 of the lifetime, so the count can be held to the formula.
-    const { server, runMs } = loopShape(backend)
-    const instances = backend.slowEmulator ? EMULATOR_LOOP_INSTANCES : INSTANCES
+    const { server, runMs, instances } = loopShape(backend)
     const providers = await fleet(server, namespace(), 0, instances)
     await server.resetCounts()
     const lifetimes = new Map<string, number>()

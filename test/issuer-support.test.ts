@@ -1,6 +1,6 @@
-import { createRemoteJWKSet, type JWTPayload, jwtVerify, SignJWT } from 'jose'
-import nock from 'nock'
+import { createRemoteJWKSet, jwtVerify, SignJWT } from 'jose'
 import { type Issuer, IssuerError, startIssuer, tokenVerifier } from './support/issuer'
+import { useServers } from './support/servers'
 
 const TTL = 4
 
@@ -58,50 +58,33 @@ async function tokenViaPrivateKeyJwt(issuer: Issuer, extra: Record<string, strin
 }
 
 describe('startIssuer', () => {
-  let issuer: Issuer
-  let verify: (token: string) => Promise<JWTPayload>
-
-  beforeAll(async () => {
-    nock.disableNetConnect()
-    nock.enableNetConnect('127.0.0.1')
-    issuer = await startIssuer({ accessTokenTtlSeconds: TTL })
-    verify = tokenVerifier(issuer)
-  })
-
-  afterAll(async () => {
-    await issuer?.stop()
-    nock.enableNetConnect()
-  })
-
-  beforeEach(async () => {
-    await issuer.clearFailures()
-    await issuer.resetCounts()
-  })
+  const servers = useServers({ issuer: { accessTokenTtlSeconds: TTL }, resetEach: true })
+  const verify = tokenVerifier(() => servers.issuer)
 
   it('should serve a discovery document naming the token endpoint, the JWKS and every auth method', async () => {
-    const res = await fetch(issuer.discoveryUrl)
+    const res = await fetch(servers.issuer.discoveryUrl)
     expect(res.status).toBe(200)
     const doc = await json(res)
-    expect(doc.issuer).toBe(issuer.issuer)
-    expect(doc.token_endpoint).toBe(issuer.tokenEndpoint)
-    expect(doc.jwks_uri).toBe(issuer.jwksUri)
+    expect(doc.issuer).toBe(servers.issuer.issuer)
+    expect(doc.token_endpoint).toBe(servers.issuer.tokenEndpoint)
+    expect(doc.jwks_uri).toBe(servers.issuer.jwksUri)
     expect(doc.grant_types_supported).toContain('client_credentials')
     expect(doc.token_endpoint_auth_methods_supported).toEqual(
       expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'private_key_jwt']),
     )
     expect(doc.scopes_supported).toEqual(expect.arrayContaining(['read', 'write']))
-    expect(new URL(issuer.issuer).hostname).toBe('127.0.0.1')
-    expect(await issuer.discoveryRequests()).toBe(1)
+    expect(new URL(servers.issuer.issuer).hostname).toBe('127.0.0.1')
+    expect(await servers.issuer.discoveryRequests()).toBe(1)
   })
 
   it.each([
-    ['client_secret_basic', tokenViaBasic, () => issuer.clients.basic.clientId],
-    ['client_secret_post', tokenViaPost, () => issuer.clients.post.clientId],
-    ['private_key_jwt', tokenViaPrivateKeyJwt, () => issuer.clients.privateKeyJwt.clientId],
+    ['client_secret_basic', tokenViaBasic, () => servers.issuer.clients.basic.clientId],
+    ['client_secret_post', tokenViaPost, () => servers.issuer.clients.post.clientId],
+    ['private_key_jwt', tokenViaPrivateKeyJwt, () => servers.issuer.clients.privateKeyJwt.clientId],
   ] as const)(
     'should issue a JWT via %s that the JWKS verifies, with exp - iat equal to the TTL',
     async (_, get, id) => {
-      const res = await get(issuer, { scope: 'read write' })
+      const res = await get(servers.issuer, { scope: 'read write' })
       expect(res.status).toBe(200)
       const body = await json(res)
       expect(body).toEqual({
@@ -112,134 +95,133 @@ describe('startIssuer', () => {
       })
       const claims = await verify(body.access_token as string)
       expect(claims.client_id).toBe(id())
-      expect(claims.aud).toBe(issuer.audience)
+      expect(claims.aud).toBe(servers.issuer.audience)
       expect(claims.scope).toBe('read write')
       expect(claims.exp! - claims.iat!).toBe(TTL)
-      expect(await issuer.tokenRequests(id())).toBe(1)
+      expect(await servers.issuer.tokenRequests(id())).toBe(1)
     },
   )
 
   it('should grant only the scopes asked for, and none when none are asked for', async () => {
-    const some = await json(await tokenViaBasic(issuer, { scope: 'read' }))
+    const some = await json(await tokenViaBasic(servers.issuer, { scope: 'read' }))
     expect(some.scope).toBe('read')
-    const none = await json(await tokenViaBasic(issuer))
+    const none = await json(await tokenViaBasic(servers.issuer))
     expect(none.scope).toBeUndefined()
     expect((await verify(none.access_token as string)).scope).toBeUndefined()
   })
 
   it('should count token requests per client and in total, and reset the counts', async () => {
-    await tokenViaBasic(issuer)
-    await tokenViaBasic(issuer)
-    await tokenViaPost(issuer)
-    await tokenViaPrivateKeyJwt(issuer)
-    expect(await issuer.tokenRequests()).toBe(4)
-    expect(await issuer.tokenRequests(issuer.clients.basic.clientId)).toBe(2)
-    expect(await issuer.tokenRequests(issuer.clients.post.clientId)).toBe(1)
-    expect(await issuer.tokenRequests(issuer.clients.privateKeyJwt.clientId)).toBe(1)
-    expect(await issuer.tokenRequests('nobody')).toBe(0)
-    const log = await issuer.tokenRequestLog()
+    await tokenViaBasic(servers.issuer)
+    await tokenViaBasic(servers.issuer)
+    await tokenViaPost(servers.issuer)
+    await tokenViaPrivateKeyJwt(servers.issuer)
+    expect(await servers.issuer.tokenRequests()).toBe(4)
+    expect(await servers.issuer.tokenRequests(servers.issuer.clients.basic.clientId)).toBe(2)
+    expect(await servers.issuer.tokenRequests(servers.issuer.clients.post.clientId)).toBe(1)
+    expect(await servers.issuer.tokenRequests(servers.issuer.clients.privateKeyJwt.clientId)).toBe(1)
+    expect(await servers.issuer.tokenRequests('nobody')).toBe(0)
+    const log = await servers.issuer.tokenRequestLog()
     expect(log.map((r) => r.status)).toEqual([200, 200, 200, 200])
     expect(log.every((r, i) => i === 0 || r.at >= log[i - 1]!.at)).toBe(true)
-    await fetch(issuer.jwksUri)
-    expect(await issuer.tokenRequests()).toBe(4)
-    await issuer.resetCounts()
-    expect(await issuer.tokenRequests()).toBe(0)
-    expect(await issuer.tokenRequestLog()).toEqual([])
+    await fetch(servers.issuer.jwksUri)
+    expect(await servers.issuer.tokenRequests()).toBe(4)
+    await servers.issuer.resetCounts()
+    expect(await servers.issuer.tokenRequests()).toBe(0)
+    expect(await servers.issuer.tokenRequestLog()).toEqual([])
   })
 
   it('should answer the next n token requests with the injected failure, then serve tokens again', async () => {
-    await issuer.failNext(2, { status: 503 })
-    const first = await tokenViaPost(issuer)
+    await servers.issuer.failNext(2, { status: 503 })
+    const first = await tokenViaPost(servers.issuer)
     expect(first.status).toBe(503)
     expect(await json(first)).toEqual({
       error: 'temporarily_unavailable',
       error_description: expect.any(String),
     })
-    expect((await tokenViaBasic(issuer)).status).toBe(503)
-    const third = await tokenViaPost(issuer)
+    expect((await tokenViaBasic(servers.issuer)).status).toBe(503)
+    const third = await tokenViaPost(servers.issuer)
     expect(third.status).toBe(200)
     await verify((await json(third)).access_token as string)
-    const log = await issuer.tokenRequestLog()
+    const log = await servers.issuer.tokenRequestLog()
     expect(log.map(({ status, injected, clientId }) => ({ status, injected, clientId }))).toEqual([
-      { status: 503, injected: true, clientId: issuer.clients.post.clientId },
-      { status: 503, injected: true, clientId: issuer.clients.basic.clientId },
-      { status: 200, injected: false, clientId: issuer.clients.post.clientId },
+      { status: 503, injected: true, clientId: servers.issuer.clients.post.clientId },
+      { status: 503, injected: true, clientId: servers.issuer.clients.basic.clientId },
+      { status: 200, injected: false, clientId: servers.issuer.clients.post.clientId },
     ])
   })
 
   it('should send Retry-After and a custom body with an injected failure', async () => {
-    await issuer.failNext(1, { status: 429, retryAfterSeconds: 7, body: { error: 'slow_down' } })
-    await issuer.failNext(1, { status: 200, body: '<html>maintenance</html>' })
-    const limited = await tokenViaPrivateKeyJwt(issuer)
+    await servers.issuer.failNext(1, { status: 429, retryAfterSeconds: 7, body: { error: 'slow_down' } })
+    await servers.issuer.failNext(1, { status: 200, body: '<html>maintenance</html>' })
+    const limited = await tokenViaPrivateKeyJwt(servers.issuer)
     expect(limited.status).toBe(429)
     expect(limited.headers.get('retry-after')).toBe('7')
     expect(await json(limited)).toEqual({ error: 'slow_down' })
-    const html = await tokenViaBasic(issuer)
+    const html = await tokenViaBasic(servers.issuer)
     expect(html.status).toBe(200)
     expect(html.headers.get('content-type')).toMatch(/^text\/html/)
     expect(await html.text()).toBe('<html>maintenance</html>')
-    expect(await issuer.tokenRequests(issuer.clients.privateKeyJwt.clientId)).toBe(1)
+    expect(await servers.issuer.tokenRequests(servers.issuer.clients.privateKeyJwt.clientId)).toBe(1)
   })
 
   it('should hold an injected failure for delayMs, long enough for a client timeout to fire', async () => {
-    await issuer.failNext(1, { status: 503, delayMs: 1_000 })
-    await expect(tokenViaBasic(issuer, {}, undefined, AbortSignal.timeout(100))).rejects.toMatchObject({
+    await servers.issuer.failNext(1, { status: 503, delayMs: 1_000 })
+    await expect(
+      tokenViaBasic(servers.issuer, {}, undefined, AbortSignal.timeout(100)),
+    ).rejects.toMatchObject({
       name: 'TimeoutError',
     })
-    const log = await issuer.tokenRequestLog()
+    const log = await servers.issuer.tokenRequestLog()
     expect(log).toEqual([
-      expect.objectContaining({ injected: true, clientId: issuer.clients.basic.clientId }),
+      expect.objectContaining({ injected: true, clientId: servers.issuer.clients.basic.clientId }),
     ])
   })
 
   it('should drop armed failures on clearFailures', async () => {
-    await issuer.failNext(3, { status: 500 })
-    await issuer.clearFailures()
-    expect((await tokenViaBasic(issuer)).status).toBe(200)
+    await servers.issuer.failNext(3, { status: 500 })
+    await servers.issuer.clearFailures()
+    expect((await tokenViaBasic(servers.issuer)).status).toBe(200)
   })
 
   it('should answer a wrong secret with 401 invalid_client, counted once for that client', async () => {
-    const res = await tokenViaBasic(issuer, {}, 'not-the-secret')
+    const res = await tokenViaBasic(servers.issuer, {}, 'not-the-secret')
     expect(res.status).toBe(401)
     expect((await json(res)).error).toBe('invalid_client')
-    expect(await issuer.tokenRequests()).toBe(1)
-    expect(await issuer.tokenRequests(issuer.clients.basic.clientId)).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests(servers.issuer.clients.basic.clientId)).toBe(1)
   })
 
   it('should answer a scope granted to no client with 400 invalid_scope', async () => {
-    const res = await tokenViaBasic(issuer, { scope: `read ${issuer.forbiddenScope}` })
+    const res = await tokenViaBasic(servers.issuer, { scope: `read ${servers.issuer.forbiddenScope}` })
     expect(res.status).toBe(400)
     expect((await json(res)).error).toBe('invalid_scope')
   })
 
   it('should issue tokens for the configured audience only', async () => {
-    const ok = await tokenViaPost(issuer, { resource: issuer.audience })
+    const ok = await tokenViaPost(servers.issuer, { resource: servers.issuer.audience })
     expect(ok.status).toBe(200)
-    const other = await tokenViaPost(issuer, { resource: 'https://other.example.com' })
+    const other = await tokenViaPost(servers.issuer, { resource: 'https://other.example.com' })
     expect(other.status).toBe(400)
     expect((await json(other)).error).toBe('invalid_target')
   })
 
   it('should reject bad failNext input with a typed error naming it', async () => {
-    await expect(issuer.failNext(0, { status: 503 })).rejects.toThrow(
+    await expect(servers.issuer.failNext(0, { status: 503 })).rejects.toThrow(
       new RangeError('Expected `count` to be a positive integer, got 0'),
     )
-    await expect(issuer.failNext(1, { status: 42 })).rejects.toThrow(
+    await expect(servers.issuer.failNext(1, { status: 42 })).rejects.toThrow(
       'Expected `failure.status` to be an HTTP status (100-599), got 42',
     )
-    await expect(issuer.failNext(1, { status: 429, retryAfterSeconds: -1 })).rejects.toThrow(RangeError)
-    await expect(issuer.tokenRequests(7 as unknown as string)).rejects.toThrow(TypeError)
-    expect((await tokenViaBasic(issuer)).status).toBe(200)
+    await expect(servers.issuer.failNext(1, { status: 429, retryAfterSeconds: -1 })).rejects.toThrow(
+      RangeError,
+    )
+    await expect(servers.issuer.tokenRequests(7 as unknown as string)).rejects.toThrow(TypeError)
+    expect((await tokenViaBasic(servers.issuer)).status).toBe(200)
   })
 })
 
 describe('startIssuer options and lifecycle', () => {
-  beforeAll(() => {
-    nock.disableNetConnect()
-    nock.enableNetConnect('127.0.0.1')
-  })
-
-  afterAll(() => nock.enableNetConnect())
+  useServers({})
 
   it('should reject bad options with a typed error naming the option', async () => {
     await expect(startIssuer({ accessTokenTtlSeconds: 0 })).rejects.toThrow(

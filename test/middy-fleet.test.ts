@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import type { TokenStore } from '@tokenstash/core'
 import type { Context } from 'aws-lambda'
-import Redis from 'ioredis'
-import nock from 'nock'
 import { events, invoke, lambdaContext } from '../packages/middy/test/lambda'
-import { type DynamoServer, startDynamo } from './support/dynamodb'
-import { type Issuer, startIssuer, tokenVerifier } from './support/issuer'
-import { type RedisServer, startRedis } from './support/redis'
+import { tokenVerifier } from './support/issuer'
 import { scenarioResults } from './support/reliability'
+import { useServers } from './support/servers'
 
 // A fleet of cold Lambda containers, each with its own module registry (so its own @tokenstash/*
 // and @middy/core instances, memory tier and single flight), all built at once as a cold start
@@ -42,38 +39,23 @@ function freshModules(): Modules {
 type Handler = (event: unknown, context: Context) => Promise<string>
 
 describe('m2mToken in a fleet of separate module instances', () => {
-  let issuer: Issuer
-  let dynamo: DynamoServer
-  let redis: RedisServer
-  const redisClients: Redis[] = []
-
-  beforeAll(async () => {
-    nock.disableNetConnect()
-    nock.enableNetConnect('127.0.0.1')
-    ;[issuer, dynamo, redis] = await Promise.all([
-      startIssuer({ accessTokenTtlSeconds: 300 }),
-      startDynamo(),
-      startRedis(),
-    ])
-    await dynamo.createTable(TABLE)
-  })
-
-  afterAll(async () => {
-    for (const client of redisClients) client.disconnect()
-    await Promise.all([issuer?.stop(), dynamo?.stop(), redis?.stop()])
-    nock.enableNetConnect()
-  })
-
-  beforeEach(async () => {
-    await issuer.resetCounts()
+  const servers = useServers({
+    issuer: { accessTokenTtlSeconds: 300 },
+    dynamo: { tables: [TABLE] },
+    redis: true,
+    resetEach: true,
   })
 
   /** One cold container: fresh modules, its own store client, the handler built at module load. */
   function coldContainer(namespace: string, makeStore?: (modules: Modules) => TokenStore): Handler {
     const modules = freshModules()
-    const { clientId, clientSecret } = issuer.clients.basic
+    const { clientId, clientSecret } = servers.issuer.clients.basic
     const ordersApiToken = modules.core.createTokenProvider({
-      source: modules.core.clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret }),
+      source: modules.core.clientCredentials({
+        tokenEndpoint: servers.issuer.tokenEndpoint,
+        clientId,
+        clientSecret,
+      }),
       store: makeStore?.(modules),
       encryptionKey: makeStore ? ENCRYPTION_KEY : undefined,
       namespace,
@@ -95,9 +77,9 @@ describe('m2mToken in a fleet of separate module instances', () => {
     // waiting by design (tested in m2m-token.test.ts); here the fleet's token count is measured.
     const context = () => lambdaContext({ timeoutMs: 30_000 })
     const cold = await Promise.all(fleet.map((handler) => handler(events.apiGatewayV2(), context())))
-    const afterCold = await issuer.tokenRequests()
+    const afterCold = await servers.issuer.tokenRequests()
     const warm = await Promise.all(fleet.map((handler) => handler(events.sqs(), context())))
-    return { cold, warm, afterCold, total: await issuer.tokenRequests() }
+    return { cold, warm, afterCold, total: await servers.issuer.tokenRequests() }
   }
 
   it('should load separate module instances per container', () => {
@@ -116,19 +98,17 @@ describe('m2mToken in a fleet of separate module instances', () => {
 
   it('should cost one token request for the whole fleet sharing dynalite', async () => {
     const { cold, warm, afterCold, total } = await runFleet('dynamodb', (m) =>
-      m.dynamo.dynamoDbStore({ client: dynamo.makeClient(), tableName: TABLE }),
+      m.dynamo.dynamoDbStore({ client: servers.dynamoClient(), tableName: TABLE }),
     )
     expect(afterCold).toBe(1)
     expect(total).toBe(1)
     expect(new Set([...cold, ...warm]).size).toBe(1)
-    await tokenVerifier(issuer)(cold[0]!)
+    await tokenVerifier(servers.issuer)(cold[0]!)
   })
 
   it('should cost one token request for the whole fleet sharing Redis', async () => {
     const { cold, warm, total } = await runFleet('redis', (m) => {
-      const client = new Redis(redis.url)
-      redisClients.push(client)
-      return m.redis.redisStore({ client })
+      return m.redis.redisStore({ client: servers.redisClient() })
     })
     expect(total).toBe(1)
     expect(new Set([...cold, ...warm]).size).toBe(1)
@@ -139,13 +119,7 @@ describe('m2mToken in a fleet of separate module instances', () => {
   // socket is up. A client still connecting is waited for, not taken for a failed store.
   it('should cost one token request for the whole fleet with the documented client (enableOfflineQueue: false)', async () => {
     const { cold, warm, afterCold, total } = await runFleet('redis-offline-queue-off', (m) => {
-      const client = new Redis({
-        host: redis.host,
-        port: redis.port,
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-      })
-      redisClients.push(client)
+      const client = servers.redisClient({ enableOfflineQueue: false, maxRetriesPerRequest: 1 })
       return m.redis.redisStore({ client })
     })
     scenarioResults('heart').record({

@@ -8,10 +8,9 @@ import {
 } from '@tokenstash/core'
 import { m2mToken, TokenUnavailableError } from '@tokenstash/middy'
 import type { Context } from 'aws-lambda'
-import type { JWTPayload } from 'jose'
-import nock from 'nock'
 import { events, invoke, lambdaContext } from '../packages/middy/test/lambda'
-import { type Issuer, startIssuer, tokenVerifier } from './support/issuer'
+import { tokenVerifier } from './support/issuer'
+import { useServers } from './support/servers'
 
 // m2mToken in real Middy handlers, with real providers talking to a real OAuth2 server; every
 // count of token requests is what the server itself saw.
@@ -30,30 +29,18 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10
 }
 
 describe('m2mToken against a real OAuth2 server', () => {
-  let issuer: Issuer
-  let verify: (token: string) => Promise<JWTPayload>
-
-  beforeAll(async () => {
-    nock.disableNetConnect()
-    nock.enableNetConnect('127.0.0.1')
-    issuer = await startIssuer({ accessTokenTtlSeconds: 300 })
-    verify = tokenVerifier(issuer)
-  })
-
-  afterAll(async () => {
-    await issuer?.stop()
-    nock.enableNetConnect()
-  })
-
-  beforeEach(async () => {
-    await issuer.clearFailures()
-    await issuer.resetCounts()
-  })
+  const servers = useServers({ issuer: { accessTokenTtlSeconds: 300 }, resetEach: true })
+  const verify = tokenVerifier(() => servers.issuer)
 
   function provider(client: 'basic' | 'post' = 'basic', options: Partial<TokenProviderOptions> = {}) {
-    const { clientId, clientSecret, authMethod } = issuer.clients[client]
+    const { clientId, clientSecret, authMethod } = servers.issuer.clients[client]
     return createTokenProvider({
-      source: clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret, authMethod }),
+      source: clientCredentials({
+        tokenEndpoint: servers.issuer.tokenEndpoint,
+        clientId,
+        clientSecret,
+        authMethod,
+      }),
       retry: FAST_RETRY,
       ...options,
     })
@@ -67,7 +54,7 @@ describe('m2mToken against a real OAuth2 server', () => {
       return { statusCode: 200 }
     }).use(m2mToken({ fetchData: { ordersApiToken } }))
 
-    await until(async () => (await issuer.tokenRequests()) === 1, 'the prefetch to reach the server')
+    await until(async () => (await servers.issuer.tokenRequests()) === 1, 'the prefetch to reach the server')
     await expect(invoke(handler, events.apiGatewayV2(), lambdaContext())).resolves.toEqual({
       statusCode: 200,
     })
@@ -75,9 +62,9 @@ describe('m2mToken against a real OAuth2 server', () => {
       statusCode: 200,
     })
 
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
     expect(seen[1]).toBe(seen[0])
-    expect(await verify(seen[0]!)).toMatchObject({ client_id: issuer.clients.basic.clientId })
+    expect(await verify(seen[0]!)).toMatchObject({ client_id: servers.issuer.clients.basic.clientId })
     expect(ordersApiToken.stats()).toMatchObject({ fetches: 1 })
   })
 
@@ -89,10 +76,10 @@ describe('m2mToken against a real OAuth2 server', () => {
     const [orders, billing] = await invoke(handler, events.sqs(), lambdaContext())
     await invoke(handler, events.sqs(), lambdaContext())
 
-    expect(await issuer.tokenRequests(issuer.clients.basic.clientId)).toBe(1)
-    expect(await issuer.tokenRequests(issuer.clients.post.clientId)).toBe(1)
-    expect(await verify(orders!)).toMatchObject({ client_id: issuer.clients.basic.clientId })
-    expect(await verify(billing!)).toMatchObject({ client_id: issuer.clients.post.clientId })
+    expect(await servers.issuer.tokenRequests(servers.issuer.clients.basic.clientId)).toBe(1)
+    expect(await servers.issuer.tokenRequests(servers.issuer.clients.post.clientId)).toBe(1)
+    expect(await verify(orders!)).toMatchObject({ client_id: servers.issuer.clients.basic.clientId })
+    expect(await verify(billing!)).toMatchObject({ client_id: servers.issuer.clients.post.clientId })
   })
 
   it('should keep the token off the context with setToContext: false and hand it through request.internal', async () => {
@@ -110,21 +97,21 @@ describe('m2mToken against a real OAuth2 server', () => {
   })
 
   it('should recover from a failed prefetch on the first invocation', async () => {
-    await issuer.failNext(1, { status: 503 })
+    await servers.issuer.failNext(1, { status: 503 })
     const handler = middy(async (_event: unknown, context: Ctx) => context.ordersApiToken).use(
       m2mToken({ fetchData: { ordersApiToken: provider() } }),
     )
     await until(
-      async () => (await issuer.tokenRequestLog()).some((r) => r.status === 503),
+      async () => (await servers.issuer.tokenRequestLog()).some((r) => r.status === 503),
       'the failed prefetch',
     )
     const token = await invoke(handler, events.direct(), lambdaContext())
     await verify(token)
-    expect(await issuer.tokenRequests()).toBe(2)
+    expect(await servers.issuer.tokenRequests()).toBe(2)
   })
 
   it('should fail an invocation with the typed error, answer 503 through onError, and recover on the next one', async () => {
-    const { clientSecret } = issuer.clients.basic
+    const { clientSecret } = servers.issuer.clients.basic
     const errors: unknown[] = []
     const handler = middy(async (_event: unknown, context: Ctx) => ({
       statusCode: 200,
@@ -137,7 +124,7 @@ describe('m2mToken against a real OAuth2 server', () => {
           request.response = { statusCode: 503, body: 'try again' }
       })
 
-    await issuer.failNext(1, { status: 503, retryAfterSeconds: 0 })
+    await servers.issuer.failNext(1, { status: 503, retryAfterSeconds: 0 })
     await expect(invoke(handler, events.apiGatewayV2(), lambdaContext())).resolves.toEqual({
       statusCode: 503,
       body: 'try again',
@@ -150,12 +137,12 @@ describe('m2mToken against a real OAuth2 server', () => {
     await expect(invoke(handler, events.apiGatewayV2(), lambdaContext())).resolves.toMatchObject({
       statusCode: 200,
     })
-    expect(await issuer.tokenRequests()).toBe(2)
+    expect(await servers.issuer.tokenRequests()).toBe(2)
   })
 
   it('should stop waiting for a slow server before the Lambda deadline and let the next invocation join the same request', async () => {
     // The first answer takes 1.5 s and is a 503; the provider's retry then gets a token.
-    await issuer.failNext(1, { status: 503, delayMs: 1_500 })
+    await servers.issuer.failNext(1, { status: 503, delayMs: 1_500 })
     const ordersApiToken = provider('basic', { retry: { retries: 1, minTimeoutMs: 10, maxTimeoutMs: 20 } })
     const handler = middy(async (_event: unknown, context: Ctx) => context.ordersApiToken).use(
       m2mToken({ fetchData: { ordersApiToken }, disablePrefetch: true, remainingTimeMarginMs: 300 }),
@@ -168,11 +155,11 @@ describe('m2mToken against a real OAuth2 server', () => {
     expect(err).toMatchObject({ reason: 'timeout', tokenNames: ['ordersApiToken'] })
     // 800 ms left minus the 300 ms margin, less whatever the clock moved before the wait began.
     expect((err as TokenUnavailableError).waitedMs).toBeLessThanOrEqual(500)
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
 
     const token = await invoke(handler, events.sqs(), lambdaContext({ timeoutMs: 10_000 }))
     await verify(token)
     // The 503 and the retry of the same fetch: the abandoned wait did not cause a request of its own.
-    expect(await issuer.tokenRequests()).toBe(2)
+    expect(await servers.issuer.tokenRequests()).toBe(2)
   })
 })

@@ -4,12 +4,10 @@ import { Socket } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { exited, track } from './support/children'
-import { type DynamoServer, startDynamo } from './support/dynamodb'
-import { type Issuer, startIssuer } from './support/issuer'
 import { leakGuard } from './support/leak-scan'
 import { freePort, listenOnLoopback } from './support/ports'
 import { randomKey, requestToken } from './support/proxy-client'
-import { type RedisServer, startRedis } from './support/redis'
+import { useServers } from './support/servers'
 
 // `tokenstash-proxy` as users run it: the built bin in a child process (`npm test` builds first).
 
@@ -84,42 +82,32 @@ async function halfSent(url: string, text: string): Promise<Socket> {
 }
 
 describe('tokenstash-proxy CLI', () => {
-  let issuer: Issuer
-  let redis: RedisServer
-  let dynamo: DynamoServer
-  const keys = { TOKENSTASH_HMAC_KEY: randomKey(), TOKENSTASH_ENCRYPTION_KEY: randomKey() }
-
-  beforeAll(async () => {
-    ;[issuer, redis, dynamo] = await Promise.all([
-      startIssuer({ accessTokenTtlSeconds: 300 }),
-      startRedis(),
-      startDynamo(),
-    ])
-    await dynamo.createTable('cli-tokens')
+  const servers = useServers({
+    issuer: { accessTokenTtlSeconds: 300 },
+    redis: true,
+    dynamo: { tables: ['cli-tokens'] },
   })
+  const keys = { TOKENSTASH_HMAC_KEY: randomKey(), TOKENSTASH_ENCRYPTION_KEY: randomKey() }
   afterEach(async () => {
     // A failed test may leave its proxy running; it must not outlive the test.
     for (const child of running) child.kill('SIGKILL')
     await Promise.all([...running].map(exited))
   })
-  afterAll(async () => {
-    await Promise.all([issuer?.stop(), redis?.stop(), dynamo?.stop()])
-  })
 
   it('should answer, report health, and on SIGTERM finish the request in flight and exit 0', async () => {
-    const { child, url } = await start(['--upstream', issuer.tokenEndpoint, '--port', '0'], keys)
-    const client = issuer.clients.basic
+    const { child, url } = await start(['--upstream', servers.issuer.tokenEndpoint, '--port', '0'], keys)
+    const client = servers.issuer.clients.basic
     const first = await requestToken(url, { client })
     expect(first.status).toBe(200)
     expect((await requestToken(url, { client })).headers.get('cache-status')).toBe('tokenstash; hit')
     const health = await fetch(`${url}/healthz`)
     expect([health.status, await health.json()]).toEqual([200, { status: 'ok', store: 'none', keys: 1 }])
 
-    await issuer.resetCounts()
+    await servers.issuer.resetCounts()
     const slowToken = { access_token: 'opaque-in-flight', token_type: 'Bearer', expires_in: 60 }
-    await issuer.failNext(1, { status: 200, body: slowToken, delayMs: 1_500 })
+    await servers.issuer.failNext(1, { status: 200, body: slowToken, delayMs: 1_500 })
     const inFlight = requestToken(url, { client, scope: 'write' })
-    while ((await issuer.tokenRequests()) === 0) await new Promise((r) => setTimeout(r, 20))
+    while ((await servers.issuer.tokenRequests()) === 0) await new Promise((r) => setTimeout(r, 20))
     child.kill('SIGTERM')
 
     expect((await inFlight).body).toMatchObject({ access_token: 'opaque-in-flight' })
@@ -129,27 +117,21 @@ describe('tokenstash-proxy CLI', () => {
 
   it('should share tokens through --redis and --dynamodb-table and report the store reachable', async () => {
     const redisProxy = await start(
-      ['--upstream', issuer.tokenEndpoint, '--port=0', '--redis', redis.url],
+      ['--upstream', servers.issuer.tokenEndpoint, '--port=0', '--redis', servers.redis.url],
       keys,
     )
     const dynamoProxy = await start(
-      ['--upstream', issuer.tokenEndpoint, '--port', '0', '--dynamodb-table', 'cli-tokens'],
-      {
-        ...keys,
-        AWS_REGION: dynamo.region,
-        AWS_ACCESS_KEY_ID: 'test',
-        AWS_SECRET_ACCESS_KEY: 'test',
-        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      },
+      ['--upstream', servers.issuer.tokenEndpoint, '--port', '0', '--dynamodb-table', 'cli-tokens'],
+      { ...keys, ...servers.dynamo.env },
     )
     try {
       for (const { url } of [redisProxy, dynamoProxy]) {
-        await issuer.resetCounts()
-        const miss = await requestToken(url, { client: issuer.clients.post, scope: 'read' })
+        await servers.issuer.resetCounts()
+        const miss = await requestToken(url, { client: servers.issuer.clients.post, scope: 'read' })
         expect(miss.headers.get('cache-status')).toBe('tokenstash; fwd=miss')
         const health = await (await fetch(`${url}/healthz`)).json()
         expect(health).toMatchObject({ status: 'ok', store: 'reachable' })
-        expect(await issuer.tokenRequests()).toBe(1)
+        expect(await servers.issuer.tokenRequests()).toBe(1)
       }
     } finally {
       for (const { child } of [redisProxy, dynamoProxy]) {
@@ -175,12 +157,12 @@ describe('tokenstash-proxy CLI', () => {
     // Nothing listens there: every store call fails.
     const dead = `redis://127.0.0.1:${await freePort()}`
     const { child, url, stderr } = await start(
-      ['--upstream', issuer.tokenEndpoint, '--port=0', '--redis', dead],
+      ['--upstream', servers.issuer.tokenEndpoint, '--port=0', '--redis', dead],
       keys,
     )
     try {
       for (const scope of ['read', 'write', 'read write']) {
-        const got = await requestToken(url, { client: issuer.clients.post, scope })
+        const got = await requestToken(url, { client: servers.issuer.clients.post, scope })
         expect(got.status).toBe(200)
       }
       for (let i = 0; i < 5; i++) {
@@ -217,10 +199,10 @@ describe('tokenstash-proxy CLI', () => {
   })
 
   it('should exit non-zero with one line naming a missing or malformed option', async () => {
-    const missing = await failure(['--upstream', issuer.tokenEndpoint], {})
+    const missing = await failure(['--upstream', servers.issuer.tokenEndpoint], {})
     expect(missing.code).not.toBe(0)
     expect(missing.stderr).toMatch(/^tokenstash-proxy: missing TOKENSTASH_HMAC_KEY[^\n]*\n$/)
-    const malformed = await failure(['--upstream', issuer.tokenEndpoint, '--port', 'eighty'], keys)
+    const malformed = await failure(['--upstream', servers.issuer.tokenEndpoint, '--port', 'eighty'], keys)
     expect(malformed.code).not.toBe(0)
     expect(malformed.stderr).toMatch(/^tokenstash-proxy: malformed --port[^\n]*\n$/)
   })
@@ -228,8 +210,11 @@ describe('tokenstash-proxy CLI', () => {
   it('should exit 2 with one line for configuration errors, repeating no key or password', async () => {
     const hmac = keys.TOKENSTASH_HMAC_KEY
     const cases = [
-      await failure(['--upstream', issuer.tokenEndpoint, `--hmac-key=${hmac}`], keys),
-      await failure(['--upstream', issuer.tokenEndpoint.replace('http://', 'http://svc:pw-hunter2@')], keys),
+      await failure(['--upstream', servers.issuer.tokenEndpoint, `--hmac-key=${hmac}`], keys),
+      await failure(
+        ['--upstream', servers.issuer.tokenEndpoint.replace('http://', 'http://svc:pw-hunter2@')],
+        keys,
+      ),
       await failure(['--upstream', 'http://idp.example.com/token'], keys),
     ]
     for (const { code, stderr } of cases) {
@@ -245,7 +230,7 @@ describe('tokenstash-proxy CLI', () => {
   })
 
   it('should take http on any 127.x address as its upstream', async () => {
-    const upstream = issuer.tokenEndpoint.replace('127.0.0.1', '127.0.0.2')
+    const upstream = servers.issuer.tokenEndpoint.replace('127.0.0.1', '127.0.0.2')
     const { child } = await start(['--upstream', upstream, '--port', '0'], keys)
     child.kill('SIGTERM')
     await exited(child)
@@ -257,7 +242,7 @@ describe('tokenstash-proxy CLI', () => {
     // the signal handlers: about half such SIGTERMs killed the process by signal, undrained.
     const outcomes: (number | string | null)[] = []
     for (let i = 0; i < 8; i++) {
-      const { child } = await start(['--upstream', issuer.tokenEndpoint, '--port', '0'], keys)
+      const { child } = await start(['--upstream', servers.issuer.tokenEndpoint, '--port', '0'], keys)
       child.kill('SIGTERM')
       await exited(child)
       outcomes.push(child.signalCode ?? child.exitCode)
@@ -267,7 +252,7 @@ describe('tokenstash-proxy CLI', () => {
 
   it('should end on SIGTERM within --drain-timeout, whatever half-sent requests hold the connections', async () => {
     const { child, url, stderr } = await start(
-      ['--upstream', issuer.tokenEndpoint, '--port', '0', '--drain-timeout', '1'],
+      ['--upstream', servers.issuer.tokenEndpoint, '--port', '0', '--drain-timeout', '1'],
       keys,
     )
     const sockets = [
@@ -278,7 +263,7 @@ describe('tokenstash-proxy CLI', () => {
       ),
     ]
     // A request answered on a keep-alive connection, which then stays open and idle.
-    expect((await requestToken(url, { client: issuer.clients.basic })).status).toBe(200)
+    expect((await requestToken(url, { client: servers.issuer.clients.basic })).status).toBe(200)
     child.kill('SIGTERM')
     await exited(child)
     for (const socket of sockets) socket.destroy()

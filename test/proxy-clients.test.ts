@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { createTokenProxy, type ProxyListener } from '@tokenstash/proxy'
-import { type Issuer, startIssuer } from './support/issuer'
 import { claimsOf, randomKey } from './support/proxy-client'
+import { useServers } from './support/servers'
 
 // Third-party OAuth2 clients, unchanged but for their token URL, through the proxy in front of
 // oidc-provider: openid-client 6 (client_secret_basic and client_secret_post), simple-oauth2, and
@@ -99,22 +99,20 @@ const CLIENTS: ClientRun[] = [
 ]
 
 describe('third-party OAuth2 clients through the proxy', () => {
-  let issuer: Issuer
+  const servers = useServers({ issuer: { accessTokenTtlSeconds: 600 }, resetEach: true })
   let listener: ProxyListener
 
-  beforeAll(async () => {
-    issuer = await startIssuer({ accessTokenTtlSeconds: 600 })
-  })
-  afterAll(() => issuer?.stop())
   // A proxy per client: two clients sending the same bytes would share a key, and the count.
   beforeEach(async () => {
-    await issuer.resetCounts()
-    listener = await createTokenProxy({ upstream: issuer.tokenEndpoint, hmacKey: randomKey() }).listen(0)
+    listener = await createTokenProxy({
+      upstream: servers.issuer.tokenEndpoint,
+      hmacKey: randomKey(),
+    }).listen(0)
   })
   afterEach(() => listener.close())
 
   it.each(CLIENTS)('should serve $name the scope it asked for, the second time from the cache', async (c) => {
-    const { clientId, clientSecret } = issuer.clients[c.client]
+    const { clientId, clientSecret } = servers.issuer.clients[c.client]
     const { stdout } = await run(c.command, c.args(`${listener.url}/oauth2/token`, clientId, clientSecret), {
       cwd: __dirname,
       env: { PATH: process.env.PATH ?? '', OAUTHLIB_INSECURE_TRANSPORT: '1', NODE_NO_WARNINGS: '1' },
@@ -125,6 +123,6 @@ describe('third-party OAuth2 clients through the proxy', () => {
     expect(claimsOf(tokens[0]).scope).toBe('read')
     expect(claimsOf(tokens[0]).client_id).toBe(clientId)
     expect(tokens[1]).toBe(tokens[0])
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
   })
 })

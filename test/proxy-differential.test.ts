@@ -1,7 +1,8 @@
 import { createTokenProxy, type ProxyListener } from '@tokenstash/proxy'
 import fc from 'fast-check'
-import { type Issuer, startIssuer } from './support/issuer'
+import type { Issuer } from './support/issuer'
 import { claimsOf, randomKey } from './support/proxy-client'
+import { useServers } from './support/servers'
 
 // Differential test of the proxy's classifier (issue 17): fast-check generates token requests the
 // way real and hostile clients write them (form or JSON, `+` or `%20`, upper- or lower-case hex,
@@ -137,21 +138,19 @@ async function send(url: string, req: Built): Promise<Outcome & { cache: string 
 }
 
 describe('the proxy against its upstream, differentially', () => {
-  let issuer: Issuer
-  let listener: ProxyListener
-
-  beforeAll(async () => {
-    issuer = await startIssuer({
+  const servers = useServers({
+    issuer: {
       accessTokenTtlSeconds: 600,
       scopes: ['read', 'write', 'admin'],
       clientSecrets: { basic: 'b@sic secret/+%!x', post: 'p@st secret/+%!x' },
-    })
-    const proxy = createTokenProxy({ upstream: issuer.tokenEndpoint, hmacKey: randomKey() })
-    listener = await proxy.listen(0)
+    },
   })
-  afterAll(async () => {
-    await listener?.close()
-    await issuer?.stop()
+  let listener: ProxyListener
+
+  beforeAll(async () => {
+    const proxy = createTokenProxy({ upstream: servers.issuer.tokenEndpoint, hmacKey: randomKey() })
+    listener = await proxy.listen(0)
+    servers.onStop(() => listener.close())
   })
 
   it(`should agree with oidc-provider and the Auth0-style front on ${RUNS} generated requests`, async () => {
@@ -162,8 +161,8 @@ describe('the proxy against its upstream, differentially', () => {
     await fc.assert(
       fc.asyncProperty(shapes, async (shape) => {
         seen.add(signature(shape))
-        const req = build(issuer, shape)
-        const direct = await send(issuer.tokenEndpoint, req)
+        const req = build(servers.issuer, shape)
+        const direct = await send(servers.issuer.tokenEndpoint, req)
         const proxied = await send(`${listener.url}${req.path}`, req)
         requests += 2
         if (proxied.cache === 'tokenstash; hit') hits++

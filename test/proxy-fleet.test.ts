@@ -1,12 +1,8 @@
 import type { TokenStore } from '@tokenstash/core'
 import { createTokenProxy, type ProxyListener } from '@tokenstash/proxy'
-import { dynamoDbStore } from '@tokenstash/store-dynamodb'
-import { redisStore } from '@tokenstash/store-redis'
-import Redis from 'ioredis'
-import { type DynamoServer, startDynamo } from './support/dynamodb'
-import { type Issuer, startIssuer } from './support/issuer'
+import { connectStore } from './support/fleet'
 import { randomKey, requestToken } from './support/proxy-client'
-import { type RedisServer, startRedis } from './support/redis'
+import { useServers } from './support/servers'
 
 // Two proxy instances (two containers, two hosts) sharing one store: a cold burst of 100 clients
 // spread over both costs the identity provider one token request — the core's lease at work.
@@ -14,27 +10,18 @@ import { type RedisServer, startRedis } from './support/redis'
 const CLIENTS = 100
 
 describe('two @tokenstash/proxy instances sharing a store', () => {
-  let issuer: Issuer
-  let redis: RedisServer
-  let dynamo: DynamoServer
+  const servers = useServers({
+    issuer: { accessTokenTtlSeconds: 300 },
+    redis: true,
+    dynamo: { tables: ['proxy-tokens'] },
+  })
   const cleanup: (() => Promise<unknown>)[] = []
-
-  beforeAll(async () => {
-    ;[issuer, redis, dynamo] = await Promise.all([
-      startIssuer({ accessTokenTtlSeconds: 300 }),
-      startRedis(),
-      startDynamo(),
-    ])
-    await dynamo.createTable('proxy-tokens')
-  })
-  afterAll(async () => {
-    await Promise.all([issuer?.stop(), redis?.stop(), dynamo?.stop()])
-  })
   afterEach(async () => {
     for (const fn of cleanup.splice(0).reverse()) await fn()
   })
 
   async function burst(makeStore: () => TokenStore): Promise<void> {
+    const { issuer } = servers
     await issuer.resetCounts()
     const hmacKey = randomKey()
     const encryptionKey = randomKey()
@@ -66,18 +53,10 @@ describe('two @tokenstash/proxy instances sharing a store', () => {
   }
 
   it('should make one upstream request for a cold burst of 100 clients through Redis', async () => {
-    await burst(() => {
-      const client = new Redis(redis.url)
-      cleanup.push(() => client.quit())
-      return redisStore({ client })
-    })
+    await burst(() => connectStore(servers, 'redis').store)
   })
 
   it('should make one upstream request for a cold burst of 100 clients through DynamoDB', async () => {
-    await burst(() => {
-      const client = dynamo.makeClient()
-      cleanup.push(async () => client.destroy())
-      return dynamoDbStore({ client, tableName: 'proxy-tokens' })
-    })
+    await burst(() => connectStore(servers, 'dynamo', 'proxy-tokens').store)
   })
 })

@@ -1,34 +1,33 @@
 import { createTokenProxy, type ProxyListener, type TokenProxyOptions } from '@tokenstash/proxy'
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, LambdaFunctionURLEvent } from 'aws-lambda'
 import { startCognitoDomain } from '../examples/lambda-dynamodb/src/local/cognito-domain'
-import { type Issuer, startIssuer } from './support/issuer'
 import { claimsOf, type Relay, randomKey, requestToken, startRelay } from './support/proxy-client'
+import { useServers } from './support/servers'
 
 // @tokenstash/proxy over HTTP in front of a real OAuth2 server (oidc-provider): what clients that
 // only change the token URL get. Every count is the server's own count of token requests.
 
 describe('@tokenstash/proxy in front of oidc-provider', () => {
-  let issuer: Issuer
+  const servers = useServers({ issuer: { accessTokenTtlSeconds: 600 }, resetEach: true })
   const listeners: ProxyListener[] = []
   const relays: Relay[] = []
   let offsetMs = 0
   const now = () => Date.now() + offsetMs
 
   async function start(options: Partial<TokenProxyOptions> = {}): Promise<string> {
-    const proxy = createTokenProxy({ upstream: issuer.tokenEndpoint, hmacKey: randomKey(), now, ...options })
+    const proxy = createTokenProxy({
+      upstream: servers.issuer.tokenEndpoint,
+      hmacKey: randomKey(),
+      now,
+      ...options,
+    })
     const listener = await proxy.listen(0)
     listeners.push(listener)
     return listener.url
   }
 
-  beforeAll(async () => {
-    issuer = await startIssuer({ accessTokenTtlSeconds: 600 })
-  })
-  afterAll(() => issuer?.stop())
-  beforeEach(async () => {
+  beforeEach(() => {
     offsetMs = 0
-    await issuer.clearFailures()
-    await issuer.resetCounts()
   })
   afterEach(async () => {
     await Promise.all(listeners.splice(0).map((l) => l.close()))
@@ -37,7 +36,7 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
 
   it('should forward a miss, then answer hits from the cache without asking the server', async () => {
     const url = await start()
-    const client = issuer.clients.basic
+    const client = servers.issuer.clients.basic
     const miss = await requestToken(url, { client, scope: 'read' })
     const hit = await requestToken(url, { client, scope: 'read' })
 
@@ -55,12 +54,12 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     expect(Object.keys(hit.body)).toEqual(Object.keys(miss.body))
     expect(hit.body.access_token).toBe(miss.body.access_token)
     expect(claimsOf(hit.body.access_token)).toMatchObject({ client_id: client.clientId, scope: 'read' })
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
   })
 
   it('should count expires_in down on hits to what is left of the token', async () => {
     const url = await start()
-    const client = issuer.clients.basic
+    const client = servers.issuer.clients.basic
     const first = await requestToken(url, { client })
     offsetMs = 100_000
     const later = await requestToken(url, { client })
@@ -74,12 +73,12 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     expect(expiresIn[0]! - expiresIn[2]!).toBeGreaterThanOrEqual(299)
     expect(expiresIn[0]! - expiresIn[2]!).toBeLessThanOrEqual(301)
     expect(latest.headers.get('cache-status')).toBe('tokenstash; hit')
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
   })
 
   it('should never answer a wrong secret from the cache', async () => {
     const url = await start({ negativeTtlMs: 0 })
-    for (const client of [issuer.clients.basic, issuer.clients.post]) {
+    for (const client of [servers.issuer.clients.basic, servers.issuer.clients.post]) {
       const good = await requestToken(url, { client })
       expect(good.status).toBe(200)
       const wrong = await requestToken(url, { client, secret: `${client.clientSecret}x` })
@@ -88,7 +87,7 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
       expect(wrong.body.access_token).toBeUndefined()
       expect(wrong.headers.get('cache-status')).toBe('tokenstash; fwd=miss; fwd-status=401')
     }
-    expect(await issuer.tokenRequests()).toBe(4)
+    expect(await servers.issuer.tokenRequests()).toBe(4)
   })
 
   it('should give each client the scopes it asked for, in the body or the query string, and never one token for two sets', async () => {
@@ -96,10 +95,10 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     // the query-string clients go through a Cognito-shaped front that moves the query into the
     // body, as the API Gateway recipe's mapping does. The proxy cannot know which upstream reads
     // the query string: requests with query parameters go upstream as received, uncached.
-    const domain = await startCognitoDomain(issuer.tokenEndpoint, { queryToBody: true })
+    const domain = await startCognitoDomain(servers.issuer.tokenEndpoint, { queryToBody: true })
     try {
       const url = await start({ upstream: `${domain.origin}/oauth2/token` })
-      const client = issuer.clients.basic
+      const client = servers.issuer.clients.basic
       const asks: { scope?: string; queryScope?: string; granted: string; cache: string }[] = [
         { scope: 'read', granted: 'read', cache: 'fwd=miss' },
         { queryScope: 'write', granted: 'write', cache: 'fwd=bypass' },
@@ -120,7 +119,7 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
       }
       // One cached token per scope set, whatever the order; no token serves two sets.
       expect([...bodyTokens.values()].map((tokens) => tokens.size)).toEqual([1, 1])
-      expect(await issuer.tokenRequests()).toBe(5)
+      expect(await servers.issuer.tokenRequests()).toBe(5)
       // Only %x20 separates scopes: a doubled space is not the same set to oidc-provider.
       const doubled = await requestToken(url, { client, scope: 'write  read' })
       expect([doubled.status, doubled.body.error]).toEqual([400, 'invalid_scope'])
@@ -131,7 +130,7 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
 
   it('should keep scope sets apart whatever their order, and never key the query string', async () => {
     const url = await start()
-    const client = issuer.clients.basic
+    const client = servers.issuer.clients.basic
     const read = await requestToken(url, { client, scope: 'read' })
     const both = await requestToken(url, { client, scope: 'read write' })
     const bothAgain = await requestToken(url, { client, scope: 'write read' })
@@ -146,33 +145,37 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     expect(queried.headers.get('cache-status')).toBe('tokenstash; fwd=bypass')
     expect(queried.body.access_token).not.toBe(read.body.access_token)
     expect(readAgain.body.access_token).toBe(read.body.access_token)
-    expect(await issuer.tokenRequests()).toBe(3)
+    expect(await servers.issuer.tokenRequests()).toBe(3)
   })
 
   it('should serve an Auth0-style JSON request with an audience, on Auth0’s path', async () => {
     const url = await start()
-    const call = { client: issuer.clients.post, json: { audience: issuer.audience }, path: '/oauth/token' }
+    const call = {
+      client: servers.issuer.clients.post,
+      json: { audience: servers.issuer.audience },
+      path: '/oauth/token',
+    }
     const miss = await requestToken(url, call)
     const hit = await requestToken(url, call)
 
     expect(miss.status).toBe(200)
-    expect(claimsOf(miss.body.access_token)).toMatchObject({ aud: issuer.audience })
+    expect(claimsOf(miss.body.access_token)).toMatchObject({ aud: servers.issuer.audience })
     expect(hit.headers.get('cache-status')).toBe('tokenstash; hit')
     expect(hit.body.access_token).toBe(miss.body.access_token)
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
   })
 
   it('should pass upstream errors through with status, body and Retry-After, and cache none', async () => {
     const url = await start({ retry: { retries: 0 } })
-    const client = issuer.clients.basic
+    const client = servers.issuer.clients.basic
 
-    const scope = await requestToken(url, { client, scope: issuer.forbiddenScope })
-    const scopeAgain = await requestToken(url, { client, scope: issuer.forbiddenScope })
+    const scope = await requestToken(url, { client, scope: servers.issuer.forbiddenScope })
+    const scopeAgain = await requestToken(url, { client, scope: servers.issuer.forbiddenScope })
     expect([scope.status, scopeAgain.status]).toEqual([400, 400])
     expect(scopeAgain.body).toMatchObject({ error: 'invalid_scope' })
 
     const failure = { error: 'server_error', error_description: 'upstream broke' }
-    await issuer.failNext(1, { status: 500, body: failure })
+    await servers.issuer.failNext(1, { status: 500, body: failure })
     const broken = await requestToken(url, { client })
     expect(broken.status).toBe(500)
     expect(broken.body).toEqual(failure)
@@ -180,7 +183,7 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     expect(healed.status).toBe(200)
     expect(healed.headers.get('cache-status')).toBe('tokenstash; fwd=miss')
 
-    await issuer.failNext(1, { status: 429, retryAfterSeconds: 30 })
+    await servers.issuer.failNext(1, { status: 429, retryAfterSeconds: 30 })
     const limited = await requestToken(url, { client, scope: 'write' })
     expect(limited.status).toBe(429)
     expect(limited.headers.get('retry-after')).toBe('30')
@@ -191,31 +194,31 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     expect(Number(backedOff.headers.get('retry-after'))).toBeGreaterThan(25)
     expect(backedOff.body).toMatchObject({ error: 'temporarily_unavailable' })
 
-    expect(await issuer.tokenRequests()).toBe(5)
+    expect(await servers.issuer.tokenRequests()).toBe(5)
   })
 
   it('should answer a burst of invalid_client from a short negative cache', async () => {
     const url = await start({ negativeTtlMs: 5_000 })
-    const call = { client: issuer.clients.basic, secret: 'not-the-secret' }
+    const call = { client: servers.issuer.clients.basic, secret: 'not-the-secret' }
     const replies = [await requestToken(url, call)]
     replies.push(...(await Promise.all(Array.from({ length: 20 }, () => requestToken(url, call)))))
     expect(replies.map((r) => r.status)).toEqual(replies.map(() => 401))
     expect(replies.every((r) => r.body.error === 'invalid_client')).toBe(true)
     expect(replies[1]!.headers.get('cache-status')).toBe('tokenstash; hit; detail=invalid_client')
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
 
     offsetMs = 6_000
     const afterTtl = await requestToken(url, call)
     expect(afterTtl.headers.get('cache-status')).toBe('tokenstash; fwd=miss; fwd-status=401')
-    expect(await issuer.tokenRequests()).toBe(2)
+    expect(await servers.issuer.tokenRequests()).toBe(2)
   })
 
   it('should answer OAuth-style 5xx while the upstream is down or slow, serve what it has, and recover', async () => {
-    const relay = await startRelay(issuer.port)
+    const relay = await startRelay(servers.issuer.port)
     relays.push(relay)
     const upstream = `${relay.url}/token`
     const url = await start({ upstream, retry: { retries: 0 }, timeoutMs: 1_000 })
-    const client = issuer.clients.basic
+    const client = servers.issuer.clients.basic
     const cached = await requestToken(url, { client, scope: 'read' })
     expect(cached.status).toBe(200)
 
@@ -228,7 +231,7 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     expect(stillCached.body.access_token).toBe(cached.body.access_token)
 
     await relay.up()
-    await issuer.failNext(1, { status: 200, delayMs: 3_000 })
+    await servers.issuer.failNext(1, { status: 200, delayMs: 3_000 })
     const slow = await requestToken(url, { client, scope: 'write' })
     expect(slow.status).toBe(504)
     expect(slow.body).toMatchObject({ error: 'temporarily_unavailable' })
@@ -239,8 +242,8 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
   })
 
   it('should serve API Gateway v1, HTTP API v2 and Function URL events, base64 bodies included', async () => {
-    const proxy = createTokenProxy({ upstream: issuer.tokenEndpoint, hmacKey: randomKey(), now })
-    const { clientId, clientSecret } = issuer.clients.basic
+    const proxy = createTokenProxy({ upstream: servers.issuer.tokenEndpoint, hmacKey: randomKey(), now })
+    const { clientId, clientSecret } = servers.issuer.clients.basic
     const authorization = `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`
     const form = 'application/x-www-form-urlencoded'
     const base64 = (text: string) => Buffer.from(text).toString('base64')
@@ -296,7 +299,7 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
       expect(JSON.parse(hit.body).access_token).toBe(token)
     }
     expect(claimsOf(JSON.parse(other.body).access_token).scope).not.toBe('read')
-    expect(await issuer.tokenRequests()).toBe(2)
+    expect(await servers.issuer.tokenRequests()).toBe(2)
 
     const health = await proxy.lambdaHandler({
       ...functionUrl,
@@ -320,7 +323,7 @@ describe('@tokenstash/proxy in front of oidc-provider', () => {
     ]
     expect(replies.map((r) => r.status)).toEqual([400, 400, 400, 405])
     for (const reply of replies) expect(await reply.json()).toMatchObject({ error: 'invalid_request' })
-    expect((await requestToken(url, { client: issuer.clients.basic })).status).toBe(200)
-    expect(await issuer.tokenRequests()).toBe(1)
+    expect((await requestToken(url, { client: servers.issuer.clients.basic })).status).toBe(200)
+    expect(await servers.issuer.tokenRequests()).toBe(1)
   })
 })

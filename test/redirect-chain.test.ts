@@ -2,9 +2,7 @@ import { attachToken } from '@tokenstash/axios'
 import { clientCredentials, createTokenProvider, type TokenProvider } from '@tokenstash/core'
 import { withToken } from '@tokenstash/fetch'
 import axios from 'axios'
-import { type Issuer, startIssuer } from './support/issuer'
-import { type ResourceServer, startResourceServer } from './support/resource-server'
-import { type Sink, startSink } from './support/sink'
+import { useServers } from './support/servers'
 
 // An open redirect on an allowed API must not steer an authenticated request: A (allowed) answers
 // 307 to C (not allowed), C answers 307 back to an allowed origin's /admin. Once the chain has left
@@ -12,33 +10,18 @@ import { type Sink, startSink } from './support/sink'
 // Real loopback servers: each origin is its own port on 127.0.0.1.
 
 describe('a redirect chain through a non-allowed origin', () => {
-  let issuer: Issuer
-  let api: ResourceServer
-  let entry: Sink
-  let outside: Sink
+  const servers = useServers({
+    issuer: { accessTokenTtlSeconds: 300 },
+    api: true,
+    sinks: ['entry', 'outside'],
+    resetEach: true,
+  })
   let provider: TokenProvider
 
-  beforeAll(async () => {
-    issuer = await startIssuer({ accessTokenTtlSeconds: 300 })
-    api = await startResourceServer({
-      issuer: issuer.issuer,
-      jwksUri: issuer.jwksUri,
-      audience: issuer.audience,
-    })
-    ;[entry, outside] = await Promise.all([startSink(), startSink()])
-    entry.redirectTo(outside.url, 307)
-    outside.redirectTo(api.url, 307)
-  })
-
-  afterAll(async () => {
-    await Promise.all([api?.stop(), entry?.stop(), outside?.stop()])
-    await issuer?.stop()
-  })
-
   beforeEach(() => {
-    api.reset()
-    entry.headers.length = 0
-    outside.headers.length = 0
+    const { issuer, api, sinks } = servers
+    sinks.entry.redirectTo(sinks.outside.url, 307)
+    sinks.outside.redirectTo(api.url, 307)
     const { clientId, clientSecret } = issuer.clients.basic
     provider = createTokenProvider({
       source: clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret }),
@@ -46,8 +29,9 @@ describe('a redirect chain through a non-allowed origin', () => {
   })
 
   function expectNoTokenAfterLeaving(): void {
-    expect(entry.headers.map((h) => h.authorization)).toEqual([expect.stringMatching(/^Bearer /)])
-    expect(outside.headers.map((h) => h.authorization)).toEqual([undefined])
+    const { api, sinks } = servers
+    expect(sinks.entry.headers.map((h) => h.authorization)).toEqual([expect.stringMatching(/^Bearer /)])
+    expect(sinks.outside.headers.map((h) => h.authorization)).toEqual([undefined])
     // The API saw the steered request (method and body kept by the 307s) without a token.
     expect(api.log().map(({ method, path, verdict }) => ({ method, path, verdict }))).toEqual([
       { method: 'POST', path: '/admin/delete-all', verdict: 'missing' },
@@ -55,15 +39,17 @@ describe('a redirect chain through a non-allowed origin', () => {
   }
 
   it('should give no token to the last hop in the fetch wrapper', async () => {
-    const f = withToken(fetch, provider, { origins: [api.url, entry.url] })
-    const res = await f(`${entry.url}/admin/delete-all`, { method: 'POST', body: 'auth=yes' })
+    const { api, sinks } = servers
+    const f = withToken(fetch, provider, { origins: [api.url, sinks.entry.url] })
+    const res = await f(`${sinks.entry.url}/admin/delete-all`, { method: 'POST', body: 'auth=yes' })
     expect(res.status).toBe(401)
     expectNoTokenAfterLeaving()
   })
 
   it('should give no token to the last hop in axios', async () => {
-    const client = axios.create({ baseURL: entry.url })
-    attachToken(client, provider, { origins: [api.url, entry.url], retry: false })
+    const { api, sinks } = servers
+    const client = axios.create({ baseURL: sinks.entry.url })
+    attachToken(client, provider, { origins: [api.url, sinks.entry.url], retry: false })
     const res = await client.post('/admin/delete-all', 'auth=yes', { validateStatus: () => true })
     expect(res.status).toBe(401)
     expectNoTokenAfterLeaving()

@@ -1,37 +1,21 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
 import { StoreError } from '@tokenstash/core'
 import { runStoreContract } from '@tokenstash/core/testing'
 import { dynamoDbStore } from '@tokenstash/store-dynamodb'
-import { type DynamoServer, startDynamo } from './support/dynamodb'
+import { useServers } from './support/servers'
 
-let dynamo: DynamoServer
-
-beforeAll(async () => {
-  dynamo = await startDynamo()
-  await dynamo.createTable('tokens')
-  await dynamo.createTable('tokens-custom', { partitionKey: 'id' })
-})
-afterAll(async () => {
-  await dynamo?.stop()
-})
+const servers = useServers({ dynamo: { tables: ['tokens', { name: 'tokens-custom', partitionKey: 'id' }] } })
 
 describe('dynamoDbStore on dynalite', () => {
-  let plain: DynamoDBClient
-  runStoreContract(
-    'dynamoDbStore (DynamoDBClient)',
-    () => {
-      plain = dynamo.makeClient()
-      return dynamoDbStore({ client: plain, tableName: 'tokens' })
-    },
-    { teardown: () => plain.destroy() },
+  runStoreContract('dynamoDbStore (DynamoDBClient)', () =>
+    dynamoDbStore({ client: servers.dynamoClient(), tableName: 'tokens' }),
   )
 
   let doc: DynamoDBDocumentClient
   runStoreContract(
     'dynamoDbStore (DynamoDBDocumentClient, custom attributes)',
     () => {
-      doc = DynamoDBDocumentClient.from(dynamo.makeClient())
+      doc = DynamoDBDocumentClient.from(servers.dynamoClient())
       return dynamoDbStore({
         client: doc,
         tableName: 'tokens-custom',
@@ -45,9 +29,8 @@ describe('dynamoDbStore on dynalite', () => {
   describe('dynamoDbStore', () => {
     let client: DynamoDBDocumentClient
     beforeAll(() => {
-      client = DynamoDBDocumentClient.from(dynamo.makeClient())
+      client = DynamoDBDocumentClient.from(servers.dynamoClient())
     })
-    afterAll(() => client.destroy())
 
     it('should write the value, an exact ms expiry and an epoch-seconds TTL under the key itself', async () => {
       const t = 1_900_000_000_123

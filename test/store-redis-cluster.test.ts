@@ -1,59 +1,31 @@
 import { runStoreContract } from '@tokenstash/core/testing'
 import { redisStore } from '@tokenstash/store-redis'
-import { Cluster } from 'ioredis'
+import type { Cluster } from 'ioredis'
 import { createCluster } from 'redis'
-import { type RedisCluster, startRedisCluster } from './support/redis'
+import { useServers } from './support/servers'
 
-let cluster: RedisCluster
-
-beforeAll(async () => {
-  cluster = await startRedisCluster()
-}, 60_000)
-afterAll(async () => {
-  await cluster?.stop()
-})
+const servers = useServers({ redisCluster: true })
 
 describe('redisStore on a 3-node cluster', () => {
-  let ioredis: Cluster
-  runStoreContract(
-    'redisStore (ioredis Cluster)',
-    () => {
-      ioredis = new Cluster(cluster.nodes)
-      return redisStore({ client: ioredis })
-    },
-    { teardown: () => void ioredis.disconnect() },
-  )
+  runStoreContract('redisStore (ioredis Cluster)', () => redisStore({ client: servers.clusterClient() }))
 
   // Reads from replicas: the store reads through a script, which both clients send to the primary.
-  let replicaReads: Cluster
-  runStoreContract(
-    "redisStore (ioredis Cluster, scaleReads: 'slave')",
-    () => {
-      replicaReads = new Cluster(cluster.nodes, { scaleReads: 'slave' })
-      return redisStore({ client: replicaReads })
-    },
-    { teardown: () => void replicaReads.disconnect() },
+  runStoreContract("redisStore (ioredis Cluster, scaleReads: 'slave')", () =>
+    redisStore({ client: servers.clusterClient({ scaleReads: 'slave' }) }),
   )
 
-  let nodeRedis: ReturnType<typeof createCluster>
-  runStoreContract(
-    'redisStore (node-redis cluster)',
-    async () => {
-      nodeRedis = createCluster({
-        rootNodes: cluster.nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
-      })
-      await nodeRedis.connect()
-      return redisStore({ client: nodeRedis })
-    },
-    { teardown: () => nodeRedis.destroy() },
-  )
+  runStoreContract('redisStore (node-redis cluster)', async () => {
+    const rootNodes = servers.redisCluster.nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` }))
+    const client = createCluster({ rootNodes })
+    servers.onStop(() => client.destroy())
+    return redisStore({ client: await client.connect() })
+  })
 
   describe('redisStore', () => {
     let client: Cluster
     beforeAll(() => {
-      client = new Cluster(cluster.nodes)
+      client = servers.clusterClient()
     })
-    afterAll(() => client.disconnect())
 
     it("should put a provider's key, lease and cooldown in one slot", async () => {
       const store = redisStore({ client })

@@ -3,45 +3,25 @@ import { runStoreContract } from '@tokenstash/core/testing'
 import { redisStore } from '@tokenstash/store-redis'
 import Redis from 'ioredis'
 import { createClient } from 'redis'
-import { type RedisServer, startRedis } from './support/redis'
+import { startRedis } from './support/redis'
+import { useServers } from './support/servers'
 
-let server: RedisServer
-
-beforeAll(async () => {
-  server = await startRedis()
-})
-afterAll(async () => {
-  await server?.stop()
-})
+const servers = useServers({ redis: true })
 
 describe('redisStore on a single node', () => {
-  let ioredis: Redis
-  runStoreContract(
-    'redisStore (ioredis)',
-    () => {
-      ioredis = new Redis(server.url)
-      return redisStore({ client: ioredis })
-    },
-    { teardown: () => void ioredis.disconnect() },
-  )
+  runStoreContract('redisStore (ioredis)', () => redisStore({ client: servers.redisClient() }))
 
-  let nodeRedis: ReturnType<typeof createClient>
-  runStoreContract(
-    'redisStore (node-redis)',
-    async () => {
-      nodeRedis = createClient({ url: server.url })
-      await nodeRedis.connect()
-      return redisStore({ client: nodeRedis, prefix: 'nr:' })
-    },
-    { teardown: () => nodeRedis.destroy() },
-  )
+  runStoreContract('redisStore (node-redis)', async () => {
+    const client = createClient({ url: servers.redis.url })
+    servers.onStop(() => client.destroy())
+    return redisStore({ client: await client.connect(), prefix: 'nr:' })
+  })
 
   describe('redisStore', () => {
     let client: Redis
     beforeAll(() => {
-      client = new Redis(server.url)
+      client = servers.redisClient()
     })
-    afterAll(() => client.disconnect())
 
     it('should write under the prefix with the base key as hash tag', async () => {
       const store = redisStore({ client, prefix: 'app:' })
@@ -86,7 +66,7 @@ describe('redisStore on a single node', () => {
 // (Middy's prefetch) must wait for the first connection instead of failing.
 describe('redisStore with a client that refuses commands while it connects', () => {
   it('should wait for an ioredis client with enableOfflineQueue: false', async () => {
-    const client = new Redis({ host: server.host, port: server.port, enableOfflineQueue: false })
+    const client = servers.redisClient({ enableOfflineQueue: false })
     try {
       const store = redisStore({ client })
       expect(client.status).not.toBe('ready')
@@ -98,7 +78,7 @@ describe('redisStore with a client that refuses commands while it connects', () 
   })
 
   it('should wait for a node-redis client with disableOfflineQueue: true', async () => {
-    const client = createClient({ url: server.url, disableOfflineQueue: true })
+    const client = createClient({ url: servers.redis.url, disableOfflineQueue: true })
     const connecting = client.connect()
     try {
       const store = redisStore({ client, prefix: 'nr:' })

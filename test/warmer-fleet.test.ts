@@ -1,13 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { clientCredentials, createTokenProvider, type TokenEvent, type TokenStore } from '@tokenstash/core'
-import { dynamoDbStore } from '@tokenstash/store-dynamodb'
-import { redisStore } from '@tokenstash/store-redis'
 import { createWarmer } from '@tokenstash/warmer'
-import Redis from 'ioredis'
-import nock from 'nock'
-import { type DynamoServer, startDynamo } from './support/dynamodb'
-import { type FakeIdp, startFakeIdp } from './support/fake-idp'
-import { type RedisServer, startRedis } from './support/redis'
+import { connectStore, type StoreConnection } from './support/fleet'
+import { randomKey } from './support/proxy-client'
+import { useServers } from './support/servers'
 
 // Issue 19: with a scheduled warmer, no invocation of a Lambda-mode fleet (inline refresh) waits
 // for a token request. A slow identity provider (400 ms), 20 s tokens, a round every 2 s,
@@ -32,38 +28,18 @@ interface Backend {
   name: string
   /** Set where the test's own server, not the store, is the bottleneck (see dynalite). */
   storeTimeoutMs?: number
-  connect(): { store: TokenStore; close(): void }
+  connect(): StoreConnection
 }
 
-let idp: FakeIdp
-let redis: RedisServer
-let dynamo: DynamoServer
-const encryptionKey = randomBytes(32).toString('base64')
-
-beforeAll(async () => {
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  ;[idp, redis, dynamo] = await Promise.all([
-    startFakeIdp({ ttlSeconds: TTL_SECONDS, delayMs: IDP_DELAY_MS }),
-    startRedis(),
-    startDynamo(),
-  ])
-  await dynamo.createTable('warmer-tokens')
-}, 60_000)
-
-afterAll(async () => {
-  await Promise.all([idp?.stop(), redis?.stop(), dynamo?.stop()])
-  nock.enableNetConnect()
+const servers = useServers({
+  fakeIdp: { ttlSeconds: TTL_SECONDS, delayMs: IDP_DELAY_MS },
+  redis: true,
+  dynamo: { tables: ['warmer-tokens'] },
 })
+const encryptionKey = randomKey()
 
 const backends: Backend[] = [
-  {
-    name: 'Redis',
-    connect() {
-      const client = new Redis(redis.url)
-      return { store: redisStore({ client }), close: () => client.disconnect() }
-    },
-  },
+  { name: 'Redis', connect: () => connectStore(servers, 'redis') },
   {
     name: 'DynamoDB (dynalite)',
     // dynalite is one Node process sharing this machine's 2 cores with jest (and, in CI's loaded
@@ -71,10 +47,7 @@ const backends: Backend[] = [
     // that gives up on the store fetches by design (fail-open, tested in faults-dynamodb). DynamoDB
     // answers in milliseconds; here the bound is raised so that queueing is not taken for an outage.
     storeTimeoutMs: 5_000,
-    connect() {
-      const client = dynamo.makeClient()
-      return { store: dynamoDbStore({ client, tableName: 'warmer-tokens' }), close: () => client.destroy() }
-    },
+    connect: () => connectStore(servers, 'dynamo', 'warmer-tokens'),
   },
 ]
 
@@ -82,6 +55,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe.each(backends)('warmer with a Lambda-mode fleet on $name', (backend) => {
   it('should let no call wait for a token request, with token requests within the bound', async () => {
+    const idp = servers.fakeIdp
     idp.reset()
     const namespace = `warmer-${randomBytes(4).toString('hex')}`
     const provider = (store: TokenStore, onEvent?: (e: TokenEvent) => void) =>

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
+import { LAMBDA_BUNDLE } from '../../test/support/lambda-bundle'
 import { fmt, machine, median } from './rounds'
 
 const RUNS = 15
@@ -32,12 +33,7 @@ for (const [name] of HANDLERS) {
   const result = await build({
     entryPoints: [join(here, 'lambda', `${name}.ts`)],
     outfile: join(outdir, `${name}.mjs`),
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: ['@aws-sdk/*', '@smithy/*'],
+    ...LAMBDA_BUNDLE,
     metafile: true,
     logLevel: 'error',
     // No `paths`: @tokenstash/* come from node_modules as published (package exports, dist).

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import nock from 'nock'
-import { describeReadmeExample } from '../support/readme'
+import { describeReadmeExample, expectOrdersListedTwice } from '../support/readme'
 
 // The root README's usage example is readme-example.ts, run against Auth0's documented discovery
 // document and token endpoint, and the API (nock, no network).
@@ -22,16 +22,6 @@ describeReadmeExample('root README example', join(__dirname, '..', '..', 'README
       )
       .once()
       .reply(200, { access_token: 'auth0-access-token', token_type: 'Bearer', expires_in: 86_400 })
-    const api = nock('https://orders.example.com', {
-      reqheaders: { authorization: 'Bearer auth0-access-token' },
-    })
-      .get('/v1/orders')
-      .twice()
-      .reply(200, [{ id: 7 }])
-    const { listOrders } = await import('./readme-example')
-    expect(await listOrders()).toEqual([{ id: 7 }])
-    expect(await listOrders()).toEqual([{ id: 7 }])
-    expect(auth0.isDone()).toBe(true)
-    expect(api.isDone()).toBe(true)
+    await expectOrdersListedTwice(() => import('./readme-example'), auth0, 'auth0-access-token', [{ id: 7 }])
   })
 })

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb'
 import { clientCredentials, createTokenProvider, type TokenEvent } from '@tokenstash/core'
 import { dynamoDbStore } from '@tokenstash/store-dynamodb'
-import { type DynamoServer, startDynamo } from '../support/dynamodb'
-import { type FakeIdp, startFakeIdp } from '../support/fake-idp'
-import { scenarioResults } from '../support/reliability'
+import { countInFlight, credentialsOf, scenarioResults } from '../support/reliability'
+import { useServers } from '../support/servers'
 
 // Defect 3 of issue 16 on DynamoDB, with no network fault: the conditional PutItem that takes the
 // lease is answered ProvisionedThroughputExceededException for its first 900 ms. The SDK retries it
@@ -19,34 +18,7 @@ const results = scenarioResults('heart')
 const TABLE = 'late-lease-tokens'
 const THROTTLE_MS = 900
 
-let idp: FakeIdp
-let dynamo: DynamoServer
-
-beforeAll(async () => {
-  ;[idp, dynamo] = await Promise.all([startFakeIdp({ ttlSeconds: 300 }), startDynamo()])
-  await dynamo.createTable(TABLE)
-}, 60_000)
-
-afterAll(async () => {
-  await Promise.all([idp?.stop(), dynamo?.stop()])
-})
-
-/** Counts a client's calls in flight (each `send`, its retries included). */
-function inFlightOf(client: ReturnType<DynamoServer['makeClient']>): () => number {
-  let n = 0
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      n++
-      try {
-        return await next(args)
-      } finally {
-        n--
-      }
-    },
-    { step: 'initialize', name: 'countInFlight' },
-  )
-  return () => n
-}
+const servers = useServers({ fakeIdp: { ttlSeconds: 300 }, dynamo: { tables: [TABLE] } })
 
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((r) => setTimeout(r, 10))
@@ -56,19 +28,13 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
   it('should leave no live lease once getToken has returned, so the next 401 elsewhere does not wait for it', async () => {
     const namespace = `late-lease-${randomBytes(4).toString('hex')}`
     const encryptionKey = randomBytes(32).toString('base64')
-    const source = () =>
-      clientCredentials({
-        tokenEndpoint: idp.tokenEndpoint,
-        clientId: idp.clientId,
-        clientSecret: idp.clientSecret,
-      })
 
     // Container A's client: the SDK's defaults (3 attempts, its own backoff for throttling).
-    const throttledClient = dynamo.makeClient()
+    const throttledClient = servers.dynamo.makeClient()
     let throttleFrom: number | undefined
     let throttled = 0
     let leasePuts = 0
-    const inFlight = inFlightOf(throttledClient)
+    const inFlight = countInFlight(throttledClient)
     // Below the SDK's retry middleware: each attempt passes here.
     throttledClient.middlewareStack.add(
       (next) => async (args) => {
@@ -88,28 +54,28 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
       },
       { step: 'deserialize', name: 'throttleLeasePut' },
     )
-    const plainClient = dynamo.makeClient()
+    const plainClient = servers.dynamo.makeClient()
     const inspector = dynamoDbStore({ client: plainClient, tableName: TABLE })
     const eventsB: TokenEvent[] = []
     // B's calls too, so the test ends only once B's last one (its lease release) has landed: a
     // release still in flight when dynalite stops logged a store outage after the file ended.
-    const clientB = dynamo.makeClient()
-    const inFlightB = inFlightOf(clientB)
+    const clientB = servers.dynamo.makeClient()
+    const inFlightB = countInFlight(clientB)
     const a = createTokenProvider({
-      source: source(),
+      source: clientCredentials(credentialsOf(servers.fakeIdp)),
       store: dynamoDbStore({ client: throttledClient, tableName: TABLE }),
       encryptionKey,
       namespace,
     })
     const b = createTokenProvider({
-      source: source(),
+      source: clientCredentials(credentialsOf(servers.fakeIdp)),
       store: dynamoDbStore({ client: clientB, tableName: TABLE }),
       encryptionKey,
       namespace,
       onEvent: (e) => eventsB.push(e),
     })
     try {
-      idp.reset()
+      servers.fakeIdp.reset()
       const startedA = Date.now()
       const tokenA = await a.getToken()
       const tookA = Date.now() - startedA
@@ -138,7 +104,7 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
         fault: `container A's conditional lease PutItem answered ProvisionedThroughputExceededException for ${THROTTLE_MS} ms (SDK defaults: 3 attempts), storeTimeoutMs default; then a 401 on container B`,
         invocations: 3,
         failed: 0,
-        tokenRequests: idp.requests(),
+        tokenRequests: servers.fakeIdp.requests(),
         recoveryMs: tookB,
         badTokensServed: 0,
         notes: `A's getToken took ${tookA} ms, ${throttled} attempt(s) throttled, ${putsAfterReturn} lease put attempt(s) in all (${putsAfterReturn - putsAtReturn} after A returned); lease left in the table after A returned: ${lease === undefined ? `none (gone ${leaseGoneAfterMs} ms after the SDK settled)` : 'yes'}; B's getToken after the 401 took ${tookB} ms with ${leaseWaits.length} lease wait(s)`,
@@ -150,7 +116,7 @@ describe('DynamoDB: the lease PutItem throttled for its first 900 ms', () => {
       // B takes the lease at once: no wait for a holder that does not exist, one new token.
       expect(leaseWaits).toEqual([])
       expect(tokenB).not.toBe(tokenA)
-      expect(idp.requests()).toBe(2)
+      expect(servers.fakeIdp.requests()).toBe(2)
     } finally {
       await until(() => inFlight() === 0 && inFlightB() === 0)
       throttledClient.destroy()

@@ -7,11 +7,10 @@ import {
   TokenstashError,
 } from '@tokenstash/core'
 import { redisStore } from '@tokenstash/store-redis'
-import Redis from 'ioredis'
-import nock from 'nock'
+import type Redis from 'ioredis'
 import { type FakeIdp, type IdpFault, startFakeIdp } from '../support/fake-idp'
-import { type RedisServer, startRedis } from '../support/redis'
-import { scenarioResults, TokenAudit } from '../support/reliability'
+import { credentialsOf, scenarioResults, TokenAudit } from '../support/reliability'
+import { useServers } from '../support/servers'
 
 // The identity provider misbehaves in every way a real one (or the network before it) does, in
 // front of a small fleet sharing Redis. Every caller gets a usable token or a typed error, never
@@ -21,32 +20,18 @@ const FLEET = 4
 const results = scenarioResults('idp-faults')
 const encryptionKey = randomBytes(32).toString('base64')
 
-let redis: RedisServer
+const servers = useServers({ redis: true })
 let redisClient: Redis
 
-beforeAll(async () => {
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  redis = await startRedis()
-  redisClient = new Redis(redis.url)
-}, 60_000)
-
-afterAll(async () => {
-  redisClient?.disconnect()
-  await redis?.stop()
-  nock.enableNetConnect()
+beforeAll(() => {
+  redisClient = servers.redisClient()
 })
 
 function fleet(idp: FakeIdp, options: Partial<TokenProviderOptions> = {}): TokenProvider[] {
   const namespace = `idp-${randomBytes(4).toString('hex')}`
   return Array.from({ length: FLEET }, () =>
     createTokenProvider({
-      source: clientCredentials({
-        tokenEndpoint: idp.tokenEndpoint,
-        clientId: idp.clientId,
-        clientSecret: idp.clientSecret,
-        timeoutMs: 500,
-      }),
+      source: clientCredentials({ ...credentialsOf(idp), timeoutMs: 500 }),
       store: redisStore({ client: redisClient }),
       encryptionKey,
       namespace,
@@ -149,12 +134,7 @@ describe('instances whose clocks are 30 s apart sharing Redis', () => {
         const namespace = `skew-${randomBytes(4).toString('hex')}`
         const instance = (offsetMs: number) =>
           createTokenProvider({
-            source: clientCredentials({
-              tokenEndpoint: idp.tokenEndpoint,
-              clientId: idp.clientId,
-              clientSecret: idp.clientSecret,
-              now: () => real() + offsetMs,
-            }),
+            source: clientCredentials({ ...credentialsOf(idp), now: () => real() + offsetMs }),
             store: redisStore({ client: redisClient }),
             encryptionKey,
             namespace,

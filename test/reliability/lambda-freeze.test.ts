@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { type Issuer, startIssuer } from '../support/issuer'
 import {
   type InvocationReport,
   type LambdaContainer,
   startLambdaContainer,
 } from '../support/lambda-container'
-import { type RedisServer, startRedis } from '../support/redis'
 import { scenarioResults, TokenAudit } from '../support/reliability'
-import { type ResourceServer, startResourceServer } from '../support/resource-server'
+import { useServers } from '../support/servers'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy'
 
 // The Lambda lifecycle for real: two containers, each a node process running the Middy handler
@@ -25,9 +23,7 @@ const STORE_TIMEOUT_MS = 1_000
 // whole lifetime after the freeze began: the token is dead by any clock, skew allowances included.
 const PAST_EXPIRY_MS = 1_500
 
-let issuer: Issuer
-let redis: RedisServer
-let api: ResourceServer
+const servers = useServers({ issuer: { accessTokenTtlSeconds: TTL_SECONDS }, redis: true, api: true })
 const proxies: TcpProxy[] = []
 const containers: LambdaContainer[] = []
 let a: LambdaContainer
@@ -35,12 +31,12 @@ let b: LambdaContainer
 let proxyA: TcpProxy
 
 beforeAll(async () => {
-  ;[issuer, redis] = await Promise.all([startIssuer({ accessTokenTtlSeconds: TTL_SECONDS }), startRedis()])
-  api = await startResourceServer({
-    issuer: issuer.issuer,
-    jwksUri: issuer.jwksUri,
-    audience: issuer.audience,
+  servers.onStop(async () => {
+    // SIGCONT before SIGKILL, whatever state a failed test left them in.
+    await Promise.all(containers.map((c) => c.stop()))
+    await Promise.all(proxies.map((p) => p.stop()))
   })
+  const { issuer, redis } = servers
   const { clientId, clientSecret } = issuer.clients.basic
   const config = {
     tokenEndpoint: issuer.tokenEndpoint,
@@ -59,15 +55,6 @@ beforeAll(async () => {
   for (const s of started) if (s.status === 'rejected') throw s.reason
   ;[a, b] = containers as [LambdaContainer, LambdaContainer]
 }, 60_000)
-
-afterAll(async () => {
-  // SIGCONT before SIGKILL, whatever state a failed test left them in.
-  await Promise.all(containers.map((c) => c.stop()))
-  await Promise.all(proxies.map((p) => p.stop()))
-  await api?.stop()
-  await issuer?.stop()
-  await redis?.stop()
-})
 
 /** Resolves once the wall clock reads `at` (a condition on the clock, not a guessed sleep). */
 async function until(at: number): Promise<void> {
@@ -99,12 +86,12 @@ async function freezePastExpiry(
 
 /** What the API said about each token (every verdict must be `valid`). */
 async function verdicts(tokens: string[]): Promise<string[]> {
-  api.reset()
+  servers.api.reset()
   for (const token of tokens) {
-    const res = await fetch(`${api.url}/orders/1`, { headers: { authorization: `Bearer ${token}` } })
+    const res = await fetch(`${servers.api.url}/orders/1`, { headers: { authorization: `Bearer ${token}` } })
     await res.arrayBuffer()
   }
-  return api.log().map((r) => r.verdict)
+  return servers.api.log().map((r) => r.verdict)
 }
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
@@ -126,7 +113,7 @@ describe('Lambda containers frozen with SIGSTOP past their token expiry', () => 
     let refresher: InvocationReport | undefined
     // Container A, still running, is invoked past the expiry: it refreshes and writes the store.
     const freeze = await freezePastExpiry(b, before, async () => {
-      await issuer.resetCounts()
+      await servers.issuer.resetCounts()
       refresher = await a.invoke()
     })
     const fresh = served(audit, refresher!)
@@ -134,7 +121,7 @@ describe('Lambda containers frozen with SIGSTOP past their token expiry', () => 
     const adopted = served(audit, thawed)
     const later = [await b.invoke(), await b.invoke()]
     for (const r of later) served(audit, r)
-    const requests = await issuer.tokenRequests()
+    const requests = await servers.issuer.tokenRequests()
     const apiVerdicts = await verdicts([fresh, adopted])
     results.record({
       scenario: 'Real freeze (SIGSTOP), another container refreshed meanwhile',
@@ -171,13 +158,13 @@ describe('Lambda containers frozen with SIGSTOP past their token expiry', () => 
     expect(proxyA.open()).toBeGreaterThan(0)
     const freeze = await freezePastExpiry(a, [before], async () => {
       proxyA.applyToOpen('blackhole')
-      await issuer.resetCounts()
+      await servers.issuer.resetCounts()
     })
     const thawed = await a.invoke()
     const fresh = served(audit, thawed)
     const later = [await a.invoke(), await a.invoke()]
     for (const r of later) served(audit, r)
-    const requests = await issuer.tokenRequests()
+    const requests = await servers.issuer.tokenRequests()
     const apiVerdicts = await verdicts([fresh])
     results.record({
       scenario: 'Real freeze (SIGSTOP), dead socket to Redis on thaw',

@@ -1,10 +1,8 @@
-import middy from '@middy/core'
 import { clientCredentials, createTokenProvider, type TokenEvent } from '@tokenstash/core'
-import { m2mToken } from '@tokenstash/middy'
-import type { Context } from 'aws-lambda'
-import { invoke, lambdaContext } from '../../packages/middy/test/lambda'
-import { type FakeIdp, startFakeIdp } from '../support/fake-idp'
-import { scenarioResults } from '../support/reliability'
+import { lambdaContext } from '../../packages/middy/test/lambda'
+import { invokeOnce, ordersHandler } from '../support/lambda-runtime'
+import { credentialsOf, scenarioResults } from '../support/reliability'
+import { useServers } from '../support/servers'
 
 // Defect 2 of issue 16: in Lambda the refresh runs inline, for the caller that enters the refresh
 // window. With the identity provider hanging, that caller must still get the token in memory (good
@@ -15,22 +13,21 @@ const results = scenarioResults('heart')
 const TTL_SECONDS = 300
 const INVOCATION_TIMEOUT_MS = 3_000
 
-let idp: FakeIdp
 let shift = 0
 const now = () => Date.now() + shift
 const savedFunctionName = process.env.AWS_LAMBDA_FUNCTION_NAME
+const servers = useServers({ fakeIdp: { ttlSeconds: TTL_SECONDS, now } })
 
-beforeAll(async () => {
+beforeAll(() => {
   // As in Lambda: the provider refreshes inline.
   process.env.AWS_LAMBDA_FUNCTION_NAME = 'orders-sync'
-  idp = await startFakeIdp({ ttlSeconds: TTL_SECONDS, now })
+  // Whatever a failed test left held is answered before the identity provider stops.
+  servers.onStop(() => servers.fakeIdp.release())
 })
 
-afterAll(async () => {
+afterAll(() => {
   if (savedFunctionName === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME
   else process.env.AWS_LAMBDA_FUNCTION_NAME = savedFunctionName
-  idp?.release()
-  await idp?.stop()
 })
 
 interface Outcome {
@@ -41,27 +38,18 @@ interface Outcome {
 
 describe('m2mToken in Lambda (inline refresh) with the identity provider hanging in the refresh window', () => {
   it('should serve the current token within each time cap, and refresh once the identity provider answers', async () => {
+    const idp = servers.fakeIdp
     const events: TokenEvent[] = []
     const ordersApiToken = createTokenProvider({
-      source: clientCredentials({
-        tokenEndpoint: idp.tokenEndpoint,
-        clientId: idp.clientId,
-        clientSecret: idp.clientSecret,
-      }),
+      source: clientCredentials(credentialsOf(idp)),
       now,
       onEvent: (e) => events.push(e),
     })
-    const handler = middy(
-      async (_event: unknown, context: Context & { ordersApiToken: string }) => context.ordersApiToken,
-    ).use(m2mToken({ fetchData: { ordersApiToken } }))
+    const handler = ordersHandler(ordersApiToken)
     const run = async (id: number): Promise<Outcome> => {
-      const started = Date.now()
-      try {
-        const token = await invoke(handler, { id }, lambdaContext({ timeoutMs: INVOCATION_TIMEOUT_MS }))
-        return { token, ms: Date.now() - started }
-      } catch (err) {
-        return { error: `${(err as Error).name}`, ms: Date.now() - started }
-      }
+      const context = lambdaContext({ timeoutMs: INVOCATION_TIMEOUT_MS })
+      const { token, error, durationMs } = await invokeOnce(handler, ordersApiToken, { id }, context)
+      return error ? { error: error.name, ms: durationMs } : { token, ms: durationMs }
     }
 
     const warm: Outcome[] = []

@@ -6,9 +6,10 @@ import {
   parseTokenResponse,
   type TokenEvent,
 } from '@tokenstash/core'
-import { type FakeIdp, startFakeIdp } from '../support/fake-idp'
 import type { LeakGuard } from '../support/leak-guard'
 import { type Channel, LeakScan, SECRET_FLOOR } from '../support/leak-scan'
+import { credentialsOf } from '../support/reliability'
+import { useServers } from '../support/servers'
 
 // The leak guard that every integration file runs under (test/support/leak-guard.ts): its matcher
 // finds a secret planted on each channel, and its wrappers are connected (this file's own provider
@@ -117,28 +118,19 @@ describe('LeakScan', () => {
 })
 
 describe('leak guard', () => {
-  let idp: FakeIdp
+  const servers = useServers({ fakeIdp: true })
   const guard = (globalThis as Record<symbol, unknown>)[Symbol.for('tokenstash.leakGuard')] as LeakGuard
-
-  beforeAll(async () => {
-    idp = await startFakeIdp()
-  })
-  afterAll(() => idp.stop())
 
   it("should be watching this file: the provider's secrets, its events, errors and store writes", async () => {
     const before = guard.figures()
     const encryptionKey = randomBytes(32)
     const provider = createTokenProvider({
-      source: clientCredentials({
-        tokenEndpoint: idp.tokenEndpoint,
-        clientId: idp.clientId,
-        clientSecret: idp.clientSecret,
-      }),
+      source: clientCredentials(credentialsOf(servers.fakeIdp)),
       store: memoryStore(),
       encryptionKey: encryptionKey.toString('base64url'),
       retry: { retries: 0 },
     })
-    idp.failNext(1, { kind: 'status', status: 400 })
+    servers.fakeIdp.failNext(1, { kind: 'status', status: 400 })
     await expect(provider.getToken()).rejects.toMatchObject({ code: 'ERR_TOKEN_ENDPOINT' })
     const token = await provider.getToken()
     console.info('leak guard test: got a token')
@@ -146,7 +138,9 @@ describe('leak guard', () => {
     for (const channel of ['console', 'event', 'error', 'store key', 'store value'] as const)
       expect([channel, after.captured[channel] > before.captured[channel]]).toEqual([channel, true])
     // Learnt from the options (the fake IdP registers the raw secret and its tokens itself).
-    const basic = Buffer.from(`${idp.clientId}:${idp.clientSecret}`).toString('base64')
+    const basic = Buffer.from(`${servers.fakeIdp.clientId}:${servers.fakeIdp.clientSecret}`).toString(
+      'base64',
+    )
     expect(guard.kindOf(basic)).toBe('client credentials (Basic)')
     expect(guard.kindOf(encryptionKey.toString('hex'))).toBe('encryption key')
     expect(guard.kindOf(token)).toBe('access token')
@@ -156,11 +150,7 @@ describe('leak guard', () => {
     const before = guard.figures()
     const lines: string[] = []
     const provider = createTokenProvider({
-      source: clientCredentials({
-        tokenEndpoint: idp.tokenEndpoint,
-        clientId: idp.clientId,
-        clientSecret: idp.clientSecret,
-      }),
+      source: clientCredentials(credentialsOf(servers.fakeIdp)),
       store: { ...memoryStore(), get: () => Promise.reject(new Error('ECONNREFUSED 127.0.0.1:6379')) },
       encryptionKey: randomBytes(32),
       logger: { warn: (line: string) => lines.push(line) },

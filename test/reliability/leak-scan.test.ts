@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { Agent, ClientRequest } from 'node:http'
 import { Socket } from 'node:net'
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import middy from '@middy/core'
 import { attachToken } from '@tokenstash/axios'
 import { clientCredentials, createTokenProvider, type TokenProvider, type TokenStore } from '@tokenstash/core'
@@ -10,12 +9,8 @@ import { dynamoDbStore } from '@tokenstash/store-dynamodb'
 import { redisStore } from '@tokenstash/store-redis'
 import type { Context } from 'aws-lambda'
 import axios, { type AxiosInstance } from 'axios'
-import Redis from 'ioredis'
-import nock from 'nock'
 import { invoke, lambdaContext } from '../../packages/middy/test/lambda'
-import { type DynamoServer, startDynamo } from '../support/dynamodb'
-import { type Issuer, startIssuer } from '../support/issuer'
-import { type RedisServer, startRedis } from '../support/redis'
+import type { Issuer } from '../support/issuer'
 import {
   type Capture,
   captureAll,
@@ -24,8 +19,7 @@ import {
   recordingStore,
   scenarioResults,
 } from '../support/reliability'
-import { type ResourceServer, startResourceServer } from '../support/resource-server'
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy'
+import { useServers } from '../support/servers'
 
 // Every integration path (core with Redis and DynamoDB, axios against a protected API, Middy), run
 // with its faults, while every console line, event, thrown error and store write is captured. No
@@ -36,56 +30,38 @@ const TABLE = 'leak-scan-tokens'
 const encryptionKey = randomBytes(32).toString('base64')
 const results = scenarioResults('leak-scan')
 
-let issuer: Issuer
-let redis: RedisServer
-let dynamo: DynamoServer
-let api: ResourceServer
-let proxy: TcpProxy
+const servers = useServers({
+  issuer: { accessTokenTtlSeconds: 300 },
+  redis: true,
+  dynamo: { tables: [TABLE] },
+  api: true,
+  tcpProxy: 'redis',
+})
 let capture: Capture
-const redisClients: Redis[] = []
-const dynamoClients: DynamoDBClient[] = []
 const stores: RecordingStore[] = []
 const tokens = new Set<string>()
 let attempts = 0
 
-beforeAll(async () => {
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  ;[issuer, redis, dynamo] = await Promise.all([
-    startIssuer({ accessTokenTtlSeconds: 300 }),
-    startRedis(),
-    startDynamo(),
-  ])
-  await dynamo.createTable(TABLE)
-  api = await startResourceServer({
-    issuer: issuer.issuer,
-    jwksUri: issuer.jwksUri,
-    audience: issuer.audience,
-  })
-  proxy = await startTcpProxy(redis.port)
+beforeAll(() => {
   capture = captureAll()
-}, 60_000)
-
-afterAll(async () => {
-  capture?.restore()
-  for (const c of redisClients) c.disconnect()
-  for (const c of dynamoClients) c.destroy()
-  await Promise.all([issuer?.stop(), redis?.stop(), dynamo?.stop(), api?.stop(), proxy?.stop()])
-  nock.enableNetConnect()
 })
 
+afterAll(() => capture?.restore())
+
 function redisBacked(): RecordingStore {
-  const client = new Redis(proxy.port, '127.0.0.1', { maxRetriesPerRequest: 1, enableOfflineQueue: false })
+  const client = servers.redisClient({
+    port: servers.tcpProxy.port,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+  })
   client.on('error', (err) => console.error('redis client error', err))
-  redisClients.push(client)
   const store = recordingStore(redisStore({ client }))
   stores.push(store)
   return store
 }
 
 function dynamoBacked(): RecordingStore {
-  const client = dynamo.makeClient()
-  dynamoClients.push(client)
+  const client = servers.dynamoClient()
   const store = recordingStore(dynamoDbStore({ client, tableName: TABLE }))
   stores.push(store)
   return store
@@ -94,17 +70,17 @@ function dynamoBacked(): RecordingStore {
 type ClientName = keyof Issuer['clients']
 
 function provider(client: ClientName, store?: TokenStore, secretOverride?: string): TokenProvider {
-  const c = issuer.clients[client]
+  const c = servers.issuer.clients[client]
   const source =
     c.authMethod === 'private_key_jwt'
       ? clientCredentials({
-          tokenEndpoint: issuer.tokenEndpoint,
+          tokenEndpoint: servers.issuer.tokenEndpoint,
           clientId: c.clientId,
           privateKey: c.privateJwk,
           authMethod: 'private_key_jwt',
         })
       : clientCredentials({
-          tokenEndpoint: issuer.tokenEndpoint,
+          tokenEndpoint: servers.issuer.tokenEndpoint,
           clientId: c.clientId,
           clientSecret: secretOverride ?? c.clientSecret,
           authMethod: c.authMethod,
@@ -167,20 +143,22 @@ describe('a leak scan over every integration path', () => {
       }
     }
     // Endpoint faults: a retried 503, a 429 that outlasts the retries, a wrong secret.
-    await issuer.failNext(1, { status: 503 })
+    await servers.issuer.failNext(1, { status: 503 })
     const t = await attempt(() => provider('basic', redisBacked()).getToken())
     if (t) tokens.add(t)
-    await issuer.failNext(2, { status: 429, retryAfterSeconds: 0 })
+    await servers.issuer.failNext(2, { status: 429, retryAfterSeconds: 0 })
     await attempt(() => provider('post').getToken())
-    await attempt(() => provider('basic', undefined, `${issuer.clients.basic.clientSecret}x`).getToken())
+    await attempt(() =>
+      provider('basic', undefined, `${servers.issuer.clients.basic.clientSecret}x`).getToken(),
+    )
     // Store faults: Redis refused, then hanging.
-    proxy.setAll('reset')
+    servers.tcpProxy.setAll('reset')
     const down = await attempt(() => provider('basic', redisBacked()).getToken())
     if (down) tokens.add(down)
-    proxy.setAll('blackhole')
+    servers.tcpProxy.setAll('blackhole')
     const hung = await attempt(() => provider('post', redisBacked()).getToken())
     if (hung) tokens.add(hung)
-    proxy.setAll('pass')
+    servers.tcpProxy.setAll('pass')
     expect(tokens.size).toBeGreaterThanOrEqual(8)
     expect(capture.errors.length).toBeGreaterThanOrEqual(2)
     expect(capture.events.some((e) => e.type === 'store-error')).toBe(true)
@@ -192,7 +170,7 @@ describe('a leak scan over every integration path', () => {
     const instances: AxiosInstance[] = []
     try {
       const clientsWithTokens = (['basic', 'post'] as const).map((name) => {
-        const instance = axios.create({ baseURL: api.url, httpAgent: agent })
+        const instance = axios.create({ baseURL: servers.api.url, httpAgent: agent })
         instances.push(instance)
         attachToken(instance, provider(name, redisBacked()), { retry: false })
         return instance
@@ -200,18 +178,18 @@ describe('a leak scan over every integration path', () => {
       const [a, b] = clientsWithTokens as [AxiosInstance, AxiosInstance]
       await a.get('/orders/1')
       await b.get('/orders/2')
-      for (const token of api.tokensSeen()) api.reject(token)
+      for (const token of servers.api.tokensSeen()) servers.api.reject(token)
       // A 503 (not retried here), a connection dropped mid-request, a 401 for a revoked token on a
       // POST (not replayed), and then requests that replay with a fresh token.
-      api.failNext(1, { status: 503 })
+      servers.api.failNext(1, { status: 503 })
       await attempt(() => a.get('/orders/3'))
-      api.failNext(1, { destroy: true })
+      servers.api.failNext(1, { destroy: true })
       await attempt(() => b.get('/orders/4'))
       await attempt(() => a.post('/orders', { item: 'x' }))
       await attempt(() => b.post('/orders', { item: 'y' }))
       await attempt(() => a.get('/orders/5'))
       await attempt(() => b.get('/orders/6'))
-      for (const token of api.tokensSeen()) tokens.add(token)
+      for (const token of servers.api.tokensSeen()) tokens.add(token)
       const axiosErrors = capture.errors.filter((e) => axios.isAxiosError(e))
       expect(axiosErrors.length).toBeGreaterThanOrEqual(3)
       for (const error of axiosErrors) {
@@ -219,7 +197,7 @@ describe('a leak scan over every integration path', () => {
         expect(live).toEqual([])
         expect(error.request).toEqual({
           method: expect.any(String),
-          origin: api.url,
+          origin: servers.api.url,
           path: expect.any(String),
         })
       }
@@ -244,7 +222,7 @@ describe('a leak scan over every integration path', () => {
 
   it('should find no secret in any log line, event, error view, store key or store value', async () => {
     capture.restore()
-    const { clients } = issuer
+    const { clients } = servers.issuer
     const secrets = [
       ...tokens,
       clients.basic.clientSecret,
@@ -259,7 +237,7 @@ describe('a leak scan over every integration path', () => {
       fault: 'core (Redis, DynamoDB), axios and Middy paths with endpoint, store and API faults',
       invocations: attempts,
       failed: capture.errors.length,
-      tokenRequests: await issuer.tokenRequests(),
+      tokenRequests: await servers.issuer.tokenRequests(),
       recoveryMs: null,
       badTokensServed: 0,
       notes: `${tokens.size} tokens and 4 other secrets searched in ${capture.lines.length} console lines, ${capture.events.length} events, ${capture.errors.length} errors (3 views each) and ${written.length} store keys/values: 0 found`,

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { type FakeIdp, startFakeIdp } from '../support/fake-idp'
 import { type LambdaContainer, startLambdaContainer } from '../support/lambda-container'
-import { type RedisServer, startRedis } from '../support/redis'
-import { scenarioResults } from '../support/reliability'
+import { credentialsOf, scenarioResults } from '../support/reliability'
+import { useServers } from '../support/servers'
 
 // Defect 1 of issue 16, as a fleet runs it: three Lambda containers (node processes running the
 // Middy handler with m2mToken) share a real Redis, all with default options. A takes the lease and
@@ -13,17 +12,17 @@ import { scenarioResults } from '../support/reliability'
 
 const results = scenarioResults('heart')
 
-let idp: FakeIdp
-let redis: RedisServer
+const servers = useServers({ fakeIdp: { ttlSeconds: 300 }, redis: true })
 const containers: LambdaContainer[] = []
 
 beforeAll(async () => {
-  ;[idp, redis] = await Promise.all([startFakeIdp({ ttlSeconds: 300 }), startRedis()])
+  servers.onStop(async () => {
+    await Promise.all(containers.map((c) => c.stop()))
+    servers.fakeIdp.release()
+  })
   const config = {
-    tokenEndpoint: idp.tokenEndpoint,
-    clientId: idp.clientId,
-    clientSecret: idp.clientSecret,
-    redisPort: redis.port,
+    ...credentialsOf(servers.fakeIdp),
+    redisPort: servers.redis.port,
     namespace: `frozen-holder-${randomBytes(4).toString('hex')}`,
     encryptionKey: randomBytes(32).toString('base64'),
     // The provider's default; the invocations get room enough for the library's own waits to show,
@@ -37,12 +36,6 @@ beforeAll(async () => {
   for (const s of started) if (s.status === 'rejected') throw s.reason
 }, 90_000)
 
-afterAll(async () => {
-  await Promise.all(containers.map((c) => c.stop()))
-  idp?.release()
-  await Promise.all([idp?.stop(), redis?.stop()])
-})
-
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((r) => setTimeout(r, 5))
 }
@@ -52,6 +45,7 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
 describe('a lease holder frozen with SIGSTOP past its lease, on real Redis with default options', () => {
   it("should give the waiters of the live holder its token, whatever the former holder's failure", async () => {
     const [a, b, c] = containers as [LambdaContainer, LambdaContainer, LambdaContainer]
+    const idp = servers.fakeIdp
     idp.reset()
     idp.hold()
     const ranA = a.invoke()

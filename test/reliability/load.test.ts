@@ -2,21 +2,18 @@ import { randomBytes } from 'node:crypto'
 import { Agent } from 'node:http'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import middy from '@middy/core'
 import { attachToken } from '@tokenstash/axios'
 import { clientCredentials, createTokenProvider, type TokenEvent, type TokenStore } from '@tokenstash/core'
-import { m2mToken } from '@tokenstash/middy'
 import { redisStore } from '@tokenstash/store-redis'
-import type { Context } from 'aws-lambda'
 import axios from 'axios'
 import Redis from 'ioredis'
-import nock from 'nock'
-import { invoke, lambdaContext } from '../../packages/middy/test/lambda'
+import { lambdaContext } from '../../packages/middy/test/lambda'
 import { startFakeIdp } from '../support/fake-idp'
 import { type Issuer, startIssuer } from '../support/issuer'
-import { type RedisServer, startRedis } from '../support/redis'
-import { FULL_PROFILE, scenarioResults, slowStore, TokenAudit } from '../support/reliability'
+import { invokeOnce, ordersHandler } from '../support/lambda-runtime'
+import { credentialsOf, FULL_PROFILE, scenarioResults, slowStore, TokenAudit } from '../support/reliability'
 import { startResourceServer } from '../support/resource-server'
+import { useServers } from '../support/servers'
 import { startTcpProxy } from '../support/tcp-proxy'
 
 // Load and lifecycle: a fleet of 100 providers under 10,000 concurrent calls for several token
@@ -30,18 +27,7 @@ const CALLS_PER_PROVIDER = FULL_PROFILE ? 100 : 20
 const STORM = FULL_PROFILE ? 1_000 : 300
 const encryptionKey = randomBytes(32).toString('base64')
 
-let redis: RedisServer
-
-beforeAll(async () => {
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  redis = await startRedis()
-}, 60_000)
-
-afterAll(async () => {
-  await redis?.stop()
-  nock.enableNetConnect()
-})
+const servers = useServers({ redis: true })
 
 /** A full collection, when the flag can be set (it can in a plain Node process and in jest). */
 function collect(): () => void {
@@ -65,7 +51,7 @@ describe(`100 providers sharing Redis under ${100 * CALLS_PER_PROVIDER} concurre
     const PER_PROVIDER = CALLS_PER_PROVIDER
     const LIFETIMES = 4
     const issuer = await startIssuer({ accessTokenTtlSeconds: TTL })
-    const clients = Array.from({ length: PROVIDERS }, () => new Redis(redis.url))
+    const clients = Array.from({ length: PROVIDERS }, () => new Redis(servers.redis.url))
     try {
       const { clientId, clientSecret } = issuer.clients.basic
       const namespace = `soak-${randomBytes(4).toString('hex')}`
@@ -112,7 +98,7 @@ describe(`100 providers sharing Redis under ${100 * CALLS_PER_PROVIDER} concurre
         rounds++
         if (!restarted && Date.now() - started > 1.5 * TTL * 1000) {
           restarted = true
-          await redis.restart()
+          await servers.redis.restart()
         }
         await new Promise((r) => setTimeout(r, 100))
       }
@@ -169,7 +155,7 @@ describe('a storm of 401s after the API revoked the token', () => {
         jwksUri: issuer.jwksUri,
         audience: issuer.audience,
       })
-      const client = new Redis(redis.url)
+      const client = new Redis(servers.redis.url)
       const agent = new Agent({ keepAlive: true, maxSockets: 64 })
       try {
         const { clientId, clientSecret } = issuer.clients.basic
@@ -236,7 +222,7 @@ describe('a Lambda container frozen for an hour (in-process, virtual clock) past
     let shift = 0
     const now = () => Date.now() + shift
     const idp = await startFakeIdp({ ttlSeconds: 300, now })
-    const proxy = await startTcpProxy(redis.port)
+    const proxy = await startTcpProxy(servers.redis.port)
     const client = new Redis(proxy.port, '127.0.0.1')
     client.on('error', () => {})
     const storeTimeoutMs = 300
@@ -257,12 +243,7 @@ describe('a Lambda container frozen for an hour (in-process, virtual clock) past
     try {
       const events: TokenEvent[] = []
       const ordersApiToken = createTokenProvider({
-        source: clientCredentials({
-          tokenEndpoint: idp.tokenEndpoint,
-          clientId: idp.clientId,
-          clientSecret: idp.clientSecret,
-          now,
-        }),
+        source: clientCredentials({ ...credentialsOf(idp), now }),
         store: counted,
         encryptionKey,
         namespace: `lambda-${randomBytes(4).toString('hex')}`,
@@ -271,17 +252,14 @@ describe('a Lambda container frozen for an hour (in-process, virtual clock) past
         now,
         onEvent: (e) => events.push(e),
       })
-      const handler = middy(
-        async (_e: unknown, context: Context & { ordersApiToken: string }) => context.ordersApiToken,
-      ).use(m2mToken({ fetchData: { ordersApiToken }, disablePrefetch: true }))
+      const handler = ordersHandler(ordersApiToken, { disablePrefetch: true })
       const audit = new TokenAudit(now)
       const run = async () => {
-        const t0 = performance.now()
-        const errorsBefore = ordersApiToken.stats().storeErrors
-        const token = await invoke(handler, {}, lambdaContext({ now }))
+        const invocation = await invokeOnce(handler, ordersApiToken, {}, lambdaContext({ now }))
+        expect(invocation.error).toBeUndefined()
         // Store calls that timed out before the invocation returned: each cost it one storeTimeoutMs.
-        const timedOut = ordersApiToken.stats().storeErrors - errorsBefore
-        return { token: audit.served(token), ms: Math.round(performance.now() - t0), pending, timedOut }
+        const timedOut = invocation.storeErrors
+        return { token: audit.served(invocation.token!), ms: invocation.durationMs, pending, timedOut }
       }
       const first = await run()
       await client.ping()

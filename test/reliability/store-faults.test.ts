@@ -1,25 +1,16 @@
-import { randomBytes } from 'node:crypto'
 import {
   type DynamoDBClient,
   ProvisionedThroughputExceededException,
   ThrottlingException,
 } from '@aws-sdk/client-dynamodb'
-import {
-  clientCredentials,
-  createTokenProvider,
-  type TokenEvent,
-  type TokenProvider,
-  type TokenProviderOptions,
-  type TokenStore,
-} from '@tokenstash/core'
+import type { TokenProvider } from '@tokenstash/core'
 import { dynamoDbStore } from '@tokenstash/store-dynamodb'
 import { redisStore } from '@tokenstash/store-redis'
 import Redis, { type Cluster } from 'ioredis'
-import nock from 'nock'
-import { type DynamoServer, startDynamo } from '../support/dynamodb'
-import { type Issuer, startIssuer } from '../support/issuer'
-import { type RedisServer, startRedis, startRedisCluster } from '../support/redis'
-import { scenarioResults, TokenAudit } from '../support/reliability'
+import { type FleetTimeline, fleetTimeline } from '../support/fleet'
+import { startRedisCluster } from '../support/redis'
+import { countInFlight, type ScenarioResult, scenarioResults, TokenAudit } from '../support/reliability'
+import { useServers } from '../support/servers'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy'
 
 // The shared store fails in the ways a network and a managed service fail, under a cold fleet:
@@ -27,62 +18,54 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy'
 // throttling. Every caller gets a token, none is expired, and the store is used again afterwards.
 
 const results = scenarioResults('store-faults')
-const encryptionKey = randomBytes(32).toString('base64')
 const TABLE = 'reliability-tokens'
 
-let issuer: Issuer
-let redis: RedisServer
-let dynamo: DynamoServer
-
-beforeAll(async () => {
-  nock.disableNetConnect()
-  nock.enableNetConnect('127.0.0.1')
-  ;[issuer, redis, dynamo] = await Promise.all([
-    startIssuer({ accessTokenTtlSeconds: 300 }),
-    startRedis(),
-    startDynamo(),
-  ])
-  await dynamo.createTable(TABLE)
-}, 60_000)
-
-afterAll(async () => {
-  await Promise.all([issuer?.stop(), redis?.stop(), dynamo?.stop()])
-  nock.enableNetConnect()
+const servers = useServers({
+  issuer: { accessTokenTtlSeconds: 300 },
+  redis: true,
+  dynamo: { tables: [TABLE] },
 })
 
 /** A fleet on one timeline whose clock the test may move past the store back-off. */
-function timeline() {
-  let skew = 0
-  const events: TokenEvent[] = []
-  const namespace = `store-${randomBytes(4).toString('hex')}`
-  const now = () => Date.now() + skew
-  const { clientId, clientSecret } = issuer.clients.basic
-  return {
-    events,
-    namespace,
-    now,
-    /** Moves every instance's clock past DEFAULTS.storeRetryAfterMs, so they try the store again. */
-    skipBackOff() {
-      skew += 6_000
-    },
-    instance(store: TokenStore, options: Partial<TokenProviderOptions> = {}): TokenProvider {
-      return createTokenProvider({
-        source: clientCredentials({ tokenEndpoint: issuer.tokenEndpoint, clientId, clientSecret, now }),
-        store,
-        encryptionKey,
-        namespace,
-        now,
-        onEvent: (e) => events.push(e),
-        ...options,
-      })
-    },
-  }
-}
+const timeline = () => fleetTimeline(servers.issuer, 'store')
 
 async function burst(audit: TokenAudit, fleet: TokenProvider[]) {
   const settled = await Promise.allSettled(fleet.map(async (p) => audit.served(await p.getToken())))
   const failed = settled.filter((r) => r.status === 'rejected') as PromiseRejectedResult[]
   return { invocations: settled.length, failed: failed.length, reasons: failed.map((f) => f.reason) }
+}
+
+/** What a cold burst of one call per instance gave. */
+type Burst = Awaited<ReturnType<typeof burst>>
+
+/**
+ * Records a scenario whose store served again after the fault (recovery: from `healedAt` to now;
+ * invocations: the burst and the two calls of {@link storeServesAgain}), then checks what each such
+ * scenario must show: no caller failed, at most one token request per instance while the fault
+ * lasted (`during`), no bad token.
+ */
+async function recordColdBurst(
+  cold: Burst,
+  audit: TokenAudit,
+  during: number,
+  healedAt: number,
+  row: Pick<ScenarioResult, 'scenario' | 'fault' | 'notes'>,
+): Promise<void> {
+  const tokenRequests = await servers.issuer.tokenRequests()
+  results.record({
+    scenario: row.scenario,
+    fault: row.fault,
+    invocations: cold.invocations + 2,
+    failed: cold.failed,
+    tokenRequests,
+    recoveryMs: Date.now() - healedAt,
+    badTokensServed: audit.bad,
+    notes: row.notes,
+  })
+  expect(cold.reasons).toEqual([])
+  // One call per instance: the burst's invocations are the fleet's instances.
+  expect(during).toBeLessThanOrEqual(cold.invocations)
+  expect(audit.bad).toBe(0)
 }
 
 /**
@@ -93,7 +76,7 @@ async function burst(audit: TokenAudit, fleet: TokenProvider[]) {
  * all three.
  */
 async function storeServesAgain(
-  t: ReturnType<typeof timeline>,
+  t: FleetTimeline,
   writer: TokenProvider,
   newcomer: () => TokenProvider,
 ): Promise<boolean> {
@@ -111,8 +94,8 @@ describe('a cold fleet sharing Redis', () => {
   const clients: Redis[] = []
   let proxy: TcpProxy
   beforeEach(async () => {
-    proxy = await startTcpProxy(redis.port)
-    await issuer.resetCounts()
+    proxy = await startTcpProxy(servers.redis.port)
+    await servers.issuer.resetCounts()
   })
   afterEach(async () => {
     for (const c of clients.splice(0)) c.disconnect()
@@ -135,6 +118,13 @@ describe('a cold fleet sharing Redis', () => {
       const check = () => (c.status === 'ready' ? resolve() : setTimeout(check, 20))
       check()
     })
+  /** Once every client is ready again: a newcomer on a client of its own, ready too. */
+  const newcomerOnReadyClients = async (t: FleetTimeline) => {
+    await Promise.all(clients.map(ready))
+    const newcomerClient = client()
+    await ready(newcomerClient)
+    return () => t.instance(redisStore({ client: newcomerClient }))
+  }
 
   it('should serve everyone when Redis refuses connections at start, and use it once it is back', async () => {
     proxy.setMode('reset')
@@ -142,29 +132,17 @@ describe('a cold fleet sharing Redis', () => {
     const audit = new TokenAudit()
     const fleet = Array.from({ length: 10 }, () => t.instance(redisStore({ client: client() })))
     const cold = await burst(audit, fleet)
-    const requests = await issuer.tokenRequests()
+    const requests = await servers.issuer.tokenRequests()
 
     proxy.setMode('pass')
     const healed = Date.now()
-    await Promise.all(clients.map(ready))
-    const newcomerClient = client()
-    await ready(newcomerClient)
-    expect(
-      await storeServesAgain(t, fleet[0]!, () => t.instance(redisStore({ client: newcomerClient }))),
-    ).toBe(true)
-    results.record({
+    const newcomer = await newcomerOnReadyClients(t)
+    expect(await storeServesAgain(t, fleet[0]!, newcomer)).toBe(true)
+    await recordColdBurst(cold, audit, requests, healed, {
       scenario: 'Redis down at start',
       fault: 'every connection refused (TCP reset) while 10 instances start cold',
-      invocations: cold.invocations + 2,
-      failed: cold.failed,
-      tokenRequests: await issuer.tokenRequests(),
-      recoveryMs: Date.now() - healed,
-      badTokensServed: audit.bad,
       notes: `${requests} token requests during the outage (at most one per instance)`,
     })
-    expect(cold.reasons).toEqual([])
-    expect(requests).toBeLessThanOrEqual(fleet.length)
-    expect(audit.bad).toBe(0)
     expect(t.events.some((e) => e.type === 'store-recovered')).toBe(true)
   })
 
@@ -183,39 +161,25 @@ describe('a cold fleet sharing Redis', () => {
         acquireLease: (k, o, ttl) => store.acquireLease(k, o, ttl),
         releaseLease: (k, o) => store.releaseLease(k, o),
         async set(k, v, ttl) {
-          killed ??= redis.kill()
+          killed ??= servers.redis.kill()
           await killed
           return store.set(k, v, ttl)
         },
       }),
     )
     const cold = await burst(audit, fleet)
-    const during = await issuer.tokenRequests()
+    const during = await servers.issuer.tokenRequests()
     expect(killed).toBeDefined()
 
-    await redis.restart()
+    await servers.redis.restart()
     const restarted = Date.now()
-    await Promise.all(clients.map(ready))
-    const newcomerClient = client()
-    await ready(newcomerClient)
-    expect(
-      await storeServesAgain(t, t.instance(stores[0]!), () =>
-        t.instance(redisStore({ client: newcomerClient })),
-      ),
-    ).toBe(true)
-    results.record({
+    const newcomer = await newcomerOnReadyClients(t)
+    expect(await storeServesAgain(t, t.instance(stores[0]!), newcomer)).toBe(true)
+    await recordColdBurst(cold, audit, during, restarted, {
       scenario: 'Redis killed mid-burst, restarted',
       fault: 'redis-server SIGKILLed as the lease winner writes, 30 instances cold; restarted empty',
-      invocations: cold.invocations + 2,
-      failed: cold.failed,
-      tokenRequests: await issuer.tokenRequests(),
-      recoveryMs: Date.now() - restarted,
-      badTokensServed: audit.bad,
       notes: `${during} token requests during the outage (at most one per instance)`,
     })
-    expect(cold.reasons).toEqual([])
-    expect(during).toBeLessThanOrEqual(fleet.length)
-    expect(audit.bad).toBe(0)
   })
 
   it('should bound every store call by storeTimeoutMs when Redis answers late, and recover', async () => {
@@ -229,7 +193,7 @@ describe('a cold fleet sharing Redis', () => {
     const started = Date.now()
     const cold = await burst(audit, fleet)
     const slowMs = Date.now() - started
-    const during = await issuer.tokenRequests()
+    const during = await servers.issuer.tokenRequests()
     const timeouts = t.events.filter((e) => e.type === 'store-error')
 
     proxy.setAll('pass')
@@ -245,21 +209,13 @@ describe('a cold fleet sharing Redis', () => {
       }),
     )
     expect(await storeServesAgain(t, fleet[0]!, newcomer)).toBe(true)
-    results.record({
+    await recordColdBurst(cold, audit, during, healed, {
       scenario: 'Redis slower than storeTimeoutMs',
       fault: 'every Redis reply delayed 600 ms, storeTimeoutMs 200, 10 instances cold',
-      invocations: cold.invocations + 2,
-      failed: cold.failed,
-      tokenRequests: await issuer.tokenRequests(),
-      recoveryMs: Date.now() - healed,
-      badTokensServed: audit.bad,
       notes: `cold burst took ${slowMs} ms; ${during} token requests; ${timeouts.length} store-error events`,
     })
-    expect(cold.reasons).toEqual([])
-    expect(during).toBeLessThanOrEqual(fleet.length)
     expect(timeouts.length).toBeGreaterThan(0)
     expect(timeouts.every((e) => e.message?.includes('storeTimeoutMs'))).toBe(true)
-    expect(audit.bad).toBe(0)
   })
 })
 
@@ -279,7 +235,7 @@ describe('a fleet sharing a Redis cluster (3 primaries, 3 replicas)', () => {
     try {
       const t = timeline()
       const audit = new TokenAudit()
-      await issuer.resetCounts()
+      await servers.issuer.resetCounts()
       const warm = t.instance(redisStore({ client: client() }))
       audit.served(await warm.getToken())
       const primary = await cluster.primaryOf(`tokenstash:{${warm.key}}`)
@@ -289,7 +245,7 @@ describe('a fleet sharing a Redis cluster (3 primaries, 3 replicas)', () => {
       await cluster.kill(primary)
       const killedAt = Date.now()
       const cold = await burst(audit, fleet)
-      const during = (await issuer.tokenRequests()) - 1
+      const during = (await servers.issuer.tokenRequests()) - 1
 
       // The replica of the dead primary is promoted after the node timeout (2 s); until then the
       // slot is unavailable. Recovery: the first time a newcomer reads a fresh token from the store.
@@ -309,7 +265,7 @@ describe('a fleet sharing a Redis cluster (3 primaries, 3 replicas)', () => {
         fault: "the primary holding the fleet's slot SIGKILLed, 10 instances cold",
         invocations: 1 + cold.invocations + rounds * 2,
         failed: cold.failed,
-        tokenRequests: await issuer.tokenRequests(),
+        tokenRequests: await servers.issuer.tokenRequests(),
         recoveryMs: recoveredAt === undefined ? null : recoveredAt - killedAt,
         badTokensServed: audit.bad,
         notes: `${during} token requests in the cold burst after the kill; slot moved from :${primary} to :${promoted} (node timeout 2 s)`,
@@ -340,22 +296,12 @@ describe('a fleet sharing DynamoDB that throttles', () => {
       let toThrottle = 0
       let throttled = 0
       const clients: DynamoDBClient[] = []
-      let inFlight = 0
+      const inFlight: (() => number)[] = []
       const client = () => {
-        const c = dynamo.makeClient()
+        const c = servers.dynamo.makeClient()
         // Commands the provider gave up on (storeTimeoutMs) go on retrying inside the SDK: the
         // clients are destroyed only once they have all settled.
-        c.middlewareStack.add(
-          (next) => async (args) => {
-            inFlight++
-            try {
-              return await next(args)
-            } finally {
-              inFlight--
-            }
-          },
-          { step: 'initialize', name: 'countInFlight' },
-        )
+        inFlight.push(countInFlight(c))
         // Below the SDK's retry middleware, so its backoff for throttling errors is exercised too.
         c.middlewareStack.add(
           (next) => async (args) => {
@@ -375,13 +321,13 @@ describe('a fleet sharing DynamoDB that throttles', () => {
         return c
       }
       try {
-        await issuer.resetCounts()
+        await servers.issuer.resetCounts()
         const fleet = Array.from({ length: 10 }, () =>
           t.instance(dynamoDbStore({ client: client(), tableName: TABLE })),
         )
         toThrottle = 25
         const cold = await burst(audit, fleet)
-        const during = await issuer.tokenRequests()
+        const during = await servers.issuer.tokenRequests()
         toThrottle = 0
         const healed = Date.now()
         // A container's SDK client connects during its init phase; a cold one's first call can
@@ -389,22 +335,14 @@ describe('a fleet sharing DynamoDB that throttles', () => {
         const newcomerStore = dynamoDbStore({ client: client(), tableName: TABLE })
         await newcomerStore.get(`${t.namespace}:warm-up`)
         expect(await storeServesAgain(t, fleet[0]!, () => t.instance(newcomerStore))).toBe(true)
-        results.record({
+        await recordColdBurst(cold, audit, during, healed, {
           scenario: `DynamoDB ${name}`,
           fault: `the first 25 DynamoDB attempts throttled (SDK default retries: 3 attempts), 10 instances cold`,
-          invocations: cold.invocations + 2,
-          failed: cold.failed,
-          tokenRequests: await issuer.tokenRequests(),
-          recoveryMs: Date.now() - healed,
-          badTokensServed: audit.bad,
           notes: `${throttled} calls throttled; ${during} token requests during the throttling`,
         })
         expect(throttled).toBeGreaterThan(0)
-        expect(cold.reasons).toEqual([])
-        expect(during).toBeLessThanOrEqual(fleet.length)
-        expect(audit.bad).toBe(0)
       } finally {
-        while (inFlight > 0) await new Promise((r) => setTimeout(r, 50))
+        while (inFlight.some((n) => n() > 0)) await new Promise((r) => setTimeout(r, 50))
         for (const c of clients) c.destroy()
       }
     },

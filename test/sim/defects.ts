@@ -1,4 +1,5 @@
-import type { Plan } from './fleet'
+import type { Op, Plan } from './fleet'
+import type { Outcome } from './source'
 
 // The six defects of issue 8, each a fixed schedule. `seen` is the violation the simulator
 // reported for it on main at af7919e (before the rework of provider.ts/retry.ts); once fixed, the
@@ -12,7 +13,8 @@ export interface Defect {
 
 const HOUR = 3_600_000
 
-const base = {
+/** What every fixed schedule has unless it says otherwise: one-minute tokens, a custom source, a fast store. */
+export const base = {
   lifetimesMs: [60_000, 60_000],
   sourceKind: 'custom',
   store: true,
@@ -20,6 +22,29 @@ const base = {
   sourceLatencyMs: [50, 50],
   apiLatencyMs: [10, 10],
 } as const satisfies Partial<Plan>
+
+/** `base` with one-hour tokens. */
+const hourly = { ...base, lifetimesMs: [HOUR, HOUR] } as const satisfies Partial<Plan>
+
+/** `n` instances of key 0 without background refresh (Lambda's mode: the caller that wins refreshes inline). */
+const inline = (n: number) => Array.from({ length: n }, () => ({ key: 0, background: false }))
+
+type CallOptions = Omit<Extract<Op, { kind: 'call' }>, 'at' | 'kind' | 'inst'>
+
+/** A getToken() of instance `inst` at `at` ms, with a deadline or a retry when `options` say so. */
+const call = (at: number, inst = 0, options: CallOptions = {}): Op => ({ at, kind: 'call', inst, ...options })
+
+/** One instance's one call, whose first token request is answered `outcome`: the call must still succeed. */
+const oneCallDespite = (outcome: Outcome) =>
+  ({
+    instances: inline(1),
+    script: [[{ outcome }]],
+    ops: [call(0)],
+    expect: { allSucceed: true },
+  }) satisfies Partial<Plan>
+
+/** The API revokes key 0's newest token at `at` ms. */
+const revoke = (at: number): Op => ({ at, kind: 'revoke', key: 0 })
 
 export const DEFECTS: Defect[] = [
   {
@@ -29,26 +54,18 @@ export const DEFECTS: Defect[] = [
       ...base,
       seed: 1001,
       store: false,
-      instances: [{ key: 0, background: false }],
-      script: [[{ outcome: '5xx' }]],
-      ops: [{ at: 0, kind: 'call', inst: 0 }],
-      expect: { allSucceed: true },
+      ...oneCallDespite('5xx'),
     },
   },
   {
     name: '2 rejected token adopted back from a 3 ms store: 8 requests 4 ms apart after a revocation',
     seen: 'i0 getToken returned token #1, which this instance rejected with invalidate() before the call',
     plan: {
-      ...base,
+      ...hourly,
       seed: 1002,
-      lifetimesMs: [HOUR, HOUR],
       storeLatencyMs: [3, 3],
       instances: [{ key: 0, background: true }],
-      ops: [
-        { at: 0, kind: 'call', inst: 0 },
-        { at: 1_000, kind: 'revoke', key: 0 },
-        ...Array.from({ length: 8 }, (_, i) => ({ at: 1_000 + 4 * i, kind: 'call' as const, inst: 0 })),
-      ],
+      ops: [call(0), revoke(1_000), ...Array.from({ length: 8 }, (_, i) => call(1_000 + 4 * i))],
     },
   },
   {
@@ -59,9 +76,9 @@ export const DEFECTS: Defect[] = [
       seed: 1003,
       storeLatencyMs: [2, 2],
       sourceLatencyMs: [100, 100],
-      instances: [0, 1, 2].map(() => ({ key: 0, background: false })),
+      instances: inline(3),
       script: [[{ outcome: '429ra', retryAfterMs: 1_000 }]],
-      ops: [0, 1, 2].map((inst) => ({ at: inst, kind: 'call' as const, inst })),
+      ops: [0, 1, 2].map((inst) => call(inst, inst)),
       expect: { allSucceed: true },
     },
   },
@@ -69,15 +86,14 @@ export const DEFECTS: Defect[] = [
     name: '4 one slow store call on the winner (its double-check read) turns 1 request into N',
     seen: 'k0: 4 token requests > bound 2 (run 5062 ms, lifetime 60000 ms, …, store-fault allowance 1)',
     plan: {
-      ...base,
-      seed: 1004,
       // Tokens long enough to be shared through the store (shorter ones each instance fetches itself).
-      lifetimesMs: [HOUR, HOUR],
-      instances: [0, 1, 2, 3].map(() => ({ key: 0, background: false })),
+      ...hourly,
+      seed: 1004,
+      instances: inline(4),
       ops: [
         { at: 0, kind: 'hang', inst: 0, method: 'get', nth: 1, afterLease: true },
-        { at: 0, kind: 'call', inst: 0 },
-        ...[1, 2, 3].map((inst) => ({ at: 5, kind: 'call' as const, inst })),
+        call(0),
+        ...[1, 2, 3].map((inst) => call(5, inst)),
       ],
     },
   },
@@ -88,10 +104,7 @@ export const DEFECTS: Defect[] = [
       ...base,
       seed: 1005,
       sourceKind: 'http',
-      instances: [{ key: 0, background: false }],
-      script: [[{ outcome: 'circular' }]],
-      ops: [{ at: 0, kind: 'call', inst: 0 }],
-      expect: { allSucceed: true },
+      ...oneCallDespite('circular'),
     },
   },
   {
@@ -100,15 +113,9 @@ export const DEFECTS: Defect[] = [
     plan: {
       ...base,
       seed: 1006,
-      instances: [
-        { key: 0, background: false },
-        { key: 0, background: false },
-      ],
+      instances: inline(2),
       script: [Array.from({ length: 8 }, () => ({ outcome: '429' as const }))],
-      ops: [
-        { at: 0, kind: 'call', inst: 0, retryOnFailMs: 10 },
-        { at: 5, kind: 'call', inst: 1, retryOnFailMs: 10 },
-      ],
+      ops: [call(0, 0, { retryOnFailMs: 10 }), call(5, 1, { retryOnFailMs: 10 })],
     },
   },
 ]
@@ -124,12 +131,12 @@ export const FOUND: Defect[] = [
     plan: {
       ...base,
       seed: 2001,
-      instances: [{ key: 0, background: false }],
+      instances: inline(1),
       ops: [
         { at: 0, kind: 'hang', inst: 0, method: 'releaseLease', nth: 1 },
-        { at: 0, kind: 'call', inst: 0 },
-        { at: 100, kind: 'revoke', key: 0 },
-        { at: 200, kind: 'call', inst: 0 },
+        call(0),
+        revoke(100),
+        call(200),
       ],
     },
   },
@@ -139,15 +146,8 @@ export const FOUND: Defect[] = [
     plan: {
       ...base,
       seed: 2002,
-      instances: [{ key: 0, background: false }],
-      ops: [
-        { at: 0, kind: 'call', inst: 0 },
-        { at: 100, kind: 'revoke', key: 0 },
-        { at: 200, kind: 'call', inst: 0 },
-        { at: 300, kind: 'revoke', key: 0 },
-        { at: 400, kind: 'call', inst: 0 },
-        { at: 500, kind: 'call', inst: 0 },
-      ],
+      instances: inline(1),
+      ops: [call(0), revoke(100), call(200), revoke(300), call(400), call(500)],
     },
   },
 ]
@@ -158,24 +158,22 @@ export const RACES: Defect[] = [
     name: 'R1 an identity provider answering in 6 s: 6 cold instances send one request',
     seen: 'k0: 6 token requests > bound 1 (run 11067 ms, lifetime 60000 ms, …)',
     plan: {
-      ...base,
+      ...hourly,
       seed: 3001,
-      lifetimesMs: [HOUR, HOUR],
       sourceLatencyMs: [6_000, 6_000],
-      instances: [0, 1, 2, 3, 4, 5].map(() => ({ key: 0, background: false })),
-      ops: [0, 1, 2, 3, 4, 5].map((inst) => ({ at: inst * 10, kind: 'call' as const, inst })),
+      instances: inline(6),
+      ops: [0, 1, 2, 3, 4, 5].map((inst) => call(inst * 10, inst)),
     },
   },
   {
     name: 'R2 a holder that failed fast (invalid_client) tells the losers: one request for 6 cold instances',
     seen: '6 token requests, the scenario allows 1',
     plan: {
-      ...base,
+      ...hourly,
       seed: 3002,
-      lifetimesMs: [HOUR, HOUR],
-      instances: [0, 1, 2, 3, 4, 5].map(() => ({ key: 0, background: false })),
+      instances: inline(6),
       script: [Array.from({ length: 6 }, () => ({ outcome: 'invalid_client' as const }))],
-      ops: [0, 1, 2, 3, 4, 5].map((inst) => ({ at: inst * 10, kind: 'call' as const, inst })),
+      ops: [0, 1, 2, 3, 4, 5].map((inst) => call(inst * 10, inst)),
       expect: { maxRequests: 1 },
     },
   },
@@ -183,24 +181,19 @@ export const RACES: Defect[] = [
     name: 'R3 clock skew: a reader 30 s slow does not serve, past its real usableUntil, a token written by an instance 30 s fast',
     seen: 'i1 getToken returned token #1 996 ms after its usableUntil (…), and so on up to 30996 ms after it (expiresAt passed)',
     plan: {
-      ...base,
+      ...hourly,
       seed: 3003,
-      lifetimesMs: [HOUR, HOUR],
       instances: [
         { key: 0, background: false },
         { key: 0, background: true },
       ],
       clockOffsetsMs: [30_000, -30_000],
       ops: [
-        { at: 0, kind: 'call', inst: 0 },
-        { at: 1_000, kind: 'call', inst: 1 },
+        call(0),
+        call(1_000, 1),
         // Every refresh fails from before refreshAt on, so the reader keeps the token it has.
         { at: 0.6 * HOUR, kind: 'sourceFault', key: 0, outcome: '5xx', ms: HOUR },
-        ...[-90, -60, -45, -31, -30, -29, -15, -1, 0, 1, 15, 29, 30].map((s) => ({
-          at: HOUR + s * 1_000,
-          kind: 'call' as const,
-          inst: 1,
-        })),
+        ...[-90, -60, -45, -31, -30, -29, -15, -1, 0, 1, 15, 29, 30].map((s) => call(HOUR + s * 1_000, 1)),
       ],
     },
   },
@@ -217,15 +210,15 @@ export const ISSUE16: Defect[] = [
     plan: {
       ...base,
       seed: 4001,
-      instances: [0, 1, 2].map(() => ({ key: 0, background: false })),
+      instances: inline(3),
       // i0's request fails; i1's, sent once i0's lease has expired under it, takes 15 s and succeeds.
       script: [[{ outcome: '5xx' }, { outcome: 'ok', latencyMs: 15_000 }]],
       ops: [
-        { at: 0, kind: 'call', inst: 0 },
+        call(0),
         // i0 holds the lease and waits on its request: paused for 40 s (SIGSTOP, a frozen container).
         { at: 20, kind: 'freeze', inst: 0, ms: 40_000 },
-        { at: 31_000, kind: 'call', inst: 1 },
-        { at: 31_100, kind: 'call', inst: 2 },
+        call(31_000, 1),
+        call(31_100, 2),
       ],
     },
   },
@@ -233,17 +226,16 @@ export const ISSUE16: Defect[] = [
     name: '16.2 in Lambda (inline refresh) a refresh with a hanging identity provider holds up callers that hold a valid token',
     seen: "i0 getToken was still waiting at its deadline (500 ms, Middy's time cap) holding token #1 (usable 719993 ms before expiry): a refresh held it up; and 'i0 getToken failed with its AbortSignal's reason at its deadline (1000 ms) holding token #1 (…)', the same at 300 ms",
     plan: {
-      ...base,
+      ...hourly,
       seed: 4002,
-      lifetimesMs: [HOUR, HOUR],
-      instances: [{ key: 0, background: false }],
+      instances: inline(1),
       script: [[{ outcome: 'ok' }, { outcome: 'ok', latencyMs: 20_000 }]],
       ops: [
-        { at: 0, kind: 'call', inst: 0 },
+        call(0),
         // Three invocations in the refresh window: an AbortSignal, Middy's time cap, and both again.
-        { at: 0.8 * HOUR, kind: 'call', inst: 0, deadlineMs: 1_000, abort: true },
-        { at: 0.8 * HOUR + 10, kind: 'call', inst: 0, deadlineMs: 500 },
-        { at: 0.8 * HOUR + 2_000, kind: 'call', inst: 0, deadlineMs: 300, abort: true },
+        call(0.8 * HOUR, 0, { deadlineMs: 1_000, abort: true }),
+        call(0.8 * HOUR + 10, 0, { deadlineMs: 500 }),
+        call(0.8 * HOUR + 2_000, 0, { deadlineMs: 300, abort: true }),
       ],
     },
   },
@@ -253,16 +245,13 @@ export const ISSUE16: Defect[] = [
     plan: {
       ...base,
       seed: 4003,
-      instances: [
-        { key: 0, background: false },
-        { key: 0, background: false },
-      ],
+      instances: inline(2),
       ops: [
         // A throttled conditional put retried by the SDK: it lands 1.2 s later, whatever the client did.
         { at: 0, kind: 'hang', inst: 0, method: 'acquireLease', nth: 1, ms: 1_200, ignoresAbort: true },
-        { at: 0, kind: 'call', inst: 0 },
-        { at: 3_000, kind: 'revoke', key: 0 },
-        { at: 4_000, kind: 'call', inst: 1 },
+        call(0),
+        revoke(3_000),
+        call(4_000, 1),
       ],
     },
   },
@@ -273,13 +262,8 @@ export const ISSUE16: Defect[] = [
       ...base,
       seed: 4005,
       deleteLatencyMs: [300, 300],
-      instances: [{ key: 0, background: false }],
-      ops: [
-        { at: 0, kind: 'call', inst: 0 },
-        { at: 1_000, kind: 'invalidateAll', inst: 0 },
-        { at: 1_010, kind: 'call', inst: 0 },
-        { at: 1_400, kind: 'call', inst: 0 },
-      ],
+      instances: inline(1),
+      ops: [call(0), { at: 1_000, kind: 'invalidateAll', inst: 0 }, call(1_010), call(1_400)],
     },
   },
 ]

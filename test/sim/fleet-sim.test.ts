@@ -1,6 +1,6 @@
 import type { TokenProvider } from '@tokenstash/core'
 import type { SimClock } from './clock'
-import { DEFECTS, type Defect, FOUND, ISSUE16, RACES } from './defects'
+import { base, DEFECTS, type Defect, FOUND, ISSUE16, RACES } from './defects'
 import { installSimClock, type Plan, runPlan } from './fleet'
 import { randomPlan } from './schedule'
 
@@ -91,26 +91,13 @@ describe('fleet simulator', () => {
     expect(result.violations).toEqual([])
   }
 
-  describe('the defects of issue 8 as fixed schedules', () => {
-    it.each(DEFECTS.map((d) => [d.name, d] as const))('should hold every invariant in defect %s', (_, d) =>
-      holds(d),
-    )
-  })
-
-  describe('the defaults and races of issue 8 as fixed schedules', () => {
-    it.each(RACES.map((d) => [d.name, d] as const))('should hold every invariant in case %s', (_, d) =>
-      holds(d),
-    )
-  })
-
-  describe('the defects of issue 16 as fixed schedules', () => {
-    it.each(ISSUE16.map((d) => [d.name, d] as const))('should hold every invariant in defect %s', (_, d) =>
-      holds(d),
-    )
-  })
-
-  describe('violations the random schedules found, as fixed schedules', () => {
-    it.each(FOUND.map((d) => [d.name, d] as const))('should hold every invariant in case %s', (_, d) =>
+  describe.each([
+    ['the defects of issue 8 as fixed schedules', 'defect', DEFECTS],
+    ['the defaults and races of issue 8 as fixed schedules', 'case', RACES],
+    ['the defects of issue 16 as fixed schedules', 'defect', ISSUE16],
+    ['violations the random schedules found, as fixed schedules', 'case', FOUND],
+  ] as const)('%s', (_, what, defects) => {
+    it.each(defects.map((d) => [d.name, d] as const))(`should hold every invariant in ${what} %s`, (_, d) =>
       holds(d),
     )
   })
@@ -118,14 +105,10 @@ describe('fleet simulator', () => {
   describe('the checker', () => {
     // Each invariant must be able to fail: a provider with a planted bug breaks exactly it.
     const fleet: Plan = {
+      ...base,
       seed: 3001,
-      instances: [
-        { key: 0, background: false },
-        { key: 1, background: false },
-      ],
+      instances: [0, 1].map((key) => ({ key, background: false })),
       lifetimesMs: [4_000, 4_000],
-      sourceKind: 'custom',
-      store: true,
       storeLatencyMs: [1, 3],
       sourceLatencyMs: [20, 50],
       apiLatencyMs: [1, 5],

@@ -18,7 +18,7 @@ import {
   type SourceSpec,
   simSource,
 } from './source'
-import { FaultyStore, type Grant, HANG_MS, type OutageKind, SLOW_MS, type StoreMethod } from './store'
+import { type ArmedHang, FaultyStore, type Grant, HANG_MS, type OutageKind, SLOW_MS } from './store'
 
 // One schedule of the fleet simulator: N providers (each its own memory tier, one shared store,
 // two keys) on the virtual clock, driven by a plan of operations, checked after every step
@@ -43,16 +43,7 @@ export type Op =
    * One store call of instance `inst` hangs: the `nth` next one (of `method`, when given). It answers
    * and lands `ms` late (30 s by default), even after the client gave up (`ignoresAbort`: even if it aborted).
    */
-  | {
-      at: number
-      kind: 'hang'
-      inst: number
-      method?: StoreMethod
-      nth: number
-      afterLease?: boolean
-      ms?: number
-      ignoresAbort?: boolean
-    }
+  | ({ at: number; kind: 'hang' } & ArmedHang)
   /** Instance `inst` is paused for `ms` (SIGSTOP, a frozen container): none of its timers fires, then all at once. */
   | { at: number; kind: 'freeze'; inst: number; ms: number }
   /** Instance `inst`'s store client is still connecting for `ms`: its calls wait, then go through. */

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import {
@@ -7,17 +7,24 @@ import {
   DynamoDBClient,
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb'
-import { track } from './children'
-import { freePort, waitForPort } from './ports'
+import { serverProcess, spawnServer } from './children'
+import { freePort } from './ports'
 
 const HOST = '127.0.0.1'
 const REGION = 'us-east-1'
+/** dynalite checks no signature: any key pair will do. */
+const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' }
 
 export interface DynamoServer {
   /** `http://127.0.0.1:<port>` */
   endpoint: string
   region: string
   port: number
+  /**
+   * The environment that points the AWS SDK of another process (a proxy, a Lambda container) at
+   * this server: `AWS_REGION`, dummy credentials and `AWS_ENDPOINT_URL_DYNAMODB`.
+   */
+  env: Record<string, string>
   /** A DynamoDBClient for this server (dummy credentials); `config` overrides, e.g. `maxAttempts`. */
   makeClient(config?: DynamoDBClientConfig): DynamoDBClient
   /** Creates a table with a string partition key (and no sort key) and waits until it is ACTIVE. */
@@ -52,36 +59,10 @@ function dynaliteCli(): string {
   throw new Error('dynalite is not installed: run `pnpm install` at the repository root')
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+function launch(port: number): Promise<ChildProcess> {
   // In memory (no --path); tables become ACTIVE at once so tests do not wait 500 ms per table.
-  const child = spawn(
-    process.execPath,
-    [dynaliteCli(), '--host', HOST, '--port', String(port), '--createTableMs', '0'],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  )
-  track(child)
-  let stderr = ''
-  child.stderr?.on('data', (chunk) => {
-    stderr += chunk
-  })
-  const failed = new Promise<never>((_, reject) => {
-    child.once('error', (err) => reject(new Error('dynalite did not start', { cause: err })))
-    child.once('exit', (code) =>
-      reject(new Error(`dynalite exited with ${code} on port ${port}: ${stderr.trim()}`)),
-    )
-  })
-  failed.catch(() => {})
-  await Promise.race([waitForPort(port, HOST, 15_000), failed])
-  return child
-}
-
-async function kill(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  child.kill('SIGKILL')
-  await gone
+  const args = [dynaliteCli(), '--host', HOST, '--port', String(port), '--createTableMs', '0']
+  return spawnServer({ name: 'dynalite', command: process.execPath, args, port, timeoutMs: 15_000 })
 }
 
 /**
@@ -97,19 +78,25 @@ async function kill(child: ChildProcess | undefined): Promise<void> {
  */
 export async function startDynamo(): Promise<DynamoServer> {
   const port = await freePort()
-  let child: ChildProcess | undefined = await launch(port)
+  const server = await serverProcess(() => launch(port))
   const endpoint = `http://${HOST}:${port}`
   const makeClient = (config: DynamoDBClientConfig = {}) =>
     new DynamoDBClient({
       endpoint,
       region: REGION,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      credentials: CREDENTIALS,
       ...config,
     })
   return {
     endpoint,
     region: REGION,
     port,
+    env: {
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    },
     makeClient,
     async createTable(name, { partitionKey = 'pk' } = {}) {
       const client = makeClient()
@@ -132,23 +119,10 @@ export async function startDynamo(): Promise<DynamoServer> {
         client.destroy()
       }
     },
-    async kill() {
-      await kill(child)
-      child = undefined
-    },
-    async restart() {
-      await kill(child)
-      child = await launch(port)
-    },
-    freeze() {
-      child?.kill('SIGSTOP')
-    },
-    thaw() {
-      child?.kill('SIGCONT')
-    },
-    async stop() {
-      await kill(child)
-      child = undefined
-    },
+    kill: server.kill,
+    restart: server.restart,
+    freeze: () => server.signal('SIGSTOP'),
+    thaw: () => server.signal('SIGCONT'),
+    stop: server.kill,
   }
 }

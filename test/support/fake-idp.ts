@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { sendJson } from './http'
 import { leakGuard } from './leak-scan'
 import { listenOnLoopback } from './ports'
 
@@ -99,16 +100,6 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
   let count = 0
   let issued: string[] = []
 
-  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    const text = JSON.stringify(body)
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      ...headers,
-    })
-    res.end(text)
-  }
-
   const tokenBody = (expired: boolean) => {
     const iat = Math.floor(now() / 1000)
     const exp = expired ? iat - 5 : iat + ttl
@@ -123,16 +114,16 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
       // The body is not needed: client_credentials with Basic auth.
     }
     if (req.method !== 'POST' || !req.url?.startsWith('/oauth2/token'))
-      return json(res, 404, { error: 'not_found' })
+      return sendJson(res, 404, { error: 'not_found' })
     count++
     const given = holding
       ? await new Promise<IdpFault | undefined>((resolve) => held.push(resolve))
       : undefined
     const fault = given ?? faults.shift()
     if (!fault) {
-      if (req.headers.authorization !== expectedAuth) return json(res, 401, { error: 'invalid_client' })
+      if (req.headers.authorization !== expectedAuth) return sendJson(res, 401, { error: 'invalid_client' })
       if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs))
-      return json(res, 200, tokenBody(false), { 'cache-control': 'no-store' })
+      return sendJson(res, 200, tokenBody(false), { 'cache-control': 'no-store' })
     }
     switch (fault.kind) {
       case 'status': {
@@ -140,7 +131,7 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
           fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) }
         const error =
           fault.status === 429 || fault.status >= 500 ? 'temporarily_unavailable' : 'invalid_request'
-        return json(res, fault.status, { error }, headers)
+        return sendJson(res, fault.status, { error }, headers)
       }
       case 'hang':
         await new Promise((r) => setTimeout(r, fault.delayMs))
@@ -178,7 +169,7 @@ export async function startFakeIdp(options: FakeIdpOptions = {}): Promise<FakeId
         return
       }
       case 'expired':
-        return json(res, 200, tokenBody(true))
+        return sendJson(res, 200, tokenBody(true))
     }
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { sendJson } from './http'
 import { listenOnLoopback } from './ports'
 
 /** A running stand-in for AWS Secrets Manager; see {@link startFakeSecretsManager}. */
@@ -29,14 +30,8 @@ export interface FakeSecretsManager {
 export async function startFakeSecretsManager(): Promise<FakeSecretsManager> {
   const secrets = new Map<string, { value: string; version: string; created: number }>()
   let calls = 0
-  const reply = (res: ServerResponse, status: number, body: unknown) => {
-    const text = JSON.stringify(body)
-    res.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.1',
-      'content-length': Buffer.byteLength(text),
-    })
-    res.end(text)
-  }
+  const reply = (res: ServerResponse, status: number, body: unknown) =>
+    sendJson(res, status, body, { 'content-type': 'application/x-amz-json-1.1' })
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body = ''
     for await (const chunk of req) body += chunk

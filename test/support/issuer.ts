@@ -508,7 +508,8 @@ function checkFailure(count: unknown, failure: InjectedFailure | undefined): voi
 
 /**
  * A function that verifies an access token of `issuer` through its JWKS (signature, `typ`
- * at+jwt, issuer, audience) and returns its claims.
+ * at+jwt, issuer, audience) and returns its claims. `issuer` may be a function returning it, read
+ * at the first verification (e.g. `() => servers.issuer` before the servers are started).
  *
  * @example
  * ```ts
@@ -516,9 +517,14 @@ function checkFailure(count: unknown, failure: InjectedFailure | undefined): voi
  * expect((await verify(token)).client_id).toBe(issuer.clients.basic.clientId)
  * ```
  */
-export function tokenVerifier(issuer: Issuer): (token: string) => Promise<JWTPayload> {
-  const jwks = createRemoteJWKSet(new URL(issuer.jwksUri))
-  return async (token) =>
-    (await jwtVerify(token, jwks, { issuer: issuer.issuer, audience: issuer.audience, typ: 'at+jwt' }))
-      .payload
+export function tokenVerifier(issuer: Issuer | (() => Issuer)): (token: string) => Promise<JWTPayload> {
+  let verify: ((token: string) => Promise<JWTPayload>) | undefined
+  return (token) => {
+    if (!verify) {
+      const { jwksUri, issuer: iss, audience } = typeof issuer === 'function' ? issuer() : issuer
+      const jwks = createRemoteJWKSet(new URL(jwksUri))
+      verify = async (t) => (await jwtVerify(t, jwks, { issuer: iss, audience, typ: 'at+jwt' })).payload
+    }
+    return verify(token)
+  }
 }

@@ -64,6 +64,33 @@ export function cognitoAndOrdersApi(path: string, times: number, body: nock.Body
 }
 
 /**
+ * Checks a README example's `listOrders()`: called twice, it gets `orders` both times from
+ * `GET https://orders.example.com/v1/orders` (nock, answering only `Bearer <token>`), and the
+ * identity provider's nock scope `idp` got every request it expects.
+ *
+ * @example
+ * ```ts
+ * await expectOrdersListedTwice(() => import('./readme-example'), cognito, 'cognito-access-token', [{ id: 1 }])
+ * ```
+ */
+export async function expectOrdersListedTwice(
+  loadExample: () => Promise<{ listOrders(): Promise<unknown> }>,
+  idp: nock.Scope,
+  token: string,
+  orders: unknown[],
+): Promise<void> {
+  const api = nock('https://orders.example.com', { reqheaders: { authorization: `Bearer ${token}` } })
+    .get('/v1/orders')
+    .twice()
+    .reply(200, orders)
+  const { listOrders } = await loadExample()
+  expect(await listOrders()).toEqual(orders)
+  expect(await listOrders()).toEqual(orders)
+  expect(idp.isDone()).toBe(true)
+  expect(api.isDone()).toBe(true)
+}
+
+/**
  * The suite every README example test is: nock with no network, a first test that the README's
  * first ```ts block is `readme-example.ts` next to the test, then `tests` (running that file).
  *

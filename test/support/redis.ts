@@ -1,10 +1,10 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { type ChildProcess, execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { exited, track, trackDir } from './children'
-import { freePort, waitForPort } from './ports'
+import { kill, serverProcess, spawnServer, trackDir } from './children'
+import { freePort } from './ports'
 
 const run = promisify(execFile)
 const HOST = '127.0.0.1'
@@ -46,47 +46,18 @@ export interface RedisClusterOptions {
   replicas?: 0 | 1
 }
 
-async function launch(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
+function launch(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
   // No RDB, no AOF: tests never want state to survive a restart, and nothing is written to disk.
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    HOST,
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    ...extra,
-  ]
-  const child = track(spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] }))
-  let stderr = ''
-  child.stderr?.on('data', (chunk) => {
-    stderr += chunk
+  const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', dir]
+  return spawnServer({
+    name: 'redis-server',
+    command: 'redis-server',
+    args: [...args, ...extra],
+    port,
+    cwd: dir,
+    timeoutMs: 10_000,
+    notStarted: 'redis-server did not start (is it installed? run `node scripts/setup.mjs --redis`)',
   })
-  const failed = new Promise<never>((_, reject) => {
-    child.once('error', (err) =>
-      reject(
-        new Error(`redis-server did not start (is it installed? run \`node scripts/setup.mjs --redis\`)`, {
-          cause: err,
-        }),
-      ),
-    )
-    child.once('exit', (code) =>
-      reject(new Error(`redis-server exited with ${code} on port ${port}: ${stderr.trim()}`)),
-    )
-  })
-  failed.catch(() => {})
-  await Promise.race([waitForPort(port, HOST, 10_000), failed])
-  return child
-}
-
-async function kill(child: ChildProcess | undefined): Promise<void> {
-  if (!child) return
-  child.kill('SIGKILL')
-  await exited(child)
 }
 
 /**
@@ -103,28 +74,17 @@ export async function startRedis(): Promise<RedisServer> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'tokenstash-redis-'))
   const untrackDir = trackDir(dir)
-  let child: ChildProcess | undefined = await launch(port, dir, [])
+  const server = await serverProcess(() => launch(port, dir, []))
   return {
     host: HOST,
     port,
     url: `redis://${HOST}:${port}`,
-    async kill() {
-      await kill(child)
-      child = undefined
-    },
-    async restart() {
-      await kill(child)
-      child = await launch(port, dir, [])
-    },
-    pause() {
-      child?.kill('SIGSTOP')
-    },
-    resume() {
-      child?.kill('SIGCONT')
-    },
+    kill: server.kill,
+    restart: server.restart,
+    pause: () => server.signal('SIGSTOP'),
+    resume: () => server.signal('SIGCONT'),
     async stop() {
-      await kill(child)
-      child = undefined
+      await server.kill()
       rmSync(dir, { recursive: true, force: true })
       untrackDir()
     },

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { inspect } from 'node:util'
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { TokenEvent, TokenStore } from '@tokenstash/core'
 import { leakGuard, errorViews as viewsOfError } from './leak-scan'
 
@@ -72,6 +73,25 @@ export function scenarioResults(suite: string): { record(result: ScenarioResult)
       writeFileSync(file, `${JSON.stringify(run, null, 2)}\n`)
     },
   }
+}
+
+/** A token endpoint and the client that asks it: a fake identity provider, a Lambda container's config. */
+export interface TokenClient {
+  readonly tokenEndpoint: string
+  readonly clientId: string
+  readonly clientSecret: string
+}
+
+/**
+ * `idp`'s endpoint, client id and secret (the secret as it is now), as `clientCredentials` takes them.
+ *
+ * @example
+ * ```ts
+ * const provider = createTokenProvider({ source: clientCredentials({ ...credentialsOf(idp), timeoutMs: 500 }) })
+ * ```
+ */
+export function credentialsOf(idp: TokenClient): TokenClient {
+  return { tokenEndpoint: idp.tokenEndpoint, clientId: idp.clientId, clientSecret: idp.clientSecret }
 }
 
 /** The `exp` (epoch ms) of a JWT-shaped token, or undefined for an opaque one. */
@@ -169,6 +189,33 @@ export function slowStore(inner: TokenStore, ms: number): TokenStore {
     acquireLease: (k, o, t) => later(() => inner.acquireLease(k, o, t)),
     releaseLease: (k, o) => later(() => inner.releaseLease(k, o)),
   }
+}
+
+/**
+ * Counts `client`'s calls in flight (each `send`, its retries included), so a test can wait for the
+ * calls the provider gave up on (storeTimeoutMs) before it destroys the client.
+ *
+ * @example
+ * ```ts
+ * const inFlight = countInFlight(client)
+ * while (inFlight() > 0) await new Promise((r) => setTimeout(r, 10))
+ * client.destroy()
+ * ```
+ */
+export function countInFlight(client: DynamoDBClient): () => number {
+  let n = 0
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      n++
+      try {
+        return await next(args)
+      } finally {
+        n--
+      }
+    },
+    { step: 'initialize', name: 'countInFlight' },
+  )
+  return () => n
 }
 
 /** Every view of an error a logger may take: JSON, `util.inspect` at depth 12, and `toJSON()`. */

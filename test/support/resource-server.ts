@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose'
+import { sendJson } from './http'
+import type { Issuer } from './issuer'
 import { leakGuard } from './leak-scan'
 import { listenOnLoopback } from './ports'
 
@@ -53,6 +55,8 @@ export interface ResourceServer {
   requests(): number
   /** Every request since start or the last reset, oldest first. */
   log(): ResourceRequestRecord[]
+  /** How many requests of the {@link ResourceServer.log} got each verdict, e.g. `{ revoked: 12, valid: 12 }`. */
+  verdictCounts(): Partial<Record<ResourceRequestRecord['verdict'], number>>
   /**
    * Every distinct bearer token received, kept in memory only so that tests can assert none of them
    * leaked into an error or a log. Never printed by the server.
@@ -89,21 +93,6 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
     req.on('error', reject)
   })
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body)
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    ...headers,
-  })
-  res.end(text)
 }
 
 /**
@@ -193,14 +182,14 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
       }
       const headers: Record<string, string> = {}
       if (failure.retryAfterSeconds !== undefined) headers['retry-after'] = String(failure.retryAfterSeconds)
-      send(res, failure.status ?? 503, { error: 'unavailable' }, headers)
+      sendJson(res, failure.status ?? 503, { error: 'unavailable' }, headers)
       return
     }
     const auth = req.headers.authorization ?? ''
     const match = /^Bearer ([^\s]+)$/i.exec(auth)
     if (!match?.[1]) {
       log.push({ method, path, status: 401, verdict: 'missing' })
-      send(res, 401, { error: 'unauthorized' }, { 'www-authenticate': challenge() })
+      sendJson(res, 401, { error: 'unauthorized' }, { 'www-authenticate': challenge() })
       return
     }
     const token = match[1]
@@ -211,12 +200,12 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
     if (verdict === 'insufficient_scope') {
       log.push({ method, path, status: scopeStatus, verdict, sub: payload?.sub })
       const text = challenge('insufficient_scope', `This path needs the ${description} scope`, description)
-      send(res, scopeStatus, { error: 'insufficient_scope' }, { 'www-authenticate': text })
+      sendJson(res, scopeStatus, { error: 'insufficient_scope' }, { 'www-authenticate': text })
       return
     }
     if (verdict !== 'valid') {
       log.push({ method, path, status: 401, verdict })
-      send(
+      sendJson(
         res,
         401,
         { error: 'invalid_token' },
@@ -231,13 +220,13 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
     } catch {
       // Not JSON: echoed as text.
     }
-    send(res, 200, { ok: true, method, path, sub: payload?.sub, scope: payload?.scope, body: parsed })
+    sendJson(res, 200, { ok: true, method, path, sub: payload?.sub, scope: payload?.scope, body: parsed })
   }
 
   const { port, stop } = await listenOnLoopback(
     createServer((req, res) => {
       handle(req, res).catch(() => {
-        if (!res.headersSent) send(res, 500, { error: 'server_error' })
+        if (!res.headersSent) sendJson(res, 500, { error: 'server_error' })
         else res.destroy()
       })
     }),
@@ -248,6 +237,11 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
     port,
     requests: () => log.length,
     log: () => log.map((r) => ({ ...r })),
+    verdictCounts() {
+      const counts: Partial<Record<ResourceRequestRecord['verdict'], number>> = {}
+      for (const { verdict } of log) counts[verdict] = (counts[verdict] ?? 0) + 1
+      return counts
+    },
     tokensSeen: () => [...seen],
     reject(token) {
       revoked.add(token)
@@ -263,4 +257,25 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
     },
     stop,
   }
+}
+
+/**
+ * {@link startResourceServer} for the tokens of `issuer`: its `issuer`, `jwksUri` and `audience`,
+ * with `options` on top (e.g. another `audience`, for an API that rejects every one of them).
+ *
+ * @example
+ * ```ts
+ * const strict = await startResourceServerFor(issuer, { audience: 'https://other.api.test' })
+ * ```
+ */
+export function startResourceServerFor(
+  issuer: Pick<Issuer, 'issuer' | 'jwksUri' | 'audience'>,
+  options: Partial<ResourceServerOptions> = {},
+): Promise<ResourceServer> {
+  return startResourceServer({
+    issuer: issuer.issuer,
+    jwksUri: issuer.jwksUri,
+    audience: issuer.audience,
+    ...options,
+  })
 }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import { inspect } from 'node:util'
+import { rejectionOf } from './rejection'
 
 /** A running {@link startSink} server. */
 export interface Sink {
@@ -81,4 +82,36 @@ export function leaks(error: unknown, tokens: string[]): string[] {
   return Object.entries(texts).flatMap(([how, text]) =>
     tokens.filter((t) => text?.includes(t)).map(() => how),
   )
+}
+
+/**
+ * A `rejected(promise)` for a test file: the error a request rejected with, checked at once for the
+ * tokens `tokensSeen()` returns, and again in an `afterAll` against every token seen in the file
+ * (tokens sent after the error included), once at least `atLeast.tokens` tokens were seen and
+ * `atLeast.errors` errors caught (fewer means the file did not exercise what it should).
+ * Fails the test when the promise fulfils.
+ *
+ * @example
+ * ```ts
+ * const rejected = useTokenFreeRejections<AxiosError>(() => api.tokensSeen(), { tokens: 6, errors: 9 })
+ * expect((await rejected(client.get('/orders/1'))).response?.status).toBe(401)
+ * ```
+ */
+export function useTokenFreeRejections<E = Error>(
+  tokensSeen: () => string[],
+  atLeast: { tokens: number; errors: number },
+): (promise: Promise<unknown>) => Promise<E> {
+  const thrown: unknown[] = []
+  afterAll(() => {
+    const tokens = tokensSeen()
+    expect(tokens.length).toBeGreaterThanOrEqual(atLeast.tokens)
+    expect(thrown.length).toBeGreaterThanOrEqual(atLeast.errors)
+    for (const error of thrown) expect(leaks(error, tokens)).toEqual([])
+  })
+  return async (promise) => {
+    const error = await rejectionOf<E>(promise)
+    thrown.push(error)
+    expect(leaks(error, tokensSeen())).toEqual([])
+    return error
+  }
 }

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
+import { LAMBDA_BUNDLE } from '../../../test/support/lambda-bundle'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -29,12 +30,7 @@ export async function bundleHandler(): Promise<{ handler: string; script: string
     },
     outdir,
     outExtension: { '.js': '.mjs' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    external: ['@aws-sdk/*', '@smithy/*'],
+    ...LAMBDA_BUNDLE,
     // Some bundled CommonJS code calls require(); an ESM bundle has to provide it.
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",

@@ -16,26 +16,15 @@ export interface StoreCounters {
  * ```
  */
 export function countingStore(store: TokenStore, counters: StoreCounters): TokenStore {
+  const counted = <T>(kind: keyof StoreCounters, call: () => T): T => {
+    counters[kind]++
+    return call()
+  }
   return {
-    get: (key) => {
-      counters.reads++
-      return store.get(key)
-    },
-    set: (key, value, ttlMs) => {
-      counters.writes++
-      return store.set(key, value, ttlMs)
-    },
-    delete: (key, expected) => {
-      counters.writes++
-      return store.delete(key, expected)
-    },
-    acquireLease: (key, owner, ttlMs) => {
-      counters.writes++
-      return store.acquireLease(key, owner, ttlMs)
-    },
-    releaseLease: (key, owner) => {
-      counters.writes++
-      return store.releaseLease(key, owner)
-    },
+    get: (key) => counted('reads', () => store.get(key)),
+    set: (key, value, ttlMs) => counted('writes', () => store.set(key, value, ttlMs)),
+    delete: (key, expected) => counted('writes', () => store.delete(key, expected)),
+    acquireLease: (key, owner, ttlMs) => counted('writes', () => store.acquireLease(key, owner, ttlMs)),
+    releaseLease: (key, owner) => counted('writes', () => store.releaseLease(key, owner)),
   }
 }

@@ -7,17 +7,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { clientCredentials, createTokenProvider, memoryStore, type TokenStore } from '@tokenstash/core'
-import { dynamoDbStore } from '@tokenstash/store-dynamodb'
-import { redisStore } from '@tokenstash/store-redis'
+import { clientCredentials, createTokenProvider, memoryStore } from '@tokenstash/core'
 import { createWarmer } from '@tokenstash/warmer'
-import { Redis } from 'ioredis'
-import { type DynamoServer, startDynamo } from '../../../test/support/dynamodb'
-import { startIssuer } from '../../../test/support/issuer'
+import { connectStore } from '../../../test/support/fleet'
 import { mulberry32 } from '../../../test/support/prng'
-import { type RedisServer, startRedis } from '../../../test/support/redis'
-import { startResourceServer } from '../../../test/support/resource-server'
+import { startServers } from '../../../test/support/servers'
 import { bundleHandler } from './bundle'
 import { startFleet } from './fleet'
 import {
@@ -102,31 +96,18 @@ function percentile(sorted: number[], p: number): number {
 async function main(): Promise<number> {
   const stops: Array<() => Promise<void>> = []
   try {
-    const [issuer, dynamo, bundle] = await Promise.all([
-      startIssuer({ accessTokenTtlSeconds: LIFETIME_S }),
-      startDynamo(),
+    const [servers, bundle] = await Promise.all([
+      startServers({
+        issuer: { accessTokenTtlSeconds: LIFETIME_S },
+        dynamo: { tables: [TOKEN_TABLE, { name: BLOG_TABLE, partitionKey: 'token' }] },
+        redis: STORE === 'redis',
+        api: true,
+      }),
       bundleHandler(),
-    ] as const)
-    stops.push(issuer.stop, (dynamo as DynamoServer).stop)
-    await Promise.all([
-      dynamo.createTable(TOKEN_TABLE),
-      dynamo.createTable(BLOG_TABLE, { partitionKey: 'token' }),
     ])
-    let redis: RedisServer | undefined
-    if (STORE === 'redis') {
-      redis = await startRedis().catch((cause) => {
-        throw new Error('--store redis needs redis-server: `node scripts/setup.mjs --redis` installs it', {
-          cause,
-        })
-      })
-      stops.push(redis.stop)
-    }
-    const api = await startResourceServer({
-      issuer: issuer.issuer,
-      jwksUri: issuer.jwksUri,
-      audience: issuer.audience,
-    })
-    stops.push(api.stop)
+    stops.push(servers.stop)
+    const { issuer, dynamo, api } = servers
+    const redis = STORE === 'redis' ? servers.redis : undefined
     const client = issuer.clients.basic
 
     out('tokenstash fleet demo: one Lambda function, the same invocations through five token strategies')
@@ -143,21 +124,10 @@ async function main(): Promise<number> {
     /** The warmer of "tokenstash + warmer": a round every eighth of the lifetime, a round of margin. */
     const startWarmer = () => {
       const intervalMs = (LIFETIME_S * 1000) / 8
-      let store: TokenStore = sharedMemory ?? memoryStore()
-      let close = () => {}
-      if (STORE === 'dynamodb') {
-        const client = new DynamoDBClient({
-          endpoint: dynamo.endpoint,
-          region: 'us-east-1',
-          credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
-        })
-        store = dynamoDbStore({ client, tableName: TOKEN_TABLE })
-        close = () => client.destroy()
-      } else if (STORE === 'redis') {
-        const client = new Redis(redis!.url)
-        store = redisStore({ client })
-        close = () => client.disconnect()
-      }
+      const { store, close } =
+        STORE === 'memory'
+          ? { store: sharedMemory ?? memoryStore(), close: () => {} }
+          : connectStore(servers, STORE === 'dynamodb' ? 'dynamo' : 'redis', TOKEN_TABLE)
       const provider = createTokenProvider({
         source: clientCredentials({
           tokenEndpoint: issuer.tokenEndpoint,

@@ -107,6 +107,9 @@ const COLORS: Record<Strategy, string> = {
   'tokenstash-warmer': '#1f77b4',
 }
 
+/** The chart's size and the margins around its plot area (the legend sits in the right one), in px. */
+const CHART = { width: 820, height: 400, left: 64, right: 250, top: 36, bottom: 48 }
+
 /**
  * Cumulative token requests over time per strategy, log scale, as an SVG document.
  *
@@ -116,12 +119,7 @@ const COLORS: Record<Strategy, string> = {
  * ```
  */
 export function svgChart(rows: Row[]): string {
-  const W = 820
-  const H = 400
-  const left = 64
-  const right = 250
-  const top = 36
-  const bottom = 48
+  const { width: W, height: H, left, right, top, bottom } = CHART
   const maxT = Math.max(...rows.map((r) => r.runtimeMs)) / 1000
   const maxY = Math.max(10, ...rows.map((r) => r.tokenRequests))
   const decades = Math.ceil(Math.log10(maxY))

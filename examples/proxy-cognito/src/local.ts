@@ -6,8 +6,7 @@
 // `--serve` keeps the node:http proxy running for the README's curl commands.
 import { randomBytes } from 'node:crypto'
 import { createTokenProxy } from '@tokenstash/proxy'
-import { startDynamo } from '../../../test/support/dynamodb'
-import { startIssuer } from '../../../test/support/issuer'
+import { startServers } from '../../../test/support/servers'
 import { startCognitoDomain } from '../../lambda-dynamodb/src/local/cognito-domain'
 import { startFakeSsm } from '../../lambda-dynamodb/src/local/fake-ssm'
 
@@ -41,15 +40,12 @@ export async function runExample({
   }
   const stops: Array<() => Promise<unknown>> = []
   try {
-    const [issuer, dynamo] = await Promise.all([
-      startIssuer({ accessTokenTtlSeconds: 3_600, scopes: ['orders/read', 'orders/write'] }),
-      startDynamo(),
-    ])
-    stops.push(
-      () => issuer.stop(),
-      () => dynamo.stop(),
-    )
-    await dynamo.createTable(TABLE)
+    const servers = await startServers({
+      issuer: { accessTokenTtlSeconds: 3_600, scopes: ['orders/read', 'orders/write'] },
+      dynamo: { tables: [TABLE] },
+    })
+    stops.push(() => servers.stop())
+    const { issuer, dynamo } = servers
     const domain = await startCognitoDomain(issuer.tokenEndpoint)
     stops.push(() => domain.stop())
     const upstream = `${domain.origin}/oauth2/token`
@@ -121,10 +117,7 @@ export async function runExample({
     })
     stops.push(() => ssm.stop())
     const lambdaEnv = {
-      AWS_REGION: dynamo.region,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      ...dynamo.env,
       AWS_ENDPOINT_URL_SSM: ssm.endpoint,
       UPSTREAM_TOKEN_URL: upstream,
       HMAC_KEY_PARAMETER: hmacParameter,
@@ -161,8 +154,8 @@ export async function runExample({
     const invocations = [await handler(functionUrlEvent), await handler(functionUrlEvent)]
     for (const [i, r] of invocations.entries())
       out(`  invocation ${i + 1}                       ${r.statusCode}  ${r.headers['cache-status']}`)
-    const items = await dynamo
-      .makeClient()
+    const items = await servers
+      .dynamoClient()
       .send(new (await import('@aws-sdk/client-dynamodb')).ScanCommand({ TableName: TABLE }))
     const sealed = (items.Items ?? []).every(
       (item) => !JSON.stringify(item).includes(JSON.parse(invocations[0]!.body).access_token),

@@ -4,16 +4,11 @@
 // API that verifies every JWT through the issuer's JWKS. Three instances of the service share the
 // Redis; a burst of requests goes through all of them. Exits 1 unless the whole fleet made exactly
 // one token request, every call succeeded and Redis holds no token in clear.
-import { randomBytes } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { clientCredentials } from '@tokenstash/core'
-import { Redis } from 'ioredis'
-import { startIssuer } from '../../../test/support/issuer'
-import { startRedis } from '../../../test/support/redis'
-import { startResourceServer } from '../../../test/support/resource-server'
-import { type App, createApp } from './app'
+import { randomKey } from '../../../test/support/proxy-client'
+import { startServers } from '../../../test/support/servers'
+import { startLocalFleet } from './local-fleet'
 
 // test/support finds redis-server and the issuer's dependencies from the repository root.
 process.chdir(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'))
@@ -24,48 +19,27 @@ const out = (line = '') => process.stdout.write(`${line}\n`)
 
 async function main(): Promise<number> {
   out('tokenstash example: a Node service calling a protected API through axios, token shared in Redis')
-  const [issuer, redis] = await Promise.all([
-    startIssuer({ accessTokenTtlSeconds: 3600, scopes: ['orders/read'] }),
-    startRedis(),
-  ])
-  const ordersApi = await startResourceServer({
-    issuer: issuer.issuer,
-    jwksUri: issuer.jwksUri,
-    audience: issuer.audience,
+  const servers = await startServers({
+    issuer: { accessTokenTtlSeconds: 3600, scopes: ['orders/read'] },
+    redis: true,
+    api: true,
   })
-  const clients: Redis[] = []
-  const apps: App[] = []
+  const { issuer, redis, api: ordersApi } = servers
   try {
     out(
       `  identity provider  ${issuer.tokenEndpoint} (client_secret_basic, form body, scopes: as Cognito's /oauth2/token)`,
     )
     out(`  Redis              ${redis.url}`)
     out(`  Orders API         ${ordersApi.url} (verifies the JWT through ${issuer.jwksUri})`)
-    const { clientId, clientSecret } = issuer.clients.basic
-    const encryptionKey = randomBytes(32).toString('base64')
-    for (let i = 0; i < INSTANCES; i++) {
-      // Each instance has its own Redis connection and memory, as separate pods would.
-      const client = new Redis(redis.url, { lazyConnect: true })
-      await client.connect()
-      clients.push(client)
-      const app = createApp({
-        // What cognito({ domain, clientId, clientSecret, scopes }) builds, pointed at the embedded server.
-        source: clientCredentials({
-          tokenEndpoint: issuer.tokenEndpoint,
-          clientId,
-          clientSecret,
-          authMethod: 'client_secret_basic',
-          bodyFormat: 'form',
-          scope: ['orders/read'],
-        }),
-        redis: client,
-        encryptionKey,
-        ordersApiUrl: ordersApi.url,
-      })
-      await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve))
-      apps.push(app)
-    }
-    const urls = apps.map((a) => `http://127.0.0.1:${(a.server.address() as AddressInfo).port}`)
+    const fleet = await startLocalFleet({
+      issuer,
+      redisUrl: redis.url,
+      ordersApiUrl: ordersApi.url,
+      instances: INSTANCES,
+      encryptionKey: randomKey(),
+    })
+    servers.onStop(() => fleet.close())
+    const { urls, clients } = fleet
     out(`  service            ${INSTANCES} instances: ${urls.join(', ')}`)
     out()
 
@@ -91,11 +65,7 @@ async function main(): Promise<number> {
     out(pass ? 'OK' : 'FAILED')
     return pass ? 0 : 1
   } finally {
-    await Promise.all(apps.map((a) => new Promise((resolve) => a.server.close(resolve))))
-    await Promise.all(clients.map((c) => c.quit()))
-    await ordersApi.stop()
-    await redis.stop()
-    await issuer.stop()
+    await servers.stop()
   }
 }
 

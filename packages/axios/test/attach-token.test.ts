@@ -1,8 +1,9 @@
 import { inspect } from 'node:util'
 import { attachToken, retryDelay } from '@tokenstash/axios'
 import { ConfigError, TokenEndpointError, TokenRejectedError } from '@tokenstash/core'
-import axios, { type AxiosAdapter, AxiosError, type AxiosInstance } from 'axios'
+import axios, { type AxiosAdapter, AxiosError, type AxiosInstance, type AxiosRequestConfig } from 'axios'
 import nock from 'nock'
+import { rejectionOf } from '../../../test/support/rejection'
 import { type FakeProvider, fakeProvider } from './fake-provider'
 
 const API = 'https://api.example.test'
@@ -48,15 +49,6 @@ function seen(): {
   }
 }
 
-async function failure(promise: Promise<unknown>): Promise<AxiosError> {
-  try {
-    await promise
-  } catch (error) {
-    return error as AxiosError
-  }
-  throw new Error('expected the request to fail')
-}
-
 /** Every thrown error must be free of every token the provider ever handed out. */
 function expectNoToken(error: unknown, provider: FakeProvider): void {
   expect(provider.issued.length).toBeGreaterThan(0)
@@ -89,6 +81,18 @@ afterEach(() => {
   nock.cleanAll()
   expect(pending).toEqual([])
 })
+
+/**
+ * Attaches the provider to `api`, sends one GET of `path` with `config`, and returns the
+ * Authorization headers `origin` received (one per request).
+ */
+async function authorizationOfOneGet(origin: string, path: string, config: AxiosRequestConfig) {
+  attachToken(api, provider)
+  const s = seen()
+  nock(origin).get(path).reply(s.reply(200))
+  await api.get(path, config)
+  return s.auth
+}
 
 describe('attachToken', () => {
   describe('attaching', () => {
@@ -165,11 +169,7 @@ describe('attachToken', () => {
     })
 
     it('should send no token when a request overrides baseURL with another origin', async () => {
-      attachToken(api, provider)
-      const s = seen()
-      nock(OTHER).get('/x').reply(s.reply(200))
-      await api.get('/x', { baseURL: OTHER })
-      expect(s.auth).toEqual([undefined])
+      expect(await authorizationOfOneGet(OTHER, '/x', { baseURL: OTHER })).toEqual([undefined])
     })
 
     it('should send a token to the origins given, and to no other, baseURL included', async () => {
@@ -199,11 +199,7 @@ describe('attachToken', () => {
     })
 
     it('should send no token with { tokenstash: false }', async () => {
-      attachToken(api, provider)
-      const s = seen()
-      nock(API).get('/health').reply(s.reply(200))
-      await api.get('/health', { tokenstash: false })
-      expect(s.auth).toEqual([undefined])
+      expect(await authorizationOfOneGet(API, '/health', { tokenstash: false })).toEqual([undefined])
       expect(provider.calls.getToken).toBe(0)
     })
 
@@ -404,7 +400,7 @@ describe('attachToken', () => {
       attachToken(api, provider)
       const s = seen()
       nock(API).get('/x').times(2).reply(s.reply(401, INVALID))
-      const error = await failure(api.get('/x'))
+      const error = await rejectionOf<AxiosError>(api.get('/x'))
       expect(error.response?.status).toBe(401)
       expect(error.response?.data).toEqual({ status: 401 })
       expect(s.auth).toHaveLength(2)
@@ -417,7 +413,7 @@ describe('attachToken', () => {
       attachToken(api, provider)
       const s = seen()
       nock(API).post('/orders').reply(s.reply(401, INVALID))
-      const error = await failure(api.post('/orders', { qty: 1 }))
+      const error = await rejectionOf<AxiosError>(api.post('/orders', { qty: 1 }))
       expect(error.response?.status).toBe(401)
       expect(s.auth).toHaveLength(1)
       expect(provider.calls.invalidate).toEqual([provider.issued[0]])
@@ -444,20 +440,23 @@ describe('attachToken', () => {
       attachToken(api, provider, { retryOn401: { methods: ['POST'] } })
       nock(API).post('/p').reply(401).post('/p').reply(200).get('/g').reply(401)
       expect((await api.post('/p')).status).toBe(200)
-      expect((await failure(api.get('/g'))).response?.status).toBe(401)
+      expect((await rejectionOf<AxiosError>(api.get('/g'))).response?.status).toBe(401)
     })
 
     it('should not replay with retryOn401: false, unless a request opts in', async () => {
       attachToken(api, provider, { retryOn401: false })
       nock(API).get('/x').reply(401).get('/y').reply(401).get('/y').reply(200)
-      expect((await failure(api.get('/x'))).response?.status).toBe(401)
+      expect((await rejectionOf<AxiosError>(api.get('/x'))).response?.status).toBe(401)
       expect((await api.get('/y', { tokenstash: { retryOn401: true } })).status).toBe(200)
     })
 
     it('should not replay a GET that opts out', async () => {
       attachToken(api, provider)
       nock(API).get('/x').reply(401)
-      expect((await failure(api.get('/x', { tokenstash: { retryOn401: false } }))).response?.status).toBe(401)
+      expect(
+        (await rejectionOf<AxiosError>(api.get('/x', { tokenstash: { retryOn401: false } }))).response
+          ?.status,
+      ).toBe(401)
     })
 
     it.each([
@@ -467,7 +466,7 @@ describe('attachToken', () => {
     ])('should leave the token alone on a 401 with WWW-Authenticate: %s', async (challenge) => {
       attachToken(api, provider)
       nock(API).get('/x').reply(401, {}, { 'WWW-Authenticate': challenge })
-      const error = await failure(api.get('/x'))
+      const error = await rejectionOf<AxiosError>(api.get('/x'))
       expect(error.response?.status).toBe(401)
       expect(provider.calls.invalidate).toEqual([])
       expect(provider.stats().fetches).toBe(1)
@@ -477,7 +476,7 @@ describe('attachToken', () => {
     it("should leave the provider alone on a 401 to a request carrying the caller's own header", async () => {
       attachToken(api, provider)
       nock(API).get('/x').reply(401, {}, INVALID)
-      await failure(api.get('/x', { headers: { Authorization: 'Bearer caller-own-token' } }))
+      await rejectionOf<AxiosError>(api.get('/x', { headers: { Authorization: 'Bearer caller-own-token' } }))
       expect(provider.calls.invalidate).toEqual([])
     })
 
@@ -487,7 +486,7 @@ describe('attachToken', () => {
       nock(API).get('/x').reply(401, {}, INVALID).get('/x').reply(200)
       await api.get('/x')
       nock(API).get('/y').reply(401, {}, INVALID)
-      const error = await failure(api.get('/y'))
+      const error = await rejectionOf<AxiosError>(api.get('/y'))
       expect(error.response?.status).toBe(401)
       expect((error as { cause?: unknown }).cause).toBeInstanceOf(TokenRejectedError)
       expect(provider.stats().fetches).toBe(2)
@@ -505,7 +504,7 @@ describe('attachToken', () => {
           status: 503,
         }),
       )
-      const error = await failure(api.get('/x'))
+      const error = await rejectionOf<AxiosError>(api.get('/x'))
       expect(error.response?.status).toBe(401)
       expect((error as { cause?: unknown }).cause).toBeInstanceOf(TokenEndpointError)
       expectNoToken(error, provider)
@@ -548,7 +547,7 @@ describe('attachToken', () => {
     it('should give up at once when Retry-After asks for longer than maxRetryAfterMs', async () => {
       attachToken(api, provider)
       nock(API).get('/x').reply(503, {}, { 'Retry-After': '3600' })
-      const error = await failure(api.get('/x'))
+      const error = await rejectionOf<AxiosError>(api.get('/x'))
       expect(error.response?.status).toBe(503)
       expectNoToken(error, provider)
     })
@@ -557,7 +556,7 @@ describe('attachToken', () => {
       attachToken(api, provider, { retry: { retries: 1 } })
       const s = seen()
       nock(API).get('/x').times(2).reply(s.reply(500))
-      const error = await failure(api.get('/x'))
+      const error = await rejectionOf<AxiosError>(api.get('/x'))
       expect(error.response?.status).toBe(500)
       expect(s.auth).toHaveLength(2)
       expectNoToken(error, provider)
@@ -574,8 +573,8 @@ describe('attachToken', () => {
       attachToken(api, provider, { retry: NO_DELAY })
       nock(API).post('/x').reply(503)
       const { adapter, auth } = flakyAdapter(1)
-      const first = await failure(api.post('/x', {}))
-      const second = await failure(api.post('/x', {}, { adapter }))
+      const first = await rejectionOf<AxiosError>(api.post('/x', {}))
+      const second = await rejectionOf<AxiosError>(api.post('/x', {}, { adapter }))
       expect(auth).toHaveLength(1)
       expect(first.response?.status).toBe(503)
       expect(second.code).toBe('ECONNRESET')
@@ -586,7 +585,7 @@ describe('attachToken', () => {
     it('should not retry at all with retry: false', async () => {
       attachToken(api, provider, { retry: false })
       nock(API).get('/x').reply(503)
-      expect((await failure(api.get('/x'))).response?.status).toBe(503)
+      expect((await rejectionOf<AxiosError>(api.get('/x'))).response?.status).toBe(503)
     })
 
     it('should compose: 503, then 401, then success, each attempt with a valid token', async () => {
@@ -624,7 +623,7 @@ describe('attachToken', () => {
     it('should redact timeouts and cancels too', async () => {
       attachToken(api, provider, { retry: NO_DELAY })
       nock(API).get('/slow').delay(500).reply(200)
-      const timeout = await failure(api.get('/slow', { timeout: 20 }))
+      const timeout = await rejectionOf<AxiosError>(api.get('/slow', { timeout: 20 }))
       expect(timeout.code).toBe('ECONNABORTED')
       expectNoToken(timeout, provider)
       nock.abortPendingRequests()
@@ -633,7 +632,7 @@ describe('attachToken', () => {
       nock(API).get('/cancel').delay(500).reply(200)
       const pending = api.get('/cancel', { signal: controller.signal })
       setImmediate(() => controller.abort())
-      const canceled = await failure(pending)
+      const canceled = await rejectionOf<AxiosError>(pending)
       expect(canceled.code).toBe('ERR_CANCELED')
       expectNoToken(canceled, provider)
       nock.abortPendingRequests()

@@ -31,6 +31,16 @@ describe('a provider reading hostile store entries', () => {
     issuedAt,
     expiresAt: issuedAt + 3_600_000,
   })
+  /** The stored record of a token entry under `key` in format version `v`, holding the planted token. */
+  const plantedRecord = (key: string, v: number) => ({
+    v,
+    kind: 'token',
+    key,
+    t: PLANTED,
+    tt: 'Bearer',
+    ia: clock.now(),
+    ea: clock.now() + 3_600_000,
+  })
 
   /** How an entry for `key` is made hostile; each yields the string put in the store. */
   const hostile = fc.oneof(
@@ -57,28 +67,11 @@ describe('a provider reading hostile store entries', () => {
       }),
     fc.integer({ min: 2, max: 1_000 }).map((v) => async (key: string) => {
       // A later format version, sealed properly: an old reader must not guess at its meaning.
-      const record = {
-        v,
-        kind: 'token',
-        key,
-        t: PLANTED,
-        tt: 'Bearer',
-        ia: clock.now(),
-        ea: clock.now() + 3_600_000,
-      }
-      return new Keyring(KEY).seal(JSON.stringify(record), key)
+      return new Keyring(KEY).seal(JSON.stringify(plantedRecord(key, v)), key)
     }),
     fc.constant(async (key: string) =>
       // Plaintext claiming the key: a downgrade is as bad as a forgery.
-      JSON.stringify({
-        v: 1,
-        kind: 'token',
-        key,
-        t: PLANTED,
-        tt: 'Bearer',
-        ia: clock.now(),
-        ea: clock.now() + 3_600_000,
-      }),
+      JSON.stringify(plantedRecord(key, 1)),
     ),
   )
 

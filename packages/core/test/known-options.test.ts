@@ -6,6 +6,7 @@ import {
   createTokenProvider,
   memoryStore,
 } from '@tokenstash/core'
+import { thrownBy } from '../../../test/support/thrown'
 import { nearestName, refuseUnknownOptions } from '../src/known-options'
 import { fakeSource } from './helpers'
 
@@ -15,13 +16,9 @@ const hosted = { domain: 'acme.eu.auth0.com', clientId: 'c', clientSecret: 's' }
 
 /** The ConfigError message a call throws, for plain-JavaScript options TypeScript would refuse. */
 function messageOf(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError)
-    return (err as Error).message
-  }
-  throw new Error('expected a ConfigError')
+  const err = thrownBy(fn)
+  expect(err).toBeInstanceOf(ConfigError)
+  return err.message
 }
 
 describe('refuseUnknownOptions', () => {

@@ -5,9 +5,11 @@ import {
   memoryStore,
   type SourceEvent,
   StoreEntryUnreadableError,
+  type TokenProviderOptions,
 } from '@tokenstash/core'
 import { EventLogger, type Logger } from '../src/logger'
-import { breakableStore, events, fakeClock, fakeSource, key32 } from './helpers'
+import { clockedProvider, fakeClock, fakeSource, key32 } from './helpers'
+import { breakableStore, sharedStore } from './stores'
 
 const MINUTE = 60_000
 
@@ -21,22 +23,31 @@ function lines() {
   return { seen, logger, texts: () => seen.map((l) => `${l.level}: ${l.text}`) }
 }
 
+/** A provider on `clock` over a fake source whose shared store refuses every call, logging to `logger`. */
+function onRefusingStore(clock: ReturnType<typeof fakeClock>, logger: TokenProviderOptions['logger']) {
+  const { store, state } = breakableStore(memoryStore({ now: clock.now }))
+  state.mode = 'throw'
+  return createTokenProvider({
+    source: fakeSource(clock.now),
+    store,
+    encryptionKey: key32(),
+    now: clock.now,
+    logger,
+  })
+}
+
 describe('logger', () => {
   it('should print at most two lines for a 50-call store outage: its start and its recovery', async () => {
     const clock = fakeClock()
     const { store, state } = breakableStore(memoryStore({ now: clock.now }))
-    const source = fakeSource(clock.now, { lifetimeMs: MINUTE })
     const log = lines()
-    const p = createTokenProvider({
-      source,
-      store,
-      encryptionKey: key32(),
-      now: clock.now,
-      logger: log.logger,
+    const { source, p } = clockedProvider(
       // One fake clock for the whole test: 60 s tokens are shared through the store only when no
       // clock skew has to be allowed for (below 160 s they are not, with the default tolerance).
-      clockSkewToleranceMs: 0,
-    })
+      { store, encryptionKey: key32(), logger: log.logger, clockSkewToleranceMs: 0 },
+      { lifetimeMs: MINUTE },
+      clock,
+    )
     state.mode = 'throw'
     const served: string[] = []
     for (let i = 0; i < 50; i++) {
@@ -72,18 +83,10 @@ describe('logger', () => {
         throw new StoreEntryUnreadableError(why, { operation: 'get' })
       },
     }
-    const source = fakeSource(clock.now, { lifetimeMs: MINUTE })
     const log = lines()
-    const seen: SourceEvent[] = []
-    const p = createTokenProvider({
-      source,
-      store,
-      encryptionKey: key32(),
-      now: clock.now,
-      logger: log.logger,
-      onEvent: (e) => seen.push(e as SourceEvent),
-      clockSkewToleranceMs: 0,
-    })
+    const options = { store, encryptionKey: key32(), logger: log.logger, clockSkewToleranceMs: 0 }
+    const { source, ev, p } = clockedProvider(options, { lifetimeMs: MINUTE }, clock)
+    const seen = ev.seen
     for (let i = 0; i < 3; i++) {
       await p.getToken()
       clock.advance(MINUTE)
@@ -103,15 +106,9 @@ describe('logger', () => {
 
   it('should warn once that tokens too short to share under the skew tolerance cost a request per instance', async () => {
     const clock = fakeClock()
-    const source = fakeSource(clock.now, { lifetimeMs: MINUTE })
     const log = lines()
-    const p = createTokenProvider({
-      source,
-      store: memoryStore({ now: clock.now }),
-      encryptionKey: key32(),
-      now: clock.now,
-      logger: log.logger,
-    })
+    const options = { store: memoryStore({ now: clock.now }), encryptionKey: key32(), logger: log.logger }
+    const { source, p } = clockedProvider(options, { lifetimeMs: MINUTE }, clock)
     for (let i = 0; i < 3; i++) {
       await p.getToken()
       clock.advance(MINUTE)
@@ -128,18 +125,7 @@ describe('logger', () => {
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => {})
     try {
       const clock = fakeClock()
-      for (const logger of [undefined, false] as const) {
-        const { store, state } = breakableStore(memoryStore({ now: clock.now }))
-        state.mode = 'throw'
-        const p = createTokenProvider({
-          source: fakeSource(clock.now),
-          store,
-          encryptionKey: key32(),
-          now: clock.now,
-          logger,
-        })
-        await p.getToken()
-      }
+      for (const logger of [undefined, false] as const) await onRefusingStore(clock, logger).getToken()
       expect(warn).toHaveBeenCalledTimes(1)
       expect(warn.mock.calls[0]).toEqual([expect.stringContaining('the shared store is failing')])
     } finally {
@@ -169,15 +155,7 @@ describe('logger', () => {
     }
     const clock = fakeClock()
     for (const logger of [new PinoLike(), new PowertoolsLike()]) {
-      const { store, state } = breakableStore(memoryStore({ now: clock.now }))
-      state.mode = 'throw'
-      await createTokenProvider({
-        source: fakeSource(clock.now),
-        store,
-        encryptionKey: key32(),
-        now: clock.now,
-        logger,
-      }).getToken()
+      await onRefusingStore(clock, logger).getToken()
       expect(logger.out).toEqual([[expect.stringContaining('the shared store is failing')]])
     }
   })
@@ -209,21 +187,12 @@ describe('logger', () => {
   })
 
   it('should never let a throwing logger break token serving', async () => {
-    const clock = fakeClock()
-    const { store, state } = breakableStore(memoryStore({ now: clock.now }))
-    state.mode = 'throw'
     const logger = {
       warn() {
         throw new Error('broken logger')
       },
     }
-    const p = createTokenProvider({
-      source: fakeSource(clock.now),
-      store,
-      encryptionKey: key32(),
-      now: clock.now,
-      logger,
-    })
+    const p = onRefusingStore(fakeClock(), logger)
     await expect(p.getToken()).resolves.toBe('tok-1-fake')
   })
 
@@ -263,20 +232,14 @@ describe('logger', () => {
 
 describe('store-unreadable', () => {
   it('should report entries sealed with another encryptionKey, and warn once naming the likely cause', async () => {
-    const clock = fakeClock()
-    const store = memoryStore({ now: clock.now })
-    const source = fakeSource(clock.now)
-    const a = createTokenProvider({ source, store, encryptionKey: key32(), now: clock.now, logger: false })
-    const ev = events()
+    const { clock, store } = sharedStore()
     const log = lines()
-    const b = createTokenProvider({
+    const {
       source,
-      store,
-      encryptionKey: key32(),
-      now: clock.now,
-      onEvent: ev.onEvent,
-      logger: log.logger,
-    })
+      ev,
+      p: b,
+    } = clockedProvider({ store, encryptionKey: key32(), logger: log.logger }, {}, clock)
+    const a = createTokenProvider({ source, store, encryptionKey: key32(), now: clock.now, logger: false })
     await a.getToken()
     await b.getToken()
     expect(source.calls).toBe(2) // b could not read a's token: a miss, and a token request
@@ -293,19 +256,10 @@ describe('store-unreadable', () => {
   })
 
   it('should read entries of a rotation in progress (old key listed after the new one) without a report', async () => {
-    const clock = fakeClock()
-    const store = memoryStore({ now: clock.now })
-    const [oldKey, newKey] = [key32(), key32()]
-    const source = fakeSource(clock.now)
+    const { clock, store, encryptionKey: oldKey } = sharedStore()
+    const newKey = key32()
+    const { source, ev, p: b } = clockedProvider({ store, encryptionKey: [newKey, oldKey] }, {}, clock)
     const a = createTokenProvider({ source, store, encryptionKey: oldKey, now: clock.now, logger: false })
-    const ev = events()
-    const b = createTokenProvider({
-      source,
-      store,
-      encryptionKey: [newKey, oldKey],
-      now: clock.now,
-      onEvent: ev.onEvent,
-    })
     await a.getToken()
     await b.getToken()
     expect(source.calls).toBe(1)
@@ -313,23 +267,11 @@ describe('store-unreadable', () => {
   })
 
   it('should tell a corrupt entry, one of another cache key and a clear one apart', async () => {
-    const clock = fakeClock()
-    const store = memoryStore({ now: clock.now })
-    const key = key32()
-    const ev = events()
-    const p = createTokenProvider({
-      source: fakeSource(clock.now),
-      store,
-      encryptionKey: key,
-      now: clock.now,
-      onEvent: ev.onEvent,
-      logger: false,
-    })
+    const { clock, store, shared } = sharedStore()
+    const { ev, p } = clockedProvider({ ...shared, logger: false }, {}, clock)
     const other = createTokenProvider({
       source: fakeSource(clock.now, { id: 'other' }),
-      store,
-      encryptionKey: key,
-      now: clock.now,
+      ...shared,
       logger: false,
     })
     const clear = createTokenProvider({

@@ -1,5 +1,12 @@
-import { createTokenProvider, memoryStore, RateLimitedError, TokenEndpointError } from '@tokenstash/core'
-import { fakeClock, fakeSource, key32 } from './helpers'
+import {
+  createTokenProvider,
+  RateLimitedError,
+  TokenEndpointError,
+  type TokenProvider,
+  type TokenProviderOptions,
+} from '@tokenstash/core'
+import { fakeSource, key32 } from './helpers'
+import { sharedStore } from './stores'
 
 // ensureFresh: what a scheduled warmer asks of a provider. The fleet's earliest refresh point is
 // issuedAt + (refreshRatio − jitter)·L: with 0.75 and 0.05 on a 100 s token, 70 s after issue.
@@ -8,12 +15,22 @@ const L = 100_000
 const policy = { refreshRatio: 0.75, jitter: 0.05, expirySkewMs: 0, clockSkewToleranceMs: 0 }
 
 function fleet() {
-  const clock = fakeClock()
-  const store = memoryStore({ now: clock.now })
-  const encryptionKey = key32()
+  const { clock, store, shared } = sharedStore()
   const source = fakeSource(clock.now, { lifetimeMs: L })
-  const make = () => createTokenProvider({ source, store, encryptionKey, now: clock.now, ...policy })
-  return { clock, store, source, make }
+  /** One instance of the fleet; `extra` goes on top of the fleet's options. */
+  const make = (extra: Partial<TokenProviderOptions> = {}) =>
+    createTokenProvider({ source, ...shared, ...policy, ...extra })
+  /** What `provider.ensureFresh` answers when asked for a token good for the next 10 s. */
+  const outcome = async (provider: TokenProvider) =>
+    (await provider.ensureFresh!({ until: clock.t + 10_000 })).outcome
+  /** Asserts that one token request was made so far, and that `ms` later `provider` refreshes with a second. */
+  const expectSecondRequestAfter = async (provider: TokenProvider, ms: number) => {
+    expect(source.calls).toBe(1)
+    clock.advance(ms)
+    expect(await outcome(provider)).toBe('refreshed')
+    expect(source.calls).toBe(2)
+  }
+  return { clock, store, source, make, outcome, expectSecondRequestAfter }
 }
 
 describe('ensureFresh', () => {
@@ -49,7 +66,7 @@ describe('ensureFresh', () => {
   })
 
   it('should not fetch while another instance holds the lease (two warmers never fetch twice)', async () => {
-    const { clock, source, make } = fleet()
+    const { clock, source, make, outcome } = fleet()
     let release!: () => void
     source.gate = new Promise((r) => {
       release = r
@@ -58,10 +75,10 @@ describe('ensureFresh', () => {
     const b = make()
     const first = a.ensureFresh!({ until: clock.t + 10_000 })
     await new Promise((r) => setTimeout(r, 10))
-    expect((await b.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('held')
+    expect(await outcome(b)).toBe('held')
     release()
     expect((await first).outcome).toBe('refreshed')
-    expect((await b.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('fresh')
+    expect(await outcome(b)).toBe('fresh')
     expect(source.calls).toBe(1)
   })
 
@@ -205,16 +222,12 @@ describe('ensureFresh', () => {
   })
 
   it('should keep its own token fresh, fetching once per refresh cycle, when tokens are too short to share', async () => {
-    const { clock, store, source } = fleet()
+    const { clock, make, outcome, expectSecondRequestAfter } = fleet()
     const events: string[] = []
     // The default ±30 s tolerance: 100 s tokens are not shared, each instance fetches its own.
-    const warmer = createTokenProvider({
-      ...policy,
+    const warmer = make({
       clockSkewToleranceMs: 30_000,
-      source,
-      store,
       encryptionKey: key32(),
-      now: clock.now,
       onEvent: (e) => events.push(e.type),
     })
     const first = await warmer.ensureFresh!({ until: clock.t + 10_000 })
@@ -222,40 +235,27 @@ describe('ensureFresh', () => {
     expect(events).toContain('skew')
     for (let i = 0; i < 5; i++) {
       clock.advance(10_000)
-      expect((await warmer.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('fresh')
+      expect(await outcome(warmer)).toBe('fresh')
     }
-    expect(source.calls).toBe(1)
-    clock.advance(10_000)
-    expect((await warmer.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('refreshed')
-    expect(source.calls).toBe(2)
+    await expectSecondRequestAfter(warmer, 10_000)
   })
 
   it('should not refresh a token it renewed itself because a store read failed or timed out', async () => {
-    const { clock, store, source } = fleet()
+    const { clock, store, make, outcome, expectSecondRequestAfter } = fleet()
     let failGets = false
     const flaky = {
       ...store,
       get: (key: string, o?: { signal?: AbortSignal }) =>
         failGets ? Promise.reject(new Error('DynamoDB get timed out')) : store.get(key, o),
     }
-    const warmer = createTokenProvider({
-      source,
-      store: flaky,
-      encryptionKey: key32(),
-      now: clock.now,
-      logger: false,
-      ...policy,
-    })
-    expect((await warmer.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('refreshed')
+    const warmer = make({ store: flaky, encryptionKey: key32(), logger: false })
+    expect(await outcome(warmer)).toBe('refreshed')
     clock.advance(5_000)
     // The store cannot be read for a round: the token this warmer wrote 5 s ago is still fresh.
     failGets = true
-    expect((await warmer.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('fresh')
-    expect(source.calls).toBe(1)
+    expect(await outcome(warmer)).toBe('fresh')
     // ...but one that nears the fleet's refresh point is still renewed, store or not.
-    clock.advance(60_000)
-    expect((await warmer.ensureFresh!({ until: clock.t + 10_000 })).outcome).toBe('refreshed')
-    expect(source.calls).toBe(2)
+    await expectSecondRequestAfter(warmer, 60_000)
   })
 
   it('should name a bad `until`', async () => {

@@ -9,6 +9,7 @@ import {
 } from '@tokenstash/core'
 import nock from 'nock'
 import { events, key32 } from './helpers'
+import { recordingStore } from './stores'
 
 const ENDPOINT = 'https://idp.example.com'
 const SECRET = 's3cr3t-value-never-logged'
@@ -85,15 +86,7 @@ describe('createTokenProvider over HTTP (nock)', () => {
       .reply(401, { error: 'invalid_client', error_description: `bad secret ${SECRET}` })
       .post('/oauth/token')
       .reply(200, { access_token: 'opaque-token-2', token_type: 'bearer', expires_in: 3600 })
-    const inner = memoryStore()
-    const written: string[] = []
-    const store = {
-      ...inner,
-      set: (k: string, v: string, t: number) => {
-        written.push(k, v)
-        return inner.set(k, v, t)
-      },
-    }
+    const { store, written } = recordingStore(memoryStore())
     const ev = events()
     const p = createTokenProvider({ source: source(), store, encryptionKey: key32(), onEvent: ev.onEvent })
     const err = await p.getToken().catch((e) => e)

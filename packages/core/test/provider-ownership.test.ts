@@ -8,14 +8,12 @@ import {
   type TokenSource,
   type TokenStore,
 } from '@tokenstash/core'
-import { fakeClock, fakeSource, flush, key32, pause, slowStore } from './helpers'
+import { clockedProvider, endpointError, fakeClock, fakeSource, flush, HOUR, key32, pause } from './helpers'
+import { leaseKey, sharedStore, slowStore } from './stores'
 
 // Issue 16: leases and failure markers owned by one holder and attempt, store calls that land
 // after their timeout, callers with deadlines, invalidate racing store answers, skewed clocks and
 // transports that throw anything. Each test here failed on the provider before issue 16.
-
-const HOUR = 3_600_000
-const leaseKey = (key: string) => `${key}#lease`
 
 /** A throwing getter on `message` and on `cause`: reading the error is itself an error. */
 function hostileError(): Error {
@@ -98,9 +96,7 @@ describe('createTokenProvider (issue 16)', () => {
 
   describe('lease ownership', () => {
     it('should not fail the waiters of the live holder with the failure of a former holder that froze', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
+      const { clock, shared } = sharedStore()
       const make = (offset: number) => {
         const source = fakeSource(clock.now, { id: 'x' })
         source.calls = offset
@@ -108,18 +104,11 @@ describe('createTokenProvider (issue 16)', () => {
         source.gate = new Promise<void>((r) => {
           open = r
         })
-        const provider = createTokenProvider({ source, store, encryptionKey, now: clock.now })
+        const provider = createTokenProvider({ source, ...shared })
         return { source, provider, open: () => open() }
       }
       const a = make(0)
-      a.source.failWith = [
-        new TokenEndpointError('refused', {
-          endpoint: 'e',
-          status: 400,
-          error: 'invalid_client',
-          retryable: false,
-        }),
-      ]
+      a.source.failWith = [endpointError('refused', 400, { error: 'invalid_client' })]
       const b = make(100)
       const c = make(200)
       const aGot = a.provider.getToken().catch((e: unknown) => e)
@@ -230,24 +219,16 @@ describe('createTokenProvider (issue 16)', () => {
     })
 
     it('should let waiters take over within seconds from a holder that froze, with a store that renews leases', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
+      const { clock, shared } = sharedStore()
       const holder = fakeSource(clock.now, { id: 'x' })
       holder.gate = new Promise<void>(() => {})
-      const h = createTokenProvider({ source: holder, store, encryptionKey, now: clock.now })
+      const h = createTokenProvider({ source: holder, ...shared })
       void h.getToken().catch(() => {})
       while (holder.calls === 0) await flush()
       const waiterSource = fakeSource(clock.now, { id: 'x' })
       waiterSource.calls = 100
       // A long wait: only a lease that expires (or is taken over) fast ends it before the test's timeout.
-      const w = createTokenProvider({
-        source: waiterSource,
-        store,
-        encryptionKey,
-        now: clock.now,
-        lease: { waitMs: 600_000 },
-      })
+      const w = createTokenProvider({ source: waiterSource, ...shared, lease: { waitMs: 600_000 } })
       const got = w.getToken()
       await pause(30)
       // The holder freezes (none of its timers run) for 8 s: a renewed lease is gone by then.
@@ -379,9 +360,7 @@ describe('createTokenProvider (issue 16)', () => {
 
   describe('callers with deadlines (inline refresh)', () => {
     const inRefreshWindow = async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now, jitter: 0, backgroundRefresh: false })
+      const { clock, source, p } = clockedProvider({ jitter: 0, backgroundRefresh: false })
       const t1 = await p.getToken()
       // The identity provider hangs from now on.
       source.gate = new Promise<void>(() => {})
@@ -471,9 +450,7 @@ describe('createTokenProvider (issue 16)', () => {
 
   describe('clock skew of ±30 s', () => {
     it('should never serve a 60 s token written by a fast clock past its real expiry on a slow clock', async () => {
-      const real = fakeClock()
-      const store = memoryStore({ now: real.now })
-      const encryptionKey = key32()
+      const { clock: real, store, encryptionKey } = sharedStore()
       const fast = () => real.t + 30_000
       const slow = () => real.t - 30_000
       const writer = createTokenProvider({

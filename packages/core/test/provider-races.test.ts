@@ -6,14 +6,12 @@ import {
   TokenEndpointError,
   TokenRejectedError,
 } from '@tokenstash/core'
-import { breakableStore, fakeClock, fakeSource, key32, pause, slowStore } from './helpers'
+import { clockedProvider, endpointError, fakeClock, fakeSource, HOUR, key32, pause } from './helpers'
+import { breakableStore, leaseKey, sharedStore, slowStore } from './stores'
 
 // Interleavings that the happy-path tests do not reach: a store with a few milliseconds of
 // latency, a 429 while others wait, a store call that times out on the lease holder, clocks that
 // disagree. Each test here failed on the provider before issue 8.
-
-const HOUR = 3_600_000
-const leaseKey = (key: string) => `${key}#lease`
 
 describe('createTokenProvider under races', () => {
   describe('rejected tokens', () => {
@@ -67,9 +65,7 @@ describe('createTokenProvider under races', () => {
     })
 
     it('should treat invalidate of a token that is no longer current as a no-op', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now })
+      const { source, p } = clockedProvider()
       const t1 = await p.getToken()
       await p.invalidate(t1)
       const t2 = await p.getToken()
@@ -84,16 +80,12 @@ describe('createTokenProvider under races', () => {
 
   describe('lease', () => {
     it('should keep losers waiting while the winner sleeps out a Retry-After within its budget', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
+      const { clock, shared } = sharedStore()
       const a = fakeSource(clock.now)
       const b = fakeSource(clock.now)
-      a.failWith.push(
-        new TokenEndpointError('429', { endpoint: 'e', status: 429, retryable: true, retryAfterMs: 300 }),
-      )
-      const winner = createTokenProvider({ source: a, store, encryptionKey, now: clock.now })
-      const loser = createTokenProvider({ source: b, store, encryptionKey, now: clock.now })
+      a.failWith.push(endpointError('429', 429, { retryAfterMs: 300 }))
+      const winner = createTokenProvider({ source: a, ...shared })
+      const loser = createTokenProvider({ source: b, ...shared })
       const won = winner.getToken()
       await pause(30)
       const lost = loser.getToken()
@@ -135,12 +127,10 @@ describe('createTokenProvider under races', () => {
     })
 
     it('should let one loser take over a lease released without a token, instead of all fetching', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
+      const { clock, store, shared } = sharedStore()
       const sources = [0, 1, 2].map(() => fakeSource(clock.now))
       const providers = sources.map((source) =>
-        createTokenProvider({ source, store, encryptionKey, now: clock.now, lease: { waitMs: 2_000 } }),
+        createTokenProvider({ source, ...shared, lease: { waitMs: 2_000 } }),
       )
       await store.acquireLease(leaseKey(providers[0]!.key), 'gone', HOUR)
       const pending = providers.map((p) => p.getToken())
@@ -152,9 +142,7 @@ describe('createTokenProvider under races', () => {
     })
 
     it('should make losers fail at once with the holder error when its fetch failed fast', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
+      const { clock, shared } = sharedStore()
       const a = fakeSource(clock.now)
       const b = fakeSource(clock.now)
       let release!: () => void
@@ -162,22 +150,13 @@ describe('createTokenProvider under races', () => {
         release = r
       })
       a.failWith.push(
-        new TokenEndpointError('Token endpoint e answered 400 invalid_client', {
-          endpoint: 'e',
-          status: 400,
+        endpointError('Token endpoint e answered 400 invalid_client', 400, {
           error: 'invalid_client',
           errorDescription: 'bad secret',
-          retryable: false,
         }),
       )
-      const holder = createTokenProvider({ source: a, store, encryptionKey, now: clock.now })
-      const waiter = createTokenProvider({
-        source: b,
-        store,
-        encryptionKey,
-        now: clock.now,
-        lease: { waitMs: 5_000 },
-      })
+      const holder = createTokenProvider({ source: a, ...shared })
+      const waiter = createTokenProvider({ source: b, ...shared, lease: { waitMs: 5_000 } })
       const held = holder.getToken().catch((e) => e)
       await pause(20)
       const started = Date.now()
@@ -201,15 +180,13 @@ describe('createTokenProvider under races', () => {
 
   describe('rate limits', () => {
     it('should share and honour a cooldown after a 429 without Retry-After, growing on repeated 429s', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
+      const { clock, shared } = sharedStore()
       const a = fakeSource(clock.now)
       const b = fakeSource(clock.now)
       const retry = { retries: 0, minTimeoutMs: 250, maxTimeoutMs: 600 }
-      const pa = createTokenProvider({ source: a, store, encryptionKey, now: clock.now, retry })
-      const pb = createTokenProvider({ source: b, store, encryptionKey, now: clock.now, retry })
-      const limited = () => new TokenEndpointError('429', { endpoint: 'e', status: 429, retryable: true })
+      const pa = createTokenProvider({ source: a, ...shared, retry })
+      const pb = createTokenProvider({ source: b, ...shared, retry })
+      const limited = () => endpointError('429', 429)
       a.failWith.push(limited(), limited(), limited())
       const first = await pa.getToken().catch((e) => e)
       expect(first).toBeInstanceOf(RateLimitedError)
@@ -232,9 +209,7 @@ describe('createTokenProvider under races', () => {
 
   describe('clock skew of ±30 s between instances', () => {
     it('should not serve a token written by a fast-clock instance past its real usableUntil', async () => {
-      const real = fakeClock()
-      const store = memoryStore({ now: real.now })
-      const encryptionKey = key32()
+      const { clock: real, store, encryptionKey } = sharedStore()
       const fast = () => real.t + 30_000
       const slow = () => real.t - 30_000
       const writer = createTokenProvider({ source: fakeSource(fast), store, encryptionKey, now: fast })
@@ -251,9 +226,7 @@ describe('createTokenProvider under races', () => {
     })
 
     it('should let a slow-clock instance write the token it fetched over an entry from a fast-clock one', async () => {
-      const real = fakeClock()
-      const store = memoryStore({ now: real.now })
-      const encryptionKey = key32()
+      const { clock: real, store, encryptionKey, shared } = sharedStore()
       const fast = () => real.t + 30_000
       const slow = () => real.t - 30_000
       const f = createTokenProvider({
@@ -268,12 +241,7 @@ describe('createTokenProvider under races', () => {
       await f.getToken()
       real.advance(10_000)
       expect(await s.getToken({ forceRefresh: true })).toBe('tok-101-x')
-      const reader = createTokenProvider({
-        source: fakeSource(real.now, { id: 'x' }),
-        store,
-        encryptionKey,
-        now: real.now,
-      })
+      const reader = createTokenProvider({ source: fakeSource(real.now, { id: 'x' }), ...shared })
       expect(await reader.getToken()).toBe('tok-101-x')
     })
   })

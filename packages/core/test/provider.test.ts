@@ -9,16 +9,14 @@ import {
   TokenRejectedError,
   TokenResponseError,
 } from '@tokenstash/core'
-import { breakableStore, events, fakeClock, fakeSource, flush, key32 } from './helpers'
-
-const HOUR = 3_600_000
+import { thrownBy } from '../../../test/support/thrown'
+import { clockedProvider, endpointError, events, fakeClock, fakeSource, flush, HOUR, key32 } from './helpers'
+import { breakableStore, leaseKey, recordingStore, sharedStore } from './stores'
 
 describe('createTokenProvider', () => {
   describe('memory tier', () => {
     it('should fetch once and then serve from memory without I/O', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now, jitter: 0 })
+      const { source, p } = clockedProvider({ jitter: 0 })
       expect(await p.getToken()).toBe('tok-1-fake')
       for (let i = 0; i < 100; i++) expect(await p.getToken()).toBe('tok-1-fake')
       expect(source.calls).toBe(1)
@@ -26,18 +24,14 @@ describe('createTokenProvider', () => {
     })
 
     it('should cause exactly one token request for 1,000 concurrent calls on a cold provider', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now, { delayMs: 20 })
-      const p = createTokenProvider({ source, now: clock.now })
+      const { source, p } = clockedProvider({}, { delayMs: 20 })
       const tokens = await Promise.all(Array.from({ length: 1000 }, () => p.getToken()))
       expect(new Set(tokens)).toEqual(new Set(['tok-1-fake']))
       expect(source.calls).toBe(1)
     })
 
     it('should peek the fresh set synchronously, and nothing before the first fetch or from refreshAt on', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now, jitter: 0, refreshRatio: 0.75 })
+      const { clock, source, p } = clockedProvider({ jitter: 0, refreshRatio: 0.75 })
       expect(p.peekTokenSet?.()).toBeUndefined()
       expect(source.calls).toBe(0)
       const set = await p.getTokenSet()
@@ -94,9 +88,7 @@ describe('createTokenProvider', () => {
 
   describe('refresh policy', () => {
     it('should not refresh before 75% of the lifetime and refresh once after it (background)', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now, jitter: 0, backgroundRefresh: true })
+      const { clock, source, p } = clockedProvider({ jitter: 0, backgroundRefresh: true })
       await p.getToken()
       clock.advance(0.75 * HOUR - 1)
       expect(await p.getToken()).toBe('tok-1-fake')
@@ -112,16 +104,7 @@ describe('createTokenProvider', () => {
     })
 
     it('should refresh inline for the caller when backgroundRefresh is off (Lambda)', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const ev = events()
-      const p = createTokenProvider({
-        source,
-        now: clock.now,
-        jitter: 0,
-        backgroundRefresh: false,
-        onEvent: ev.onEvent,
-      })
+      const { clock, ev, p } = clockedProvider({ jitter: 0, backgroundRefresh: false })
       await p.getToken()
       clock.advance(0.8 * HOUR)
       expect(await p.getToken()).toBe('tok-2-fake')
@@ -131,9 +114,7 @@ describe('createTokenProvider', () => {
     it('should default to inline refresh inside AWS Lambda', async () => {
       process.env.AWS_LAMBDA_FUNCTION_NAME = 'fn'
       try {
-        const clock = fakeClock()
-        const source = fakeSource(clock.now)
-        const p = createTokenProvider({ source, now: clock.now, jitter: 0 })
+        const { clock, p } = clockedProvider({ jitter: 0 })
         await p.getToken()
         clock.advance(0.8 * HOUR)
         expect(await p.getToken()).toBe('tok-2-fake')
@@ -143,26 +124,10 @@ describe('createTokenProvider', () => {
     })
 
     it('should keep serving the current token when a refresh fails, and report it', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const ev = events()
-      const p = createTokenProvider({
-        source,
-        now: clock.now,
-        jitter: 0,
-        backgroundRefresh: false,
-        onEvent: ev.onEvent,
-      })
+      const { clock, source, ev, p } = clockedProvider({ jitter: 0, backgroundRefresh: false })
       await p.getToken()
       clock.advance(0.8 * HOUR)
-      source.failWith.push(
-        new TokenEndpointError('boom', {
-          endpoint: 'e',
-          status: 400,
-          error: 'invalid_client',
-          retryable: false,
-        }),
-      )
+      source.failWith.push(endpointError('boom', 400, { error: 'invalid_client' }))
       expect(await p.getToken()).toBe('tok-1-fake')
       expect(ev.seen.find((e) => e.type === 'error')).toMatchObject({
         code: 'ERR_TOKEN_ENDPOINT',
@@ -171,29 +136,23 @@ describe('createTokenProvider', () => {
     })
 
     it('should never return a token at or after usableUntil', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now, jitter: 0, expirySkewMs: 30_000 })
+      const { clock, source, p } = clockedProvider({ jitter: 0, expirySkewMs: 30_000 })
       await p.getToken()
       clock.advance(HOUR - 30_000) // exactly usableUntil
-      source.failWith.push(new TokenEndpointError('down', { endpoint: 'e', status: 400, retryable: false }))
+      source.failWith.push(endpointError('down', 400))
       await expect(p.getToken()).rejects.toBeInstanceOf(TokenEndpointError)
       expect(await p.getToken()).toBe('tok-3-fake')
     })
 
     it('should not serve the current token when an inline refresh outlasts it and fails', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now, jitter: 0, backgroundRefresh: false })
+      const { clock, source, p } = clockedProvider({ jitter: 0, backgroundRefresh: false })
       expect(await p.getToken()).toBe('tok-1-fake')
       clock.advance(0.8 * HOUR)
       let release!: () => void
       source.gate = new Promise<void>((r) => {
         release = r
       })
-      source.failWith.push(
-        new TokenEndpointError('slow then 400', { endpoint: 'e', status: 400, retryable: false }),
-      )
+      source.failWith.push(endpointError('slow then 400', 400))
       const pending = p.getToken()
       await flush()
       // The refresh hangs past the old token's usableUntil, then fails.
@@ -206,9 +165,7 @@ describe('createTokenProvider', () => {
 
     it('should pull refreshAt earlier by at most the jitter', async () => {
       for (let i = 0; i < 20; i++) {
-        const clock = fakeClock()
-        const source = fakeSource(clock.now)
-        const p = createTokenProvider({ source, now: clock.now, jitter: 0.1, backgroundRefresh: false })
+        const { clock, source, p } = clockedProvider({ jitter: 0.1, backgroundRefresh: false })
         await p.getToken()
         clock.advance(0.65 * HOUR - 1)
         await p.getToken()
@@ -220,9 +177,7 @@ describe('createTokenProvider', () => {
     })
 
     it('should cap the skew so short-lived tokens stay usable', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now, { lifetimeMs: 4_000 })
-      const p = createTokenProvider({ source, now: clock.now, jitter: 0, expirySkewMs: 30_000 })
+      const { clock, source, p } = clockedProvider({ jitter: 0, expirySkewMs: 30_000 }, { lifetimeMs: 4_000 })
       await p.getToken()
       clock.advance(2_999)
       await p.getToken()
@@ -232,17 +187,8 @@ describe('createTokenProvider', () => {
 
   describe('failures', () => {
     it('should never cache a failure', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now })
-      source.failWith.push(
-        new TokenEndpointError('nope', {
-          endpoint: 'e',
-          status: 401,
-          error: 'invalid_client',
-          retryable: false,
-        }),
-      )
+      const { source, p } = clockedProvider()
+      source.failWith.push(endpointError('nope', 401, { error: 'invalid_client' }))
       await expect(p.getToken()).rejects.toMatchObject({
         code: 'ERR_TOKEN_ENDPOINT',
         error: 'invalid_client',
@@ -251,39 +197,18 @@ describe('createTokenProvider', () => {
     })
 
     it('should fail fast on 400/401/403 without retrying', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now })
-      source.failWith.push(
-        new TokenEndpointError('x', {
-          endpoint: 'e',
-          status: 403,
-          error: 'unauthorized_client',
-          retryable: false,
-        }),
-      )
+      const { source, p } = clockedProvider()
+      source.failWith.push(endpointError('x', 403, { error: 'unauthorized_client' }))
       await expect(p.getToken()).rejects.toBeInstanceOf(TokenEndpointError)
       expect(source.calls).toBe(1)
     })
 
     it('should retry network errors, 429 and 5xx with backoff', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const ev = events()
-      const p = createTokenProvider({
-        source,
-        now: clock.now,
-        onEvent: ev.onEvent,
-        retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5 },
-      })
+      const { source, ev, p } = clockedProvider({ retry: { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5 } })
       source.failWith.push(
-        new TokenEndpointError('net', {
-          endpoint: 'e',
-          retryable: true,
-          cause: new TypeError('fetch failed'),
-        }),
-        new TokenEndpointError('503', { endpoint: 'e', status: 503, retryable: true }),
-        new TokenEndpointError('429', { endpoint: 'e', status: 429, retryable: true }),
+        endpointError('net', undefined, { cause: new TypeError('fetch failed') }),
+        endpointError('503', 503),
+        endpointError('429', 429),
       )
       expect(await p.getToken()).toBe('tok-4-fake')
       expect(ev.seen.filter((e) => e.type === 'retry').map((e) => e.attempt)).toEqual([1, 2, 3])
@@ -291,33 +216,17 @@ describe('createTokenProvider', () => {
     })
 
     it('should give up after the configured retries with the last error', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({
-        source,
-        now: clock.now,
-        retry: { retries: 2, minTimeoutMs: 1, maxTimeoutMs: 2 },
-      })
-      for (let i = 0; i < 3; i++)
-        source.failWith.push(
-          new TokenEndpointError(`503 #${i}`, { endpoint: 'e', status: 503, retryable: true }),
-        )
+      const { source, p } = clockedProvider({ retry: { retries: 2, minTimeoutMs: 1, maxTimeoutMs: 2 } })
+      for (let i = 0; i < 3; i++) source.failWith.push(endpointError(`503 #${i}`, 503))
       await expect(p.getToken()).rejects.toThrow('503 #2')
       expect(source.calls).toBe(3)
     })
 
     it('should fail with RateLimitedError when the endpoint still answers 429 after the last retry', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({
-        source,
-        now: clock.now,
+      const { clock, source, p } = clockedProvider({
         retry: { retries: 1, minTimeoutMs: 1, maxTimeoutMs: 2 },
       })
-      source.failWith.push(
-        new TokenEndpointError('429 #0', { endpoint: 'e', status: 429, retryable: true }),
-        new TokenEndpointError('429 #1', { endpoint: 'e', status: 429, retryable: true, retryAfterMs: 3 }),
-      )
+      source.failWith.push(endpointError('429 #0', 429), endpointError('429 #1', 429, { retryAfterMs: 3 }))
       const err = await p.getToken().catch((e) => e)
       // Callers that handle rate limits by code (ERR_RATE_LIMITED) see it, whatever the path.
       expect(err).toBeInstanceOf(RateLimitedError)
@@ -330,14 +239,10 @@ describe('createTokenProvider', () => {
     })
 
     it('should say how long to wait after a last 429 without Retry-After', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({
-        source,
-        now: clock.now,
+      const { clock, source, p } = clockedProvider({
         retry: { retries: 0, minTimeoutMs: 250, maxTimeoutMs: 1_000 },
       })
-      source.failWith.push(new TokenEndpointError('429', { endpoint: 'e', status: 429, retryable: true }))
+      source.failWith.push(endpointError('429', 429))
       const err = await p.getToken().catch((e) => e)
       expect(err).toBeInstanceOf(RateLimitedError)
       expect(err.retryAfterMs).toBeUndefined()
@@ -346,22 +251,16 @@ describe('createTokenProvider', () => {
     })
 
     it('should keep a last 503 a plain TokenEndpointError', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now, retry: { retries: 0 } })
-      source.failWith.push(new TokenEndpointError('503', { endpoint: 'e', status: 503, retryable: true }))
+      const { source, p } = clockedProvider({ retry: { retries: 0 } })
+      source.failWith.push(endpointError('503', 503))
       const err = await p.getToken().catch((e) => e)
       expect(err).toBeInstanceOf(TokenEndpointError)
       expect(err).not.toBeInstanceOf(RateLimitedError)
     })
 
     it('should wait out Retry-After before retrying', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now, retry: { minTimeoutMs: 0, maxTimeoutMs: 0 } })
-      source.failWith.push(
-        new TokenEndpointError('429', { endpoint: 'e', status: 429, retryable: true, retryAfterMs: 120 }),
-      )
+      const { source, p } = clockedProvider({ retry: { minTimeoutMs: 0, maxTimeoutMs: 0 } })
+      source.failWith.push(endpointError('429', 429, { retryAfterMs: 120 }))
       const started = performance.now()
       expect(await p.getToken()).toBe('tok-2-fake')
       expect(performance.now() - started).toBeGreaterThanOrEqual(115)
@@ -375,9 +274,7 @@ describe('createTokenProvider', () => {
       const opts = { store, encryptionKey: key32(), now: clock.now, retry: { maxElapsedMs: 1_000 } }
       const pa = createTokenProvider({ source: a, ...opts })
       const pb = createTokenProvider({ source: b, ...opts })
-      a.failWith.push(
-        new TokenEndpointError('429', { endpoint: 'e', status: 429, retryable: true, retryAfterMs: 60_000 }),
-      )
+      a.failWith.push(endpointError('429', 429, { retryAfterMs: 60_000 }))
       const err = await pa.getToken().catch((e) => e)
       expect(err).toBeInstanceOf(RateLimitedError)
       expect(err.retryAt).toBe(clock.t + 60_000)
@@ -390,20 +287,14 @@ describe('createTokenProvider', () => {
     })
 
     it('should serve a still-usable token during a cooldown instead of failing', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({
-        source,
-        now: clock.now,
+      const { clock, source, p } = clockedProvider({
         jitter: 0,
         backgroundRefresh: false,
         retry: { maxElapsedMs: 500 },
       })
       await p.getToken()
       clock.advance(0.8 * HOUR)
-      source.failWith.push(
-        new TokenEndpointError('429', { endpoint: 'e', status: 429, retryable: true, retryAfterMs: 600_000 }),
-      )
+      source.failWith.push(endpointError('429', 429, { retryAfterMs: 600_000 }))
       expect(await p.getToken()).toBe('tok-1-fake')
       expect(await p.getToken()).toBe('tok-1-fake')
       expect(source.calls).toBe(2)
@@ -423,9 +314,7 @@ describe('createTokenProvider', () => {
     })
 
     it('should let one caller abort its wait without cancelling the others', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now, { delayMs: 30 })
-      const p = createTokenProvider({ source, now: clock.now })
+      const { p } = clockedProvider({}, { delayMs: 30 })
       const ac = new AbortController()
       const a = p.getToken({ signal: ac.signal })
       const b = p.getToken()
@@ -437,14 +326,12 @@ describe('createTokenProvider', () => {
 
   describe('shared store', () => {
     it('should adopt a fresh entry written by another instance', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
+      const { clock, shared } = sharedStore()
       const a = fakeSource(clock.now)
       const b = fakeSource(clock.now)
-      const pa = createTokenProvider({ source: a, store, encryptionKey, now: clock.now })
+      const pa = createTokenProvider({ source: a, ...shared })
       const ev = events()
-      const pb = createTokenProvider({ source: b, store, encryptionKey, now: clock.now, onEvent: ev.onEvent })
+      const pb = createTokenProvider({ source: b, ...shared, onEvent: ev.onEvent })
       expect(pa.key).toBe(pb.key)
       expect(await pa.getToken()).toBe('tok-1-fake')
       expect(await pb.getToken()).toBe('tok-1-fake')
@@ -454,9 +341,7 @@ describe('createTokenProvider', () => {
     })
 
     it('should cause one token request for 50 cold instances sharing a store', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
+      const { clock, shared } = sharedStore()
       let calls = 0
       const providers = Array.from({ length: 50 }, () => {
         const s = fakeSource(clock.now, { delayMs: 40 })
@@ -465,7 +350,7 @@ describe('createTokenProvider', () => {
           calls++
           return fetchToken()
         }
-        return createTokenProvider({ source: s, store, encryptionKey, now: clock.now })
+        return createTokenProvider({ source: s, ...shared })
       })
       const tokens = await Promise.all(providers.map((p) => p.getToken()))
       expect(calls).toBe(1)
@@ -474,12 +359,10 @@ describe('createTokenProvider', () => {
     })
 
     it('should fetch itself after lease.waitMs when the lease holder never writes (fail open)', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
+      const { clock, store, shared } = sharedStore()
       const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, store, encryptionKey, now: clock.now, lease: { waitMs: 150 } })
-      await store.acquireLease(`${p.key}#lease`, 'crashed-instance', HOUR)
+      const p = createTokenProvider({ source, ...shared, lease: { waitMs: 150 } })
+      await store.acquireLease(leaseKey(p.key), 'crashed-instance', HOUR)
       const started = performance.now()
       expect(await p.getToken()).toBe('tok-1-fake')
       expect(performance.now() - started).toBeGreaterThanOrEqual(140)
@@ -489,16 +372,7 @@ describe('createTokenProvider', () => {
     it('should degrade to memory and direct fetch when the store throws, report once, and recover', async () => {
       const clock = fakeClock()
       const { store, state } = breakableStore(memoryStore({ now: clock.now }))
-      const ev = events()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({
-        source,
-        store,
-        encryptionKey: key32(),
-        now: clock.now,
-        onEvent: ev.onEvent,
-        jitter: 0,
-      })
+      const { ev, p } = clockedProvider({ store, encryptionKey: key32(), jitter: 0 }, {}, clock)
       state.mode = 'throw'
       expect(await p.getToken()).toBe('tok-1-fake')
       expect(await p.getToken()).toBe('tok-1-fake')
@@ -515,14 +389,7 @@ describe('createTokenProvider', () => {
       const clock = fakeClock()
       const { store, state } = breakableStore(memoryStore({ now: clock.now }))
       state.mode = 'hang'
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({
-        source,
-        store,
-        encryptionKey: key32(),
-        now: clock.now,
-        storeTimeoutMs: 50,
-      })
+      const { source, p } = clockedProvider({ store, encryptionKey: key32(), storeTimeoutMs: 50 }, {}, clock)
       const tokens = await Promise.all(Array.from({ length: 20 }, () => p.getToken()))
       expect(new Set(tokens)).toEqual(new Set(['tok-1-fake']))
       expect(source.calls).toBe(1)
@@ -531,36 +398,16 @@ describe('createTokenProvider', () => {
 
     it('should never write the access token or anything secret in clear', async () => {
       const clock = fakeClock()
-      const inner = memoryStore({ now: clock.now })
-      const written: string[] = []
-      const store = {
-        ...inner,
-        set: (k: string, v: string, t: number) => {
-          written.push(k, v)
-          return inner.set(k, v, t)
-        },
-      }
-      const p = createTokenProvider({
-        source: fakeSource(clock.now, { id: 'client-with-secret' }),
-        store,
-        encryptionKey: key32(),
-        now: clock.now,
-      })
+      const { store, written } = recordingStore(memoryStore({ now: clock.now }))
+      const { p } = clockedProvider({ store, encryptionKey: key32() }, { id: 'client-with-secret' }, clock)
       const token = await p.getToken()
       expect(written.length).toBeGreaterThan(0)
       for (const w of written) expect(w).not.toContain(token)
     })
 
     it('should treat an entry under a wrong key, altered, truncated, forged in clear or copied under another key as a miss', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
-      const writer = createTokenProvider({
-        source: fakeSource(clock.now, { id: 'a' }),
-        store,
-        encryptionKey,
-        now: clock.now,
-      })
+      const { clock, store, encryptionKey, shared } = sharedStore()
+      const writer = createTokenProvider({ source: fakeSource(clock.now, { id: 'a' }), ...shared })
       await writer.getToken()
       const sealed = (await store.get(writer.key))!
       const parts = sealed.split('.')
@@ -602,34 +449,19 @@ describe('createTokenProvider', () => {
       // Sealed with another key.
       const s2 = memoryStore({ now: clock.now })
       await s2.set(writer.key, sealed, HOUR)
-      const wrongKey = createTokenProvider({
-        source: fakeSource(clock.now, { id: 'a' }),
-        store: s2,
-        encryptionKey: key32(),
-        now: clock.now,
-      })
+      const { p: wrongKey } = clockedProvider({ store: s2, encryptionKey: key32() }, { id: 'a' }, clock)
       expect(await wrongKey.getToken()).toBe('tok-1-a')
     })
 
     it('should decrypt with any key of a rotation list and encrypt with the first', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const oldKey = key32()
+      const { clock, store, encryptionKey: oldKey, shared } = sharedStore()
       const newKey = key32()
-      const before = createTokenProvider({
-        source: fakeSource(clock.now),
-        store,
-        encryptionKey: oldKey,
-        now: clock.now,
-      })
-      await before.getToken()
-      const after = fakeSource(clock.now)
-      const rotated = createTokenProvider({
-        source: after,
-        store,
-        encryptionKey: [newKey, oldKey],
-        now: clock.now,
-      })
+      await createTokenProvider({ source: fakeSource(clock.now), ...shared }).getToken()
+      const { source: after, p: rotated } = clockedProvider(
+        { store, encryptionKey: [newKey, oldKey] },
+        {},
+        clock,
+      )
       expect(await rotated.getToken()).toBe('tok-1-fake')
       expect(after.calls).toBe(0)
     })
@@ -662,19 +494,12 @@ describe('createTokenProvider', () => {
     })
 
     it('should not delete a newer token written by another instance', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
-      const a = createTokenProvider({
-        source: fakeSource(clock.now, { id: 'x' }),
-        store,
-        encryptionKey,
-        now: clock.now,
-      })
+      const { clock, store, shared } = sharedStore()
+      const a = createTokenProvider({ source: fakeSource(clock.now, { id: 'x' }), ...shared })
       const old = await a.getToken()
       const other = fakeSource(clock.now, { id: 'x' })
       other.calls = 100
-      const b = createTokenProvider({ source: other, store, encryptionKey, now: clock.now })
+      const b = createTokenProvider({ source: other, ...shared })
       clock.advance(1)
       expect(await b.getToken({ forceRefresh: true })).toBe('tok-101-x')
       const newer = await store.get(a.key)
@@ -683,9 +508,7 @@ describe('createTokenProvider', () => {
     })
 
     it('should raise TokenRejectedError when the replacement is rejected again right away, and neither serve it nor fetch until the window has passed', async () => {
-      const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const p = createTokenProvider({ source, now: clock.now })
+      const { clock, source, p } = clockedProvider()
       await p.invalidate(await p.getToken())
       const t2 = await p.getToken()
       await expect(p.invalidate(t2)).rejects.toBeInstanceOf(TokenRejectedError)
@@ -710,16 +533,14 @@ describe('createTokenProvider', () => {
 
   describe('sequence guard', () => {
     it('should never let a late response replace a newer token in memory or in the store', async () => {
-      const clock = fakeClock()
-      const store = memoryStore({ now: clock.now })
-      const encryptionKey = key32()
+      const { clock, shared } = sharedStore()
       let release!: () => void
       const slow = new Promise<void>((r) => {
         release = r
       })
       const a = fakeSource(clock.now, { id: 'seq' })
       // The lease outlives a normal fetch, not this slow one: it expires while the request hangs.
-      const p = createTokenProvider({ source: a, store, encryptionKey, now: clock.now, lease: { ttlMs: 5 } })
+      const p = createTokenProvider({ source: a, ...shared, lease: { ttlMs: 5 } })
       expect(await p.getToken()).toBe('tok-1-seq')
       // A forced refresh whose response is slow (issued at T+10)...
       clock.advance(10)
@@ -730,17 +551,12 @@ describe('createTokenProvider', () => {
       clock.advance(10)
       const b = fakeSource(clock.now, { id: 'seq' })
       b.calls = 100
-      const q = createTokenProvider({ source: b, store, encryptionKey, now: clock.now })
+      const q = createTokenProvider({ source: b, ...shared })
       expect(await q.getToken({ forceRefresh: true })).toBe('tok-101-seq')
       release()
       expect(await forced).toBe('tok-101-seq')
       expect(await p.getToken()).toBe('tok-101-seq')
-      const reader = createTokenProvider({
-        source: fakeSource(clock.now, { id: 'seq' }),
-        store,
-        encryptionKey,
-        now: clock.now,
-      })
+      const reader = createTokenProvider({ source: fakeSource(clock.now, { id: 'seq' }), ...shared })
       expect(await reader.getToken()).toBe('tok-101-seq')
     })
   })
@@ -764,17 +580,8 @@ describe('createTokenProvider', () => {
 
     it('should keep tokens out of every event, stat and error', async () => {
       const clock = fakeClock()
-      const source = fakeSource(clock.now)
-      const ev = events()
       const store = breakableStore(memoryStore({ now: clock.now }))
-      const p = createTokenProvider({
-        source,
-        store: store.store,
-        encryptionKey: key32(),
-        now: clock.now,
-        onEvent: ev.onEvent,
-        jitter: 0,
-      })
+      const { ev, p } = clockedProvider({ store: store.store, encryptionKey: key32(), jitter: 0 }, {}, clock)
       const t1 = await p.getToken()
       await p.getToken()
       clock.advance(0.9 * HOUR)
@@ -833,15 +640,9 @@ describe('createTokenProvider', () => {
       ],
       [{ encryption: false, encryptionKey: 'x' }, '`encryption: false` and `encryptionKey` contradict'],
     ])('should reject %j with a message naming the option', (bad, message) => {
-      const err = (() => {
-        try {
-          createTokenProvider({ source: fakeSource(Date.now), ...(bad as object) })
-        } catch (e) {
-          return e
-        }
-      })()
+      const err = thrownBy(() => createTokenProvider({ source: fakeSource(Date.now), ...(bad as object) }))
       expect(err).toBeInstanceOf(ConfigError)
-      expect((err as Error).message).toContain(message)
+      expect(err.message).toContain(message)
     })
 
     it('should reject a missing or wrong source', () => {

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto'
 import { clientCredentials, DiscoveryError, type SourceEvent, TokenEndpointError } from '@tokenstash/core'
 import { jwtVerify } from 'jose'
 import nock from 'nock'
+import { rejectionOf } from '../../../test/support/rejection'
 import { discoveryUrls } from '../src/sources/discovery'
 
 const ISSUER = 'https://idp.example.com'
@@ -15,15 +16,6 @@ const metadata = (extra: Record<string, unknown> = {}) => ({
   jwks_uri: `${ISSUER}/jwks`,
   ...extra,
 })
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (err) {
-    return err as Error
-  }
-  throw new Error('expected a rejection')
-}
 
 const source = (extra: Record<string, unknown> = {}) =>
   clientCredentials({ issuer: ISSUER, clientId: 'orders-service', clientSecret: SECRET, ...extra })
@@ -86,7 +78,7 @@ describe('clientCredentials with an issuer', () => {
     nock(ISSUER)
       .get('/.well-known/openid-configuration')
       .reply(200, metadata({ issuer: 'https://evil.example.com' }))
-    const err = (await failure(source().fetchToken())) as DiscoveryError
+    const err = (await rejectionOf(source().fetchToken())) as DiscoveryError
     expect(err).toBeInstanceOf(DiscoveryError)
     expect(err.code).toBe('ERR_DISCOVERY')
     expect(err.issuer).toBe(ISSUER)
@@ -104,16 +96,16 @@ describe('clientCredentials with an issuer', () => {
     ['a relative token endpoint', { token_endpoint: '/token' }, 'token_endpoint'],
   ])('should refuse metadata with %s', async (_what, patch, message) => {
     nock(ISSUER).get('/.well-known/openid-configuration').reply(200, metadata(patch))
-    const err = await failure(source().fetchToken())
+    const err = await rejectionOf(source().fetchToken())
     expect(err).toBeInstanceOf(DiscoveryError)
     expect(err.message).toContain(message)
   })
 
   it('should refuse metadata that is not a JSON object', async () => {
     nock(ISSUER).get('/.well-known/openid-configuration').reply(200, '<html>login</html>')
-    expect(await failure(source().fetchToken())).toBeInstanceOf(DiscoveryError)
+    expect(await rejectionOf(source().fetchToken())).toBeInstanceOf(DiscoveryError)
     nock(ISSUER).get('/.well-known/openid-configuration').reply(200, '["x"]')
-    expect(await failure(source().fetchToken())).toBeInstanceOf(DiscoveryError)
+    expect(await rejectionOf(source().fetchToken())).toBeInstanceOf(DiscoveryError)
   })
 
   it('should fail with a DiscoveryError when both documents are missing', async () => {
@@ -122,7 +114,7 @@ describe('clientCredentials with an issuer', () => {
       .reply(404)
       .get('/.well-known/oauth-authorization-server')
       .reply(404)
-    const err = await failure(source().fetchToken())
+    const err = await rejectionOf(source().fetchToken())
     expect(err).toBeInstanceOf(DiscoveryError)
     expect(err.message).toContain('answered 404')
     expect(err.message).toContain('pass `tokenEndpoint` instead')
@@ -132,7 +124,7 @@ describe('clientCredentials with an issuer', () => {
   it('should not fall back on errors other than 404', async () => {
     const fallback = nock(ISSUER).get('/.well-known/oauth-authorization-server').reply(200, metadata())
     nock(ISSUER).get('/.well-known/openid-configuration').reply(500)
-    expect(await failure(source().fetchToken())).toBeInstanceOf(DiscoveryError)
+    expect(await rejectionOf(source().fetchToken())).toBeInstanceOf(DiscoveryError)
     expect(fallback.isDone()).toBe(false)
   })
 
@@ -140,7 +132,7 @@ describe('clientCredentials with an issuer', () => {
     nock(ISSUER)
       .get('/.well-known/openid-configuration')
       .replyWithError({ code: 'ECONNREFUSED', message: 'refused' })
-    const err = await failure(source().fetchToken())
+    const err = await rejectionOf(source().fetchToken())
     expect(err).toBeInstanceOf(DiscoveryError)
     expect(err.cause).toBeDefined()
   })
@@ -152,7 +144,7 @@ describe('clientCredentials with an issuer', () => {
         if (signal.aborted) return reject(signal.reason)
         signal.addEventListener('abort', () => reject(signal.reason))
       })
-    const err = await failure(source({ fetch: hang, timeoutMs: 20 }).fetchToken())
+    const err = await rejectionOf(source({ fetch: hang, timeoutMs: 20 }).fetchToken())
     expect(err).toBeInstanceOf(DiscoveryError)
     expect(err.message).toContain('timed out after 20 ms')
   })
@@ -199,7 +191,7 @@ describe('clientCredentials with an issuer', () => {
     [401, false],
   ])('should mark a discovery answered %i as retryable: %s', async (status, retryable) => {
     nock(ISSUER).get('/.well-known/openid-configuration').reply(status)
-    const err = (await failure(source().fetchToken())) as DiscoveryError
+    const err = (await rejectionOf(source().fetchToken())) as DiscoveryError
     expect(err).toBeInstanceOf(DiscoveryError)
     expect(err.status).toBe(status)
     expect(err.retryable).toBe(retryable)
@@ -209,11 +201,11 @@ describe('clientCredentials with an issuer', () => {
     nock(ISSUER)
       .get('/.well-known/openid-configuration')
       .replyWithError({ code: 'ECONNRESET', message: 'reset' })
-    const network = (await failure(source().fetchToken())) as DiscoveryError
+    const network = (await rejectionOf(source().fetchToken())) as DiscoveryError
     expect(network.retryable).toBe(true)
     expect(network.status).toBeUndefined()
     nock(ISSUER).get('/.well-known/openid-configuration').reply(200, '<html>login</html>')
-    const html = (await failure(source().fetchToken())) as DiscoveryError
+    const html = (await rejectionOf(source().fetchToken())) as DiscoveryError
     expect(html.retryable).toBe(false)
     expect(html.status).toBe(200)
     nock(ISSUER)
@@ -221,7 +213,7 @@ describe('clientCredentials with an issuer', () => {
       .reply(404)
       .get('/.well-known/oauth-authorization-server')
       .reply(404)
-    expect(((await failure(source().fetchToken())) as DiscoveryError).retryable).toBe(false)
+    expect(((await rejectionOf(source().fetchToken())) as DiscoveryError).retryable).toBe(false)
   })
 
   it('should not cache a failed discovery', async () => {
@@ -233,7 +225,7 @@ describe('clientCredentials with an issuer', () => {
       .post('/oauth2/token')
       .reply(200, OK)
     const s = source()
-    expect(await failure(s.fetchToken())).toBeInstanceOf(DiscoveryError)
+    expect(await rejectionOf(s.fetchToken())).toBeInstanceOf(DiscoveryError)
     await expect(s.fetchToken()).resolves.toMatchObject({ accessToken: 'opaque-access-token' })
   })
 
@@ -329,7 +321,7 @@ describe('clientCredentials with an issuer', () => {
     nock(ISSUER)
       .get('/.well-known/openid-configuration')
       .reply(200, metadata({ token_endpoint_auth_methods_supported: ['client_secret_basic'] }))
-    const err = await failure(
+    const err = await rejectionOf(
       clientCredentials({ issuer: ISSUER, clientId: 'orders-service', privateKey }).fetchToken(),
     )
     expect(err).toBeInstanceOf(DiscoveryError)
@@ -382,7 +374,7 @@ describe('clientCredentials with an issuer', () => {
       .reply(200, metadata())
       .post('/oauth2/token')
       .reply(400, { error: 'invalid_scope' })
-    const err = (await failure(source({ scope: 'nope' }).fetchToken())) as TokenEndpointError
+    const err = (await rejectionOf(source({ scope: 'nope' }).fetchToken())) as TokenEndpointError
     expect(err).toBeInstanceOf(TokenEndpointError)
     expect(err.endpoint).toBe(TOKEN_ENDPOINT)
     expect(err.error).toBe('invalid_scope')

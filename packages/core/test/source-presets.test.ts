@@ -1,20 +1,12 @@
 import { inspect } from 'node:util'
 import { auth0, ConfigError, cognito, TokenEndpointError } from '@tokenstash/core'
 import nock from 'nock'
+import { rejectionOf } from '../../../test/support/rejection'
 
 const T0 = 1_800_000_000_000
 const AUTH0_SECRET = 'auth0-secret-7fJ2kQ9xZr'
 const COGNITO_SECRET = 'cognito1secret2value3abcdefghijklmnop'
 const JWT_LIKE = 'eyJz93a.k4laUWw' // Auth0's documented sample is not a full JWT; it must work as opaque.
-
-async function failure(promise: Promise<unknown>): Promise<TokenEndpointError> {
-  try {
-    await promise
-  } catch (err) {
-    return err as TokenEndpointError
-  }
-  throw new Error('expected a rejection')
-}
 
 function expectNoSecret(err: Error, secret: string) {
   for (const text of [err.message, JSON.stringify(err), inspect(err, { depth: 10 })])
@@ -24,6 +16,22 @@ function expectNoSecret(err: Error, secret: string) {
 beforeAll(() => nock.disableNetConnect())
 afterEach(() => nock.cleanAll())
 afterAll(() => nock.enableNetConnect())
+
+/**
+ * Asserts that `preset` gives `options` and each of `patches` on top of them its own id, and that
+ * no id holds `secret`; returns the ids, those of `options` first.
+ */
+function expectOwnIds<O extends object>(
+  secret: string,
+  preset: (options: O) => { id: string },
+  options: NoInfer<O>,
+  patches: NoInfer<Partial<O>>[],
+): string[] {
+  const ids = [options, ...patches.map((patch) => ({ ...options, ...patch }))].map((o) => preset(o).id)
+  expect(new Set(ids).size).toBe(ids.length)
+  for (const id of ids) expect(id).not.toContain(secret)
+  return ids
+}
 
 describe('auth0', () => {
   const options = {
@@ -87,7 +95,7 @@ describe('auth0', () => {
     nock('https://acme.eu.auth0.com')
       .post('/oauth/token')
       .reply(401, { error: 'access_denied', error_description: 'Unauthorized' })
-    const err = await failure(auth0(options).fetchToken())
+    const err = await rejectionOf<TokenEndpointError>(auth0(options).fetchToken())
     expect(err).toBeInstanceOf(TokenEndpointError)
     expect(err.status).toBe(401)
     expect(err.error).toBe('access_denied')
@@ -105,7 +113,7 @@ describe('auth0', () => {
     nock('https://acme.eu.auth0.com')
       .post('/oauth/token')
       .reply(403, { error: 'access_denied', error_description: description })
-    const err = await failure(auth0(options).fetchToken())
+    const err = await rejectionOf<TokenEndpointError>(auth0(options).fetchToken())
     expect(err.retryable).toBe(false)
     expect(err.errorDescription).toBe(description)
     expect(err.message).toContain('authorize the application for the API')
@@ -123,24 +131,22 @@ describe('auth0', () => {
           'x-ratelimit-reset': String(T0 / 1000 + 5),
         },
       )
-    const err = await failure(auth0(options).fetchToken())
+    const err = await rejectionOf<TokenEndpointError>(auth0(options).fetchToken())
     expect(err.status).toBe(429)
     expect(err.retryable).toBe(true)
     expect(err.retryAfterMs).toBe(5_000)
   })
 
   it('should give every domain, client, audience and scope its own id, without the secret', () => {
-    const ids = [
-      auth0(options).id,
-      auth0({ ...options, domain: 'other.eu.auth0.com' }).id,
-      auth0({ ...options, clientId: 'otherClient' }).id,
-      auth0({ ...options, audience: 'https://billing.acme.com' }).id,
-      auth0({ ...options, scope: 'read:orders' }).id,
-    ]
-    expect(new Set(ids).size).toBe(ids.length)
-    expect(auth0({ ...options, domain: 'https://acme.eu.auth0.com' }).id).toBe(ids[0])
-    expect(auth0({ ...options, clientSecret: 'rotated' }).id).toBe(ids[0])
-    for (const id of ids) expect(id).not.toContain(AUTH0_SECRET)
+    const id = auth0(options).id
+    expect(auth0({ ...options, domain: 'https://acme.eu.auth0.com' }).id).toBe(id)
+    expect(auth0({ ...options, clientSecret: 'rotated' }).id).toBe(id)
+    expectOwnIds(AUTH0_SECRET, auth0, options, [
+      { domain: 'other.eu.auth0.com' },
+      { clientId: 'otherClient' },
+      { audience: 'https://billing.acme.com' },
+      { scope: 'read:orders' },
+    ])
   })
 
   it.each([
@@ -199,7 +205,7 @@ describe('cognito', () => {
     ['invalid_scope', 'Check `scope`'],
   ])('should fail fast on the documented 400 %s', async (error, advice) => {
     nock(`https://${domain}`).post('/oauth2/token').reply(400, { error })
-    const err = await failure(cognito(options).fetchToken())
+    const err = await rejectionOf<TokenEndpointError>(cognito(options).fetchToken())
     expect(err).toBeInstanceOf(TokenEndpointError)
     expect(err.status).toBe(400)
     expect(err.error).toBe(error)
@@ -211,7 +217,7 @@ describe('cognito', () => {
 
   it('should retry a 429 from the rate-limited endpoint', async () => {
     nock(`https://${domain}`).post('/oauth2/token').reply(429, { message: 'Rate exceeded' })
-    const err = await failure(cognito(options).fetchToken())
+    const err = await rejectionOf<TokenEndpointError>(cognito(options).fetchToken())
     expect(err.status).toBe(429)
     expect(err.retryable).toBe(true)
     expect(err.retryAfterMs).toBeUndefined()
@@ -227,16 +233,13 @@ describe('cognito', () => {
   })
 
   it('should give every domain, client and scope set its own id, without the secret', () => {
-    const ids = [
-      cognito(options).id,
-      cognito({ ...options, domain: 'other.auth.eu-west-1.amazoncognito.com' }).id,
-      cognito({ ...options, clientId: '2example' }).id,
-      cognito({ ...options, scopes: 'orders/read' }).id,
-      cognito({ ...options, scopes: 'orders/read orders/write' }).id,
-    ]
-    expect(new Set(ids).size).toBe(ids.length)
+    const ids = expectOwnIds(COGNITO_SECRET, cognito, options, [
+      { domain: 'other.auth.eu-west-1.amazoncognito.com' },
+      { clientId: '2example' },
+      { scopes: 'orders/read' },
+      { scopes: 'orders/read orders/write' },
+    ])
     expect(cognito({ ...options, scopes: ['orders/write', 'orders/read'] }).id).toBe(ids[4])
-    for (const id of ids) expect(id).not.toContain(COGNITO_SECRET)
     expect(ids[0]).not.toBe(auth0({ ...options, audience: 'x' }).id)
   })
 

@@ -1,5 +1,6 @@
 import { TokenResponseError } from '@tokenstash/core'
 import fc from 'fast-check'
+import { thrownBy } from '../../../test/support/thrown'
 import { decodeJwtPayload, jwtExpiresAt } from '../src/jwt'
 import {
   MAX_EXPIRES_IN_SECONDS,
@@ -22,13 +23,9 @@ const jwt = (claims: Record<string, unknown>) =>
   `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(claims)}.c2lnbmF0dXJl`
 
 function reasonOf(body: string, c: TokenResponseContext = ctx): string {
-  try {
-    parseTokenResponse(body, c)
-  } catch (err) {
-    expect(err).toBeInstanceOf(TokenResponseError)
-    return (err as TokenResponseError).reason
-  }
-  throw new Error('expected a TokenResponseError')
+  const err = thrownBy<TokenResponseError>(() => parseTokenResponse(body, c))
+  expect(err).toBeInstanceOf(TokenResponseError)
+  return err.reason
 }
 
 describe('decodeJwtPayload', () => {

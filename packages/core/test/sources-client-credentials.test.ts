@@ -10,6 +10,7 @@ import {
 import fc from 'fast-check'
 import { decodeProtectedHeader, exportJWK, jwtVerify } from 'jose'
 import nock from 'nock'
+import { rejectionOf } from '../../../test/support/rejection'
 
 const ORIGIN = 'https://idp.example.com'
 const ENDPOINT = `${ORIGIN}/oauth2/token`
@@ -50,15 +51,6 @@ const base = (extra: Partial<ClientCredentialsOptions> = {}): ClientCredentialsO
   now: () => T0,
   ...extra,
 })
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise
-  } catch (err) {
-    return err as Error
-  }
-  throw new Error('expected a rejection')
-}
 
 /** The error, the way it would reach a log: message, JSON and util.inspect (with its cause). */
 function everyRendering(err: Error): string {
@@ -514,7 +506,7 @@ describe('clientCredentials', () => {
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
       const jwk = { ...privateKey.export({ format: 'jwk' }), alg: 'ES384' }
       const scope = nock(ORIGIN).post('/oauth2/token').reply(200, OK)
-      const err = await failure(
+      const err = await rejectionOf(
         clientCredentials({ tokenEndpoint: ENDPOINT, clientId: 'c', privateKey: jwk as never }).fetchToken(),
       )
       expect(err).toBeInstanceOf(ConfigError)
@@ -527,7 +519,7 @@ describe('clientCredentials', () => {
   describe('errors', () => {
     it('should turn a network failure into a retryable TokenEndpointError with the cause', async () => {
       nock(ORIGIN).post('/oauth2/token').replyWithError({ code: 'ECONNRESET', message: 'socket hang up' })
-      const err = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(err).toBeInstanceOf(TokenEndpointError)
       expect(err.code).toBe('ERR_TOKEN_ENDPOINT')
       expect(err.retryable).toBe(true)
@@ -561,7 +553,7 @@ describe('clientCredentials', () => {
           cause: new Error(`inner ${SECRET}`),
         })
       }
-      const err = (await failure(
+      const err = (await rejectionOf(
         clientCredentials(base({ fetch: leaky })).fetchToken(),
       )) as TokenEndpointError
       expect(err.retryable).toBe(true)
@@ -591,7 +583,9 @@ describe('clientCredentials', () => {
       const odd: typeof fetch = async () => {
         throw thrown
       }
-      const err = (await failure(clientCredentials(base({ fetch: odd })).fetchToken())) as TokenEndpointError
+      const err = (await rejectionOf(
+        clientCredentials(base({ fetch: odd })).fetchToken(),
+      )) as TokenEndpointError
       expect(err).toBeInstanceOf(TokenEndpointError)
       expect(err.retryable).toBe(true)
       expect(err.cause).toBe(thrown)
@@ -600,7 +594,7 @@ describe('clientCredentials', () => {
 
     it('should turn a timeout into a retryable error that says so', async () => {
       const { fake } = hangingFetch()
-      const err = (await failure(
+      const err = (await rejectionOf(
         clientCredentials(base({ fetch: fake, timeoutMs: 20 })).fetchToken(),
       )) as TokenEndpointError
       expect(err).toBeInstanceOf(TokenEndpointError)
@@ -649,7 +643,7 @@ describe('clientCredentials', () => {
 
     it('should explain invalid_client without retrying and without the secret', async () => {
       intercept(401, { error: 'invalid_client', error_description: `Bad secret ${SECRET} for client` })
-      const err = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(err).toBeInstanceOf(TokenEndpointError)
       expect(err.status).toBe(401)
       expect(err.error).toBe('invalid_client')
@@ -666,14 +660,14 @@ describe('clientCredentials', () => {
       ).toString('base64')
       const echoed = `got client_secret=${encodeURIComponent(SECRET)} / ${new URLSearchParams([['', SECRET]]).toString().slice(1)} / Basic ${basic}`
       intercept(400, { error: 'invalid_request', error_description: echoed })
-      const err = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(err.errorDescription).not.toContain(basic)
       expectNoSecret(err)
     })
 
     it('should truncate a long error_description', async () => {
       intercept(400, { error: 'invalid_request', error_description: 'x'.repeat(5000) })
-      const err = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(err.errorDescription!.length).toBeLessThanOrEqual(301)
       expect(err.message.length).toBeLessThan(700)
     })
@@ -694,7 +688,7 @@ describe('clientCredentials', () => {
       [503, 'temporarily_unavailable', true, 'trying again later can succeed'],
     ])('should map %i %s to retryable=%s with advice', async (status, error, retryable, advice) => {
       intercept(status, error ? { error } : {})
-      const err = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(err).toBeInstanceOf(TokenEndpointError)
       expect(err.status).toBe(status)
       expect(err.error).toBe(error)
@@ -705,37 +699,37 @@ describe('clientCredentials', () => {
 
     it('should tolerate an HTML or garbage error body', async () => {
       intercept(502, '<html><body><h1>502 Bad Gateway</h1></body></html>', { 'content-type': 'text/html' })
-      let err = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      let err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(err.status).toBe(502)
       expect(err.retryable).toBe(true)
       expect(err.error).toBeUndefined()
       expect(err.message).not.toContain('<html>')
       intercept(400, '{"error": ')
-      err = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(err.status).toBe(400)
       expect(err.error).toBeUndefined()
       intercept(400, { error: { nested: true }, error_description: 42 })
-      err = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(err.error).toBeUndefined()
       expect(err.errorDescription).toBeUndefined()
     })
 
     it('should read Retry-After in delta seconds', async () => {
       intercept(429, { error: 'rate_limited' }, { 'retry-after': '7' })
-      const err = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(err.retryAfterMs).toBe(7_000)
       expect(err.retryable).toBe(true)
     })
 
     it('should read Retry-After as an HTTP-date against the injected clock', async () => {
       intercept(503, '', { 'retry-after': new Date(T0 + 30_000).toUTCString() })
-      const err = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(err.retryAfterMs).toBe(30_000)
       intercept(503, '', { 'retry-after': new Date(T0 - 30_000).toUTCString() })
-      const past = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const past = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(past.retryAfterMs).toBe(0)
       intercept(503, '', { 'retry-after': 'soon' })
-      const junk = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const junk = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(junk.retryAfterMs).toBeUndefined()
     })
 
@@ -746,21 +740,21 @@ describe('clientCredentials', () => {
         'x-ratelimit-remaining': '0',
         'x-ratelimit-reset': reset,
       })
-      const err = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(err.retryAfterMs).toBe(12_000)
       expect(err.message).toContain('retry in 12 s')
       intercept(429, '', { 'retry-after': '3', 'x-ratelimit-reset': reset })
-      const both = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const both = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(both.retryAfterMs).toBe(3_000)
       intercept(503, '', { 'x-ratelimit-reset': reset })
-      const notRateLimited = (await failure(clientCredentials(base()).fetchToken())) as TokenEndpointError
+      const notRateLimited = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenEndpointError
       expect(notRateLimited.retryAfterMs).toBeUndefined()
     })
 
     it('should not follow a redirect with the credentials', async () => {
       const seen = intercept(307, '', { location: 'https://elsewhere.example.com/token' })
       const elsewhere = nock('https://elsewhere.example.com').post('/token').reply(200, OK)
-      const err = (await failure(
+      const err = (await rejectionOf(
         clientCredentials(base({ authMethod: 'client_secret_post' })).fetchToken(),
       )) as TokenEndpointError
       expect(err).toBeInstanceOf(TokenEndpointError)
@@ -773,7 +767,7 @@ describe('clientCredentials', () => {
 
     it('should refuse a 200 HTML page as not_json', async () => {
       intercept(200, '<!doctype html><title>Login</title>', { 'content-type': 'text/html; charset=utf-8' })
-      const err = (await failure(clientCredentials(base()).fetchToken())) as TokenResponseError
+      const err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenResponseError
       expect(err).toBeInstanceOf(TokenResponseError)
       expect(err.reason).toBe('not_json')
       expect(err.message).toContain('text/html')
@@ -782,7 +776,7 @@ describe('clientCredentials', () => {
 
     it('should refuse a 200 with a bad expires_in', async () => {
       intercept(200, { access_token: 'opaque', token_type: 'Bearer', expires_in: -1 })
-      const err = (await failure(clientCredentials(base()).fetchToken())) as TokenResponseError
+      const err = (await rejectionOf(clientCredentials(base()).fetchToken())) as TokenResponseError
       expect(err.reason).toBe('bad_expires_in')
       expect(err.message).not.toContain('opaque')
     })

@@ -37,6 +37,48 @@ function endpointError(): TokenEndpointError {
   })
 }
 
+/**
+ * A handler that records in `seen` the token m2mToken put in its context (from a fresh provider,
+ * `orders`); `invokeOnce` invokes it with a direct event and a fresh Lambda context.
+ */
+function tokenRecordingHandler() {
+  const orders = new FakeProvider('orders')
+  const seen: string[] = []
+  const handler = middy(async (_event: unknown, context: Ctx) => {
+    seen.push(context.ordersApiToken as string)
+  }).use(m2mToken({ fetchData: { ordersApiToken: orders } }))
+  return { orders, seen, invokeOnce: () => invoke(handler, events.direct(), lambdaContext()) }
+}
+
+/**
+ * Invokes, on fake timers, a handler returning the token that m2mToken (with `options`) fetched
+ * from a held provider; after `waitMs` the provider answers `token`. Resolves to what the handler
+ * returned.
+ */
+async function tokenAfterHeldWait({
+  context,
+  waitMs,
+  token,
+  options = {},
+  middyOptions,
+}: {
+  context: Context
+  waitMs: number
+  token: string
+  options?: Omit<Parameters<typeof m2mToken>[0], 'fetchData'>
+  middyOptions?: Parameters<typeof middy>[1]
+}): Promise<unknown> {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] })
+  const orders = new FakeProvider('orders').hold()
+  const handler = middy(async (_event: unknown, c: Ctx) => c.ordersApiToken, middyOptions).use(
+    m2mToken({ fetchData: { ordersApiToken: orders }, ...options }),
+  )
+  const outcome = invoke(handler, events.direct(), context)
+  await jest.advanceTimersByTimeAsync(waitMs)
+  orders.held[0]!.resolve(token)
+  return outcome
+}
+
 describe('m2mToken', () => {
   it(`should run on the @middy/core major this jest project is for (${MIDDY_MAJOR})`, () => {
     const entry = require.resolve('@middy/core')
@@ -64,14 +106,10 @@ describe('m2mToken', () => {
     })
 
     it('should make no token request on a warm second invocation', async () => {
-      const orders = new FakeProvider('orders')
-      const seen: string[] = []
-      const handler = middy(async (_event: unknown, context: Ctx) => {
-        seen.push(context.ordersApiToken as string)
-      }).use(m2mToken({ fetchData: { ordersApiToken: orders } }))
-      await invoke(handler, events.direct(), lambdaContext())
+      const { orders, seen, invokeOnce } = tokenRecordingHandler()
+      await invokeOnce()
       const requestsAfterFirst = orders.requests
-      await invoke(handler, events.direct(), lambdaContext())
+      await invokeOnce()
       expect(requestsAfterFirst).toBe(1)
       expect(orders.requests).toBe(1)
       expect(seen).toEqual(['orders-token-1', 'orders-token-1'])
@@ -89,14 +127,10 @@ describe('m2mToken', () => {
     })
 
     it('should ask the provider on every invocation after the first, so a refreshed token is used', async () => {
-      const orders = new FakeProvider('orders')
-      const seen: string[] = []
-      const handler = middy(async (_event: unknown, context: Ctx) => {
-        seen.push(context.ordersApiToken as string)
-      }).use(m2mToken({ fetchData: { ordersApiToken: orders } }))
-      await invoke(handler, events.direct(), lambdaContext())
+      const { orders, seen, invokeOnce } = tokenRecordingHandler()
+      await invokeOnce()
       orders.expire()
-      await invoke(handler, events.direct(), lambdaContext())
+      await invokeOnce()
       expect(seen).toEqual(['orders-token-1', 'orders-token-2'])
       expect(orders.calls).toBe(2)
     })
@@ -472,40 +506,27 @@ describe('m2mToken', () => {
     })
 
     it('should wait as long as the provider takes with remainingTimeMarginMs: false', async () => {
-      jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] })
-      const orders = new FakeProvider('orders').hold()
-      const handler = middy(async (_event: unknown, context: Ctx) => context.ordersApiToken, {
-        timeoutEarlyInMillis: 0,
-      }).use(m2mToken({ fetchData: { ordersApiToken: orders }, remainingTimeMarginMs: false }))
-      const outcome = invoke(handler, events.direct(), lambdaContext({ timeoutMs: 1_000 }))
-      await jest.advanceTimersByTimeAsync(5_000)
-      orders.held[0]!.resolve('slow-token')
-      await expect(outcome).resolves.toBe('slow-token')
+      const context = lambdaContext({ timeoutMs: 1_000 })
+      const wait = { context, waitMs: 5_000, token: 'slow-token', middyOptions: { timeoutEarlyInMillis: 0 } }
+      await expect(tokenAfterHeldWait({ ...wait, options: { remainingTimeMarginMs: false } })).resolves.toBe(
+        'slow-token',
+      )
     })
 
     it('should not cap the wait when the context has no getRemainingTimeInMillis', async () => {
-      jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] })
-      const orders = new FakeProvider('orders').hold()
-      const handler = middy(async (_event: unknown, context: Ctx) => context.ordersApiToken).use(
-        m2mToken({ fetchData: { ordersApiToken: orders } }),
-      )
-      const outcome = invoke(handler, events.direct(), {} as Context)
-      await jest.advanceTimersByTimeAsync(60_000)
-      orders.held[0]!.resolve('local-token')
-      await expect(outcome).resolves.toBe('local-token')
+      const wait = { context: {} as Context, waitMs: 60_000, token: 'local-token' }
+      await expect(tokenAfterHeldWait(wait)).resolves.toBe('local-token')
     })
 
     it('should not cap the wait when getRemainingTimeInMillis gives no number', async () => {
-      jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] })
-      const orders = new FakeProvider('orders').hold()
-      const handler = middy(async (_event: unknown, context: Ctx) => context.ordersApiToken, {
-        timeoutEarlyInMillis: 0,
-      }).use(m2mToken({ fetchData: { ordersApiToken: orders } }))
       const sloppy = { ...lambdaContext(), getRemainingTimeInMillis: () => undefined as unknown as number }
-      const outcome = invoke(handler, events.direct(), sloppy)
-      await jest.advanceTimersByTimeAsync(60_000)
-      orders.held[0]!.resolve('sloppy-token')
-      await expect(outcome).resolves.toBe('sloppy-token')
+      const wait = {
+        context: sloppy,
+        waitMs: 60_000,
+        token: 'sloppy-token',
+        middyOptions: { timeoutEarlyInMillis: 0 },
+      }
+      await expect(tokenAfterHeldWait(wait)).resolves.toBe('sloppy-token')
     })
 
     it('should not cap the wait when getRemainingTimeInMillis throws, and leave no rejection unhandled', async () => {

@@ -2,11 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { Socket } from 'node:net'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { memoryStore, type TokenEvent, type TokenStore } from '@tokenstash/core'
+import { memoryStore, type TokenStore } from '@tokenstash/core'
 import { KEY_ATTRIBUTE, otelMetrics } from '@tokenstash/otel'
-import { createTokenProxy, type LambdaHttpEvent, type TokenProxyOptions } from '@tokenstash/proxy'
+import type { LambdaHttpEvent, TokenProxyOptions } from '@tokenstash/proxy'
 import { sdk } from '../../otel/test/reader'
 import { expiresIn } from '../src/responses'
+import { proxyOnClock, T0, tokenRequestEvent } from './harness'
 
 // The proxy before hostile clients (issue 17): each test here failed on the proxy as it was.
 // The upstream is a function standing in for fetch that reads what an RFC 6749 server reads: the
@@ -15,7 +16,6 @@ import { expiresIn } from '../src/responses'
 const UPSTREAM = 'https://idp.example.com/oauth2/token'
 const SECRET = 'p@ss w0rd/x'
 const BASIC = `Basic ${Buffer.from(`svc:${encodeURIComponent(SECRET)}`).toString('base64')}`
-const T0 = 1_800_000_000_000
 
 interface Call {
   url: string
@@ -52,32 +52,11 @@ function rfc6749Upstream(
 }
 
 function setup(upstream = rfc6749Upstream(), options: Partial<TokenProxyOptions> = {}) {
-  const clock = { t: T0 }
-  const events: TokenEvent[] = []
-  const proxy = createTokenProxy({
-    upstream: UPSTREAM,
-    hmacKey: randomBytes(32),
-    now: () => clock.t,
-    retry: { retries: 0 },
-    fetch: upstream.fetch,
-    onEvent: (e) => events.push(e),
-    ...options,
-  })
-  return { proxy, clock, events, calls: upstream.calls }
+  return { ...proxyOnClock(UPSTREAM, { fetch: upstream.fetch, ...options }), calls: upstream.calls }
 }
 
-function event(body: string, overrides: Partial<LambdaHttpEvent> = {}): LambdaHttpEvent {
-  return {
-    version: '2.0',
-    rawPath: '/oauth2/token',
-    rawQueryString: '',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: BASIC },
-    requestContext: { http: { method: 'POST', path: '/oauth2/token' } },
-    body,
-    isBase64Encoded: false,
-    ...overrides,
-  }
-}
+const event = (body: string, overrides: Partial<LambdaHttpEvent> = {}) =>
+  tokenRequestEvent(BASIC, body, overrides)
 
 async function ask(proxy: ReturnType<typeof setup>['proxy'], req: LambdaHttpEvent) {
   const res = await proxy.lambdaHandler(req)

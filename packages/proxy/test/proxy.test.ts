@@ -1,51 +1,39 @@
 import { randomBytes } from 'node:crypto'
-import { ConfigError, memoryStore, type TokenEvent, type TokenStore } from '@tokenstash/core'
+import { ConfigError, memoryStore, type TokenStore } from '@tokenstash/core'
 import { createTokenProxy, type LambdaHttpEvent, type TokenProxyOptions } from '@tokenstash/proxy'
 import nock from 'nock'
+import { proxyOnClock, tokenRequestEvent } from './harness'
 
 const IDP = 'https://idp.example.com'
 const UPSTREAM = `${IDP}/oauth2/token`
 const SECRET = 's3cr3t-never-in-a-log'
 const BASIC = `Basic ${Buffer.from(`svc:${SECRET}`).toString('base64')}`
-const T0 = 1_800_000_000_000
 
 beforeAll(() => nock.disableNetConnect())
 afterEach(() => nock.cleanAll())
 afterAll(() => nock.enableNetConnect())
 
-function setup(options: Partial<TokenProxyOptions> = {}) {
-  const clock = { t: T0 }
-  const events: TokenEvent[] = []
-  const proxy = createTokenProxy({
-    upstream: UPSTREAM,
-    hmacKey: randomBytes(32),
-    now: () => clock.t,
-    retry: { retries: 0 },
-    onEvent: (e) => events.push(e),
-    ...options,
-  })
-  return { proxy, clock, events }
-}
+const setup = (options: Partial<TokenProxyOptions> = {}) => proxyOnClock(UPSTREAM, options)
 
 /** An HTTP API (payload 2.0) event; the integration tests cover v1 and Function URLs too. */
-function event(body: string, overrides: Partial<LambdaHttpEvent> = {}, method = 'POST'): LambdaHttpEvent {
-  return {
-    version: '2.0',
-    rawPath: '/oauth2/token',
-    rawQueryString: '',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: BASIC },
-    requestContext: { http: { method, path: '/oauth2/token' } },
-    body,
-    isBase64Encoded: false,
-    ...overrides,
-  }
-}
+const event = (body: string, overrides: Partial<LambdaHttpEvent> = {}, method = 'POST') =>
+  tokenRequestEvent(BASIC, body, overrides, method)
 
 const tokenBody = (token: string, expiresIn = 3600) => ({
   access_token: token,
   token_type: 'Bearer',
   expires_in: expiresIn,
 })
+
+/**
+ * A proxy refreshing at exactly 75% with a 10 s expiry skew (and `options`), whose IdP first issues
+ * `token` for 100 s; `idp` takes the next answers, `req` asks for a token.
+ */
+function firstTokenFor100s(token: string, options: Partial<TokenProxyOptions>) {
+  const { proxy, clock } = setup({ jitter: 0, expirySkewMs: 10_000, ...options })
+  const idp = nock(IDP).post('/oauth2/token').reply(200, tokenBody(token, 100))
+  return { proxy, clock, idp, req: event('grant_type=client_credentials') }
+}
 
 describe('createTokenProxy', () => {
   it('should forward a miss as received, then answer hits with expires_in counted down', async () => {
@@ -92,13 +80,8 @@ describe('createTokenProxy', () => {
   })
 
   it('should never serve a token past usableUntil, and refresh from 75% of the lifetime', async () => {
-    const { proxy, clock } = setup({ jitter: 0, expirySkewMs: 10_000, backgroundRefresh: false })
-    nock(IDP)
-      .post('/oauth2/token')
-      .reply(200, tokenBody('first', 100))
-      .post('/oauth2/token')
-      .reply(200, tokenBody('second', 100))
-    const req = event('grant_type=client_credentials')
+    const { proxy, clock, idp, req } = firstTokenFor100s('first', { backgroundRefresh: false })
+    idp.post('/oauth2/token').reply(200, tokenBody('second', 100))
     expect(JSON.parse((await proxy.lambdaHandler(req)).body).access_token).toBe('first')
     clock.t += 74_000
     expect(JSON.parse((await proxy.lambdaHandler(req)).body).access_token).toBe('first')
@@ -108,20 +91,15 @@ describe('createTokenProxy', () => {
   })
 
   it('should keep answering hits from 75% of the lifetime while one refresh runs in the background', async () => {
-    const { proxy, clock } = setup({ jitter: 0, expirySkewMs: 10_000, backgroundRefresh: true })
+    const { proxy, clock, idp, req } = firstTokenFor100s('first', { backgroundRefresh: true })
     let release: () => void = () => undefined
     const held = new Promise<void>((resolve) => {
       release = resolve
     })
-    const idp = nock(IDP)
-      .post('/oauth2/token')
-      .reply(200, tokenBody('first', 100))
-      .post('/oauth2/token')
-      .reply(async () => {
-        await held
-        return [200, tokenBody('second', 100)]
-      })
-    const req = event('grant_type=client_credentials')
+    idp.post('/oauth2/token').reply(async () => {
+      await held
+      return [200, tokenBody('second', 100)]
+    })
     await proxy.lambdaHandler(req)
     clock.t += 80_000
     const during = await Promise.all([proxy.lambdaHandler(req), proxy.lambdaHandler(req)])
@@ -139,14 +117,8 @@ describe('createTokenProxy', () => {
   })
 
   it('should not serve a token past usableUntil when the upstream fails, but pass the failure on', async () => {
-    const { proxy, clock } = setup({ jitter: 0, expirySkewMs: 10_000, backgroundRefresh: false })
-    nock(IDP)
-      .post('/oauth2/token')
-      .reply(200, tokenBody('short-lived', 100))
-      .post('/oauth2/token')
-      .times(2)
-      .reply(500, { error: 'server_error' })
-    const req = event('grant_type=client_credentials')
+    const { proxy, clock, idp, req } = firstTokenFor100s('short-lived', { backgroundRefresh: false })
+    idp.post('/oauth2/token').times(2).reply(500, { error: 'server_error' })
     await proxy.lambdaHandler(req)
     clock.t += 80_000
     // Refresh window: the refresh fails, the still usable token is served.

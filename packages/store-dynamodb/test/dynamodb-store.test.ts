@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
 import { ConfigError, StoreEntryUnreadableError, StoreError } from '@tokenstash/core'
 import { dynamoDbStore } from '@tokenstash/store-dynamodb'
 import nock from 'nock'
+import { rejectionOf } from '../../../test/support/rejection'
 
 const ENDPOINT = 'http://dynamodb.test:8000'
 
@@ -39,6 +40,30 @@ function dynamo(...replies: [number, unknown][]) {
   }
   return seen
 }
+
+/** The PutItem request that writes `Item` to the table `tokens`, with `extra` (a condition) in its body. */
+const putItem = (Item: Record<string, unknown>, extra: Record<string, unknown> = {}): Seen => ({
+  target: 'PutItem',
+  body: { TableName: 'tokens', Item, ...extra },
+})
+
+/**
+ * A document client known by its class name only (as one from another copy of the SDK is) whose
+ * `send` throws `error`; it records each command in `sent`.
+ */
+function documentClientThrowing(error: Error) {
+  return new (class DynamoDBDocumentClient {
+    sent: unknown[] = []
+    async send(command: unknown) {
+      this.sent.push(command)
+      throw error
+    }
+  })()
+}
+
+/** The error a `get` of `k` from table `tokens` through `client` fails with. */
+const getFailure = (client: unknown) =>
+  rejectionOf<StoreError>(dynamoDbStore({ client: client as never, tableName: 'tokens' }).get('k'))
 
 const conditionFailed: [number, unknown] = [
   400,
@@ -202,18 +227,14 @@ describe('dynamoDbStore', () => {
         ttlAttribute: 'expireAt',
         now,
       }).set('ns:k', 'val', 1_000)
-      expect(seen[0]).toEqual({
-        target: 'PutItem',
-        body: {
-          TableName: 'tokens',
-          Item: {
-            id: { S: 'ns:k' },
-            v: { S: 'val' },
-            expiresAtMs: { N: '1700000001500' },
-            expireAt: { N: '1700000002' },
-          },
-        },
-      })
+      expect(seen[0]).toEqual(
+        putItem({
+          id: { S: 'ns:k' },
+          v: { S: 'val' },
+          expiresAtMs: { N: '1700000001500' },
+          expireAt: { N: '1700000002' },
+        }),
+      )
     })
 
     it('should take a lease with a conditional put and answer false on ConditionalCheckFailed', async () => {
@@ -233,21 +254,19 @@ describe('dynamoDbStore', () => {
       const store = dynamoDbStore({ client: makeClient(), tableName: 'tokens', now })
       expect(await store.renewLease('k#lease', 'me', 5_000)).toBe(true)
       expect(await store.renewLease('k#lease', 'me', 5_000)).toBe(false)
-      expect(seen[0]).toEqual({
-        target: 'PutItem',
-        body: {
-          TableName: 'tokens',
-          Item: {
-            pk: { S: 'k#lease' },
-            v: { S: 'me' },
-            expiresAtMs: { N: '1700000005500' },
-            ttl: { N: '1700000006' },
-          },
+      const item = {
+        pk: { S: 'k#lease' },
+        v: { S: 'me' },
+        expiresAtMs: { N: '1700000005500' },
+        ttl: { N: '1700000006' },
+      }
+      expect(seen[0]).toEqual(
+        putItem(item, {
           ConditionExpression: '#v = :owner AND #exp > :now',
           ExpressionAttributeNames: { '#v': 'v', '#exp': 'expiresAtMs' },
           ExpressionAttributeValues: { ':owner': { S: 'me' }, ':now': { N: '1700000000500' } },
-        },
-      })
+        }),
+      )
     })
 
     it('should not abort a lease put in flight when the signal aborts: its late answer still arrives for the provider to release', async () => {
@@ -326,17 +345,10 @@ describe('dynamoDbStore', () => {
 
     it('should use a document client from another copy of the SDK as is and wrap its network errors', async () => {
       // Same class name, different class: what a second copy of @aws-sdk/lib-dynamodb looks like.
-      class DynamoDBDocumentClient {
-        sent: unknown[] = []
-        async send(command: unknown) {
-          this.sent.push(command)
-          throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' })
-        }
-      }
-      const client = new DynamoDBDocumentClient()
-      const err = (await dynamoDbStore({ client: client as never, tableName: 'tokens' })
-        .get('k')
-        .catch((e: unknown) => e)) as StoreError
+      const client = documentClientThrowing(
+        Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' }),
+      )
+      const err = await getFailure(client)
       expect(client.sent).toHaveLength(1)
       expect(err).toBeInstanceOf(StoreError)
       expect(err.message).toBe(
@@ -346,16 +358,13 @@ describe('dynamoDbStore', () => {
     })
 
     it('should name the errno of an error the SDK wrapped, and nothing else from its message', async () => {
-      class DynamoDBDocumentClient {
-        async send() {
-          throw new Error(
+      const err = await getFailure(
+        documentClientThrowing(
+          new Error(
             'AWS SDK error wrapper for Error: connect ECONNREFUSED 10.1.2.3:443 value=secret-value-123',
-          )
-        }
-      }
-      const err = (await dynamoDbStore({ client: new DynamoDBDocumentClient() as never, tableName: 'tokens' })
-        .get('k')
-        .catch((e: unknown) => e)) as StoreError
+          ),
+        ),
+      )
       expect(err.message).toBe(
         'DynamoDB get on table tokens failed (ECONNREFUSED); check that the DynamoDB endpoint is reachable',
       )
@@ -364,14 +373,11 @@ describe('dynamoDbStore', () => {
     it("should name the type of a socket hang-up the SDK wrapped (its TimeoutError), as the endpoint's problem", async () => {
       // What a request cut by a stopping endpoint reaches the caller as under jest (another realm):
       // the SDK names ECONNRESET/EPIPE 'TimeoutError', and the wrapper keeps no code.
-      class DynamoDBDocumentClient {
-        async send() {
-          throw new Error('AWS SDK error wrapper for TimeoutError: socket hang up value=secret-value-123')
-        }
-      }
-      const err = (await dynamoDbStore({ client: new DynamoDBDocumentClient() as never, tableName: 'tokens' })
-        .get('k')
-        .catch((e: unknown) => e)) as StoreError
+      const err = await getFailure(
+        documentClientThrowing(
+          new Error('AWS SDK error wrapper for TimeoutError: socket hang up value=secret-value-123'),
+        ),
+      )
       expect(err.message).toBe(
         'DynamoDB get on table tokens failed (TimeoutError); check that the DynamoDB endpoint is reachable',
       )

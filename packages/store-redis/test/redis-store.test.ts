@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { ConfigError, StoreError } from '@tokenstash/core'
+import { ConfigError, StoreError, type TokenStore } from '@tokenstash/core'
 import { redisStore } from '@tokenstash/store-redis'
 import nock from 'nock'
 import { redisKey } from '../src/keys'
@@ -34,6 +34,13 @@ function fakeRedis(evalShaName: 'evalsha' | 'evalSha', replies: Replies) {
 
 const fakeIoRedis = (replies: Replies = {}) => fakeRedis('evalsha', replies)
 const fakeNodeRedis = (replies: Replies = {}) => fakeRedis('evalSha', replies)
+
+/** What the provider does first with a store whose `get` answers 'stored': a read, a write for `ttlMs`, a lease. */
+async function getSetAndLease(store: TokenStore, ttlMs: number) {
+  expect(await store.get('ns:k')).toBe('stored')
+  await store.set('ns:k', 'v', ttlMs)
+  expect(await store.acquireLease('ns:k#lease', 'me', 100)).toBe(true)
+}
 
 describe('redisKey', () => {
   it('should wrap the base key in a hash tag and keep the derived suffix outside it', () => {
@@ -120,10 +127,7 @@ describe('redisStore', () => {
   describe('with an ioredis client', () => {
     it('should use SET PX, SET PX NX and GET on hash-tagged keys', async () => {
       const { client, calls } = fakeIoRedis({ get: () => 'stored' })
-      const store = redisStore({ client })
-      expect(await store.get('ns:k')).toBe('stored')
-      await store.set('ns:k', 'v', 1500.2)
-      expect(await store.acquireLease('ns:k#lease', 'me', 100)).toBe(true)
+      await getSetAndLease(redisStore({ client }), 1500.2)
       expect(calls).toEqual([
         ['get', 'tokenstash:{ns:k}'],
         ['set', 'tokenstash:{ns:k}', 'v', 'PX', 1501],
@@ -205,9 +209,7 @@ describe('redisStore', () => {
     it('should use the option objects of node-redis', async () => {
       const { client, calls } = fakeNodeRedis({ get: () => 'stored' })
       const store = redisStore({ client })
-      expect(await store.get('ns:k')).toBe('stored')
-      await store.set('ns:k', 'v', 1000)
-      expect(await store.acquireLease('ns:k#lease', 'me', 100)).toBe(true)
+      await getSetAndLease(store, 1000)
       await store.delete('ns:k', 'v')
       expect(calls).toEqual([
         ['get', 'tokenstash:{ns:k}'],

@@ -3,9 +3,9 @@
 // one invocation with a fresh Lambda context, as the runtime gives it. The handler module is
 // ../handler unless the starter names another (the fleet demo does); when that module exports
 // `stats()`, every reply carries what it returns (e.g. store calls counted inside the container).
-import { randomUUID } from 'node:crypto'
 import { parentPort, workerData } from 'node:worker_threads'
-import type { Context } from 'aws-lambda'
+// The context objects the middleware's own tests use, shaped as the Node.js runtime passes them.
+import { lambdaContext } from '../../../../packages/middy/test/lambda'
 
 export type ContainerRequest = { id: number; event: unknown; timeoutMs: number }
 export type ContainerReply =
@@ -23,24 +23,6 @@ export type ContainerReply =
 const port = parentPort!
 const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local'
 
-function lambdaContext(timeoutMs: number): Context {
-  const deadline = Date.now() + timeoutMs
-  return {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: `local/[$LATEST]${workerData.name}`,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  }
-}
-
 const started = performance.now()
 try {
   const { handler, stats } = (await import(workerData.handler ?? '../handler')) as {
@@ -57,7 +39,10 @@ try {
     queue = queue.then(async () => {
       const start = performance.now()
       try {
-        const response = await handler(req.event as never, lambdaContext(req.timeoutMs) as never)
+        const response = await handler(
+          req.event as never,
+          lambdaContext({ timeoutMs: req.timeoutMs, functionName }) as never,
+        )
         const ms = performance.now() - start
         port.postMessage({ id: req.id, ok: true, response, ms, stats: stats?.() } satisfies ContainerReply)
       } catch (err) {

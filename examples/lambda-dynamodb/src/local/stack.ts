@@ -2,8 +2,9 @@
 // server behind a Cognito-shaped domain), DynamoDB (dynalite), SSM Parameter Store and the Orders
 // API. `env` is what template.yaml sets, plus the endpoint overrides that point the AWS SDK here.
 import { randomBytes } from 'node:crypto'
-import { type DynamoServer, startDynamo } from '../../../../test/support/dynamodb'
-import { type Issuer, startIssuer } from '../../../../test/support/issuer'
+import type { DynamoServer } from '../../../../test/support/dynamodb'
+import type { Issuer } from '../../../../test/support/issuer'
+import { startServers } from '../../../../test/support/servers'
 import { startCognitoDomain } from './cognito-domain'
 import { startFakeSsm } from './fake-ssm'
 import { type OrdersApi, startOrdersApi } from './orders-api'
@@ -35,35 +36,24 @@ export async function startLocalStack({
 }: {
   tokenTtlSeconds?: number
 } = {}): Promise<LocalStack> {
-  const stops: Array<() => Promise<void>> = []
-  const stop = async () => {
-    for (const fn of stops.reverse()) await fn().catch(() => {})
-  }
+  const servers = await startServers({
+    issuer: { accessTokenTtlSeconds: tokenTtlSeconds },
+    dynamo: { tables: [TOKEN_TABLE] },
+  })
   try {
-    const [issuer, dynamo] = await Promise.all([
-      startIssuer({ accessTokenTtlSeconds: tokenTtlSeconds }),
-      startDynamo(),
-    ])
-    stops.push(
-      () => issuer.stop(),
-      () => dynamo.stop(),
-    )
-    await dynamo.createTable(TOKEN_TABLE)
+    const { issuer, dynamo } = servers
     const client = issuer.clients.basic
     const ssm = await startFakeSsm({
       [CLIENT_SECRET_PARAMETER]: client.clientSecret,
       [ENCRYPTION_KEY_PARAMETER]: randomBytes(32).toString('base64'),
     })
-    stops.push(() => ssm.stop())
+    servers.onStop(() => ssm.stop())
     const domain = await startCognitoDomain(issuer.tokenEndpoint)
-    stops.push(() => domain.stop())
+    servers.onStop(() => domain.stop())
     const ordersApi = await startOrdersApi(issuer)
-    stops.push(() => ordersApi.stop())
+    servers.onStop(() => ordersApi.stop())
     const env = {
-      AWS_REGION: dynamo.region,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      ...dynamo.env,
       AWS_ENDPOINT_URL_SSM: ssm.endpoint,
       AWS_LAMBDA_FUNCTION_NAME: 'tokenstash-example-orders',
       COGNITO_DOMAIN: domain.origin,
@@ -78,9 +68,9 @@ export async function startLocalStack({
       // start; the 1 s default would count the table as down and let each container fetch.
       TOKEN_STORE_TIMEOUT_MS: '5000',
     }
-    return { issuer, dynamo, ordersApi, env, stop }
+    return { issuer, dynamo, ordersApi, env, stop: () => servers.stop() }
   } catch (err) {
-    await stop()
+    await servers.stop().catch(() => {})
     throw err
   }
 }
