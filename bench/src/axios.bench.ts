@@ -14,7 +14,7 @@ import { clientCredentials, createTokenProvider } from '@tokenstash/core'
 import axios, { type AxiosAdapter, type AxiosInstance } from 'axios'
 import axiosRetry from 'axios-retry'
 import { Bench } from 'tinybench'
-import { startIssuer } from '../../test/support/issuer'
+import { startServers } from '../../test/support/servers'
 
 const ROUNDS = 9
 const out = (line = '') => process.stdout.write(`${line}\n`)
@@ -56,7 +56,8 @@ out(
 const worker = new Worker(SERVER, { eval: true })
 const { port } = await ask<{ port: number }>(worker)
 const baseURL = `http://127.0.0.1:${port}`
-const issuer = await startIssuer({ accessTokenTtlSeconds: 3_600 })
+const servers = await startServers({ issuer: { accessTokenTtlSeconds: 3_600 } })
+const { issuer } = servers
 try {
   const { clientId, clientSecret, authMethod } = issuer.clients.basic
   const provider = createTokenProvider({
@@ -150,5 +151,5 @@ try {
   }
 } finally {
   worker.postMessage('stop')
-  await issuer.stop()
+  await servers.stop()
 }

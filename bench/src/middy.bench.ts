@@ -9,7 +9,7 @@ import { clientCredentials, createTokenProvider } from '@tokenstash/core'
 import { m2mToken } from '@tokenstash/middy'
 import type { Context } from 'aws-lambda'
 import { Bench } from 'tinybench'
-import { startIssuer } from '../../test/support/issuer'
+import { startServers } from '../../test/support/servers'
 
 const ROUNDS = 3
 const out = (line = '') => process.stdout.write(`${line}\n`)
@@ -41,7 +41,8 @@ const event = {
 }
 
 out(`machine: ${cpus().length} × ${cpus()[0]?.model.trim()}, node ${process.version}`)
-const issuer = await startIssuer({ accessTokenTtlSeconds: 3_600 })
+const servers = await startServers({ issuer: { accessTokenTtlSeconds: 3_600 } })
+const { issuer } = servers
 try {
   const provider = (client: 'basic' | 'post') => {
     const { clientId, clientSecret, authMethod } = issuer.clients[client]
@@ -110,5 +111,5 @@ try {
     process.exitCode = 1
   }
 } finally {
-  await issuer.stop()
+  await servers.stop()
 }

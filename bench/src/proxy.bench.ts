@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import autocannon from 'autocannon'
-import { startIssuer } from '../../test/support/issuer'
+import { startServers } from '../../test/support/servers'
 
 const ROUNDS = 3
 const SECONDS = 4
@@ -88,7 +88,8 @@ out(
     .map((l) => l.toFixed(2))
     .join(', ')}`,
 )
-const issuer = await startIssuer({ accessTokenTtlSeconds: 3_600 })
+const servers = await startServers({ issuer: { accessTokenTtlSeconds: 3_600 } })
+const { issuer } = servers
 const { clientId, clientSecret } = issuer.clients.basic
 const headers = {
   'content-type': 'application/x-www-form-urlencoded',
@@ -145,5 +146,5 @@ try {
   )
 } finally {
   for (const w of workers) await w.terminate()
-  await issuer.stop()
+  await servers.stop()
 }
