@@ -85,6 +85,38 @@ describe('root scripts', () => {
     }
   })
 
+  it('should name what a jest worker still held when jest had to stop it, and the files it ran', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tokenstash-worker-'))
+    try {
+      writeFileSync(join(dir, 'leaks.test.js'), "it('leaks', () => { setInterval(() => {}, 1_000) })\n")
+      writeFileSync(join(dir, 'clean.test.js'), "it('is clean', () => {})\n")
+      const config = {
+        rootDir: dir,
+        cacheDirectory: join(dir, '.cache'),
+        // Two files and no timings yet: jest runs them in workers, not in band.
+        maxWorkers: 2,
+        testEnvironment: join(root, 'test/support/node-environment.ts'),
+        transform: {
+          '\\.ts$': [require.resolve('@swc/jest'), { jsc: { parser: { syntax: 'typescript' } } }],
+        },
+      }
+      const run = spawnSync(
+        process.execPath,
+        [join(root, 'node_modules/jest/bin/jest.js'), '--config', JSON.stringify(config), '--ci'],
+        { cwd: dir, encoding: 'utf8' },
+      )
+      const out = `${run.stdout}${run.stderr}`
+      expect(run.status).toBe(0)
+      expect(out).toMatch(
+        /jest worker \d+ stopped by SIGTERM, still holding: [^\n]*Timeout[^\n]*files it ran, last first: [^\n]*leaks\.test\.js/,
+      )
+      // Only the worker that ran the leaking file is stopped (the other reached beforeExit and left).
+      expect(out.match(/stopped by SIGTERM/g)).toHaveLength(1)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("should leave out passing files' console output, keep a failing file's, and say how much it left out", () => {
     const dir = mkdtempSync(join(tmpdir(), 'tokenstash-quiet-'))
     try {
