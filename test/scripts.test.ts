@@ -6,6 +6,31 @@ import { join, relative } from 'node:path'
 // The root scripts as a user runs them on a fresh clone.
 const root = join(__dirname, '..')
 
+/** Runs `check` in a fresh temp dir holding `files` (name → content); the dir is removed after. */
+function inFixture(prefix: string, files: Record<string, string>, check: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), `tokenstash-${prefix}-`))
+  try {
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content)
+    check(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** The repository's jest on the fixture in `dir`, with `config` (its rootDir) and `env` added to ours. */
+function runJest(dir: string, config: object, env: Record<string, string> = {}) {
+  return spawnSync(
+    process.execPath,
+    [
+      join(root, 'node_modules/jest/bin/jest.js'),
+      '--config',
+      JSON.stringify({ rootDir: dir, ...config }),
+      '--ci',
+    ],
+    { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } },
+  )
+}
+
 describe('root scripts', () => {
   it('should run only the named package with `npm run test:unit -- packages/middy`', () => {
     // `--selectProjects` takes every word after it; a pattern appended by npm used to become a
@@ -48,25 +73,16 @@ describe('root scripts', () => {
 
   it('should end a failed jest run with the failing tests, their first lines and the counts', () => {
     // CI keeps the end of a long log: a run whose tail said only "1 failed" named nothing to fix.
-    const dir = mkdtempSync(join(tmpdir(), 'tokenstash-reporter-'))
-    try {
-      writeFileSync(
-        join(dir, 'a.test.js'),
+    const files = {
+      'a.test.js':
         "it('passes', () => {})\n" +
-          "describe('the lease', () => { it('is given back', () => { expect({ held: true }).toEqual({ held: false }) }) })\n",
-      )
-      writeFileSync(join(dir, 'b.test.js'), "throw new Error('cannot load this file')\n")
+        "describe('the lease', () => { it('is given back', () => { expect({ held: true }).toEqual({ held: false }) }) })\n",
+      'b.test.js': "throw new Error('cannot load this file')\n",
+    }
+    inFixture('reporter', files, (dir) => {
       const summary = join(dir, 'summary.json')
-      const config = {
-        rootDir: dir,
-        testEnvironment: 'node',
-        reporters: [join(root, 'scripts/jest-summary-reporter.cjs')],
-      }
-      const run = spawnSync(
-        process.execPath,
-        [join(root, 'node_modules/jest/bin/jest.js'), '--config', JSON.stringify(config), '--ci'],
-        { cwd: dir, encoding: 'utf8', env: { ...process.env, TOKENSTASH_SUMMARY_FILE: summary } },
-      )
+      const config = { testEnvironment: 'node', reporters: [join(root, 'scripts/jest-summary-reporter.cjs')] }
+      const run = runJest(dir, config, { TOKENSTASH_SUMMARY_FILE: summary })
       expect(run.status).toBe(1)
       const tail = run.stdout.slice(run.stdout.lastIndexOf('failed:\n'))
       expect(tail).toContain('a.test.js › the lease is given back')
@@ -80,18 +96,16 @@ describe('root scripts', () => {
       expect(counts).toMatchObject({ passed: 1, failed: 1, brokenSuites: 2 })
       expect(run.stdout).toContain('suites failed: 2 (1 of them failed to run)')
       expect(counts.failures).toHaveLength(2)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it('should name what a jest worker still held when jest had to stop it, and the files it ran', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tokenstash-worker-'))
-    try {
-      writeFileSync(join(dir, 'leaks.test.js'), "it('leaks', () => { setInterval(() => {}, 1_000) })\n")
-      writeFileSync(join(dir, 'clean.test.js'), "it('is clean', () => {})\n")
-      const config = {
-        rootDir: dir,
+    const files = {
+      'leaks.test.js': "it('leaks', () => { setInterval(() => {}, 1_000) })\n",
+      'clean.test.js': "it('is clean', () => {})\n",
+    }
+    inFixture('worker', files, (dir) => {
+      const run = runJest(dir, {
         cacheDirectory: join(dir, '.cache'),
         // Two files and no timings yet: jest runs them in workers, not in band.
         maxWorkers: 2,
@@ -99,12 +113,7 @@ describe('root scripts', () => {
         transform: {
           '\\.ts$': [require.resolve('@swc/jest'), { jsc: { parser: { syntax: 'typescript' } } }],
         },
-      }
-      const run = spawnSync(
-        process.execPath,
-        [join(root, 'node_modules/jest/bin/jest.js'), '--config', JSON.stringify(config), '--ci'],
-        { cwd: dir, encoding: 'utf8' },
-      )
+      })
       const out = `${run.stdout}${run.stderr}`
       expect(run.status).toBe(0)
       expect(out).toMatch(
@@ -112,30 +121,21 @@ describe('root scripts', () => {
       )
       // Only the worker that ran the leaking file is stopped (the other reached beforeExit and left).
       expect(out.match(/stopped by SIGTERM/g)).toHaveLength(1)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it("should leave out passing files' console output, keep a failing file's, and say how much it left out", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tokenstash-quiet-'))
-    try {
-      writeFileSync(join(dir, 'quiet.test.js'), "it('passes', () => { console.warn('QUIET-' + 'MARK') })\n")
-      writeFileSync(
-        join(dir, 'loud.test.js'),
-        "it('fails', () => { console.warn('LOUD-' + 'MARK'); expect(1).toBe(2) })\n",
-      )
+    const files = {
+      'quiet.test.js': "it('passes', () => { console.warn('QUIET-' + 'MARK') })\n",
+      'loud.test.js': "it('fails', () => { console.warn('LOUD-' + 'MARK'); expect(1).toBe(2) })\n",
+    }
+    inFixture('quiet', files, (dir) => {
       const config = {
-        rootDir: dir,
         testEnvironment: 'node',
         reporters: [join(root, 'scripts/jest-quiet-reporter.cjs'), 'summary'],
       }
       const jest = (env: Record<string, string>) => {
-        const run = spawnSync(
-          process.execPath,
-          [join(root, 'node_modules/jest/bin/jest.js'), '--config', JSON.stringify(config), '--ci'],
-          { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } },
-        )
+        const run = runJest(dir, config, env)
         return `${run.stdout}${run.stderr}`
       }
       const quiet = jest({ TOKENSTASH_TEST_CONSOLE: '' })
@@ -146,8 +146,6 @@ describe('root scripts', () => {
       const all = jest({ TOKENSTASH_TEST_CONSOLE: 'all' })
       expect(all).toContain('QUIET-MARK')
       expect(all).toContain('LOUD-MARK')
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   })
 })

@@ -312,7 +312,8 @@ class Provider implements TokenProvider {
   }
 
   /**
-   * Fire-and-forget, at most once per DEFAULTS.useMarkEveryMs: never awaited by a caller. With `after` (a call that may read the store), the mark is written once it settles, served or
+   * Fire-and-forget, at most once per DEFAULTS.useMarkEveryMs: never awaited by a caller. With
+   * `after` (a call that may read the store), the mark is written once it settles, served or
    * refused, so a cold instance's store read goes alone and the mark never delays a token. Not
    * later than that (a setImmediate): a caller's test that ends with its token would see the write
    * land after its environment was torn down.
