@@ -14,7 +14,7 @@ import { TestEnvironment } from 'jest-environment-node'
 // reaches `beforeExit` and is killed by jest as before: jest's SIGTERM then makes it name, on
 // stderr, what it still held and the files it ran, so that the warning can be traced to a
 // handle. No such line under the warning means the worker had nothing left and was already
-// exiting, only slower than 500 ms (seen in 2 of 8 full runs on Node 20 here; cause not found).
+// exiting, only slower than 500 ms (about a third of full runs on Node 20 here; cause not found).
 
 let hooked = false
 /** The files this worker ran, last first (a handle left by one of them is still held at the end). */
